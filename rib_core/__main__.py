@@ -1,0 +1,3 @@
+from rib_core.cli import main
+
+raise SystemExit(main())

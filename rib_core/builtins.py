@@ -1,0 +1,57 @@
+"""The plugins that ship inside rib-core, registered through the same hooks a third party would use.
+
+Targets are strings: nothing here imports torch, so `rib --help` and `rib list` stay fast.
+"""
+
+from rib_core.hookspecs import hookimpl
+
+D = "rib_core.data"
+
+
+@hookimpl
+def register_datasets(register):
+    register("imagenet-v2", f"{D}.imagenet_variants:ImageNetV2", "ImageNet-V2 matched-frequency (10k images, 1000 classes)")
+    register("imagenet-a", f"{D}.imagenet_variants:ImageNetA", "ImageNet-A natural adversarial examples (7.5k images, 200 classes)")
+    register("imagenet-r", f"{D}.imagenet_variants:ImageNetR", "ImageNet-R renditions (30k images, 200 classes)")
+    register("imagenet-sketch", f"{D}.imagenet_variants:ImageNetSketch", "ImageNet-Sketch (50.9k images, 1000 classes)")
+    register("imagenet-cartoon", f"{D}.imagenet_variants:ImageNetCartoon", "ImageNet-Cartoon (1000 classes)")
+    register("imagenet-drawing", f"{D}.imagenet_variants:ImageNetDrawing", "ImageNet-Drawing (1000 classes)")
+    register("imagenet-c", f"{D}.imagenet_c:ImageNetC", "ImageNet-C: 15 corruptions x 5 severities (mean over both)")
+    register("objectnet", f"{D}.objectnet:ObjectNet", "ObjectNet 1.0, the 113 classes overlapping ImageNet-1k")
+    register("imagenet-val", f"{D}.imagenet_variants:ImageNetVal", "ImageNet-1k validation set (the reference set)")
+    register("imagefolder", f"{D}.imagefolder:ImageFolder", "any ImageNet-labelled folder tree (wnid or index folders)")
+    register("demo-*", "rib_core.demo.datasets:DemoDataset", "the offline demo's synthetic domains (demo-source, demo-photo, ...)")
+
+
+@hookimpl
+def register_backbones(register):
+    register("timm:*", "rib_core.models.timm_loader:load", "any timm model with an ImageNet-1k head, e.g. timm:vit_base_patch16_224.augreg_in1k")
+    register("demo/*", "rib_core.demo.backbones:load", "the offline demo's tiny ViTs, pretrained on the spot (demo/narrow, demo/broad)")
+
+
+@hookimpl
+def register_strategies(register):
+    S = "rib_core.strategies.builtin"
+    register("ft", f"{S}:FullFineTune", "full fine-tuning of every parameter")
+    register("lp", f"{S}:LinearProbe", "train only the classifier head (linear probe)")
+    register("lp-ft", f"{S}:LinearProbeThenFineTune", "linear probe, then full fine-tuning from it")
+    register("l2-sp", f"{S}:L2SP", "full fine-tuning with lambda * ||theta - theta0||^2 on backbone weights")
+    register("lwf", f"{S}:LearningWithoutForgetting", "KL distillation from the frozen pretrained model (LwF)")
+    register("wise-ft", f"{S}:WiseFT", "fine-tune, then interpolate weights with the pretrained ones (WiSE-FT)")
+    register("freeze", f"{S}:Freeze", "no training: the pretrained model as the 'fine-tuned' one (RI is exactly 0)")
+
+
+@hookimpl
+def register_metrics(register):
+    M = "rib_core.metrics.builtin"
+    register("top1", f"{M}:Top1", "top-1 accuracy (%) on the dataset's own class set")
+    register("ri", f"{M}:RobustnessImprovement", "RI_i: mean over j != i of A_i^(j) - A_pre^(j), with bootstrap CI")
+    register("mri", f"{M}:MeanRobustnessImprovement", "mRI: mean of RI_i over fine-tuning sets, with bootstrap CI")
+    register("forgetting", f"{M}:ReferenceForgetting", "accuracy change on the reference set (ImageNet-1k val)")
+    register("id-gain", f"{M}:InDistributionGain", "accuracy change on the held-out part of the fine-tuning set")
+
+
+@hookimpl
+def register_sinks(register):
+    register("json", "rib_core.report.export:write_json", "the full report as JSON")
+    register("csv", "rib_core.report.export:write_csv", "the accuracies table as CSV")

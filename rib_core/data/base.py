@@ -1,0 +1,141 @@
+"""The dataset-adapter contract.
+
+An adapter reads one dataset exactly as it is distributed. It says which images there are and their labels
+(`samples`), which classes it has and how a backbone's logits map onto them (`class_map`), how to open an image
+(`open_image`), how per-image correctness becomes the dataset's accuracy (`accuracy`, e.g. ImageNet-C's mean over
+severities then corruptions), and whether the data on disk is complete (`check`).
+
+Labels are indices into the adapter's own class list, never into the backbone's label space: the class map does
+the translation, so a 200-class dataset is scored on its 200 classes and ObjectNet on its 113.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str  # relative to the dataset root, with "/" separators
+    label: int  # index into the adapter's class list
+    group: str = ""  # sub-population for accuracy(): ImageNet-C uses "<corruption>/<severity>"
+
+
+@dataclass(frozen=True)
+class ClassMap:
+    """Maps a backbone's logits (its label space) onto a dataset's K classes.
+
+    `groups[k]` lists the backbone classes that make up class k. A length-1 group is a plain index subset
+    (ImageNet-A/R); longer groups are max-pooled (ObjectNet: a class scores the max logit of its IN-1k classes).
+    """
+
+    label_space: str  # must equal the backbone's label_space, e.g. "imagenet-1k"
+    names: tuple[str, ...]  # K class names (wnids or readable names)
+    groups: tuple[tuple[int, ...], ...]  # K tuples of backbone class indices
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.groups)
+
+    @property
+    def is_subset(self) -> bool:
+        return all(len(g) == 1 for g in self.groups)
+
+    def digest(self) -> str:
+        return hashlib.sha256(repr((self.label_space, self.groups)).encode()).hexdigest()[:16]
+
+    def project(self, logits):
+        """(B, C_backbone) logits -> (B, K) logits on the dataset's classes (differentiable)."""
+        import torch
+
+        if self.is_subset:
+            index = torch.tensor([g[0] for g in self.groups], device=logits.device)
+            if index.numel() == logits.shape[1] and bool((index == torch.arange(logits.shape[1], device=logits.device)).all()):
+                return logits
+            return logits.index_select(1, index)
+        width = max(len(g) for g in self.groups)
+        padded = torch.tensor([list(g) + [g[0]] * (width - len(g)) for g in self.groups], device=logits.device)
+        return logits[:, padded.view(-1)].view(logits.shape[0], len(self.groups), width).amax(dim=2)
+
+
+@dataclass
+class CheckResult:
+    """What `rib datasets check` reports for one dataset."""
+
+    dataset: str
+    found: bool
+    root: str | None
+    looked_in: list[str] = field(default_factory=list)
+    images: int = 0
+    classes: int = 0
+    expected_images: int | None = None
+    expected_classes: int | None = None
+    missing_classes: list[str] = field(default_factory=list)
+    unexpected_classes: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one line each, with what to do
+    verdict: str = ""  # "ok", "partial" or "missing"
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "ok"
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"ok": self.ok}
+
+
+class DatasetAdapter:
+    """Base class for dataset adapters. Subclasses set the class attributes and implement the methods.
+
+    Instantiated as `Adapter(label, root, options)`: `label` is the name the suite uses, `root` the resolved
+    dataset folder (None if not found: `check()` then explains), `options` the suite entry's other keys.
+    """
+
+    #: Sub-folder names under the data root where this dataset is conventionally unpacked, most common first.
+    folder_names: tuple[str, ...] = ()
+    #: Published size, for `rib datasets check` (None when it varies).
+    expected_images: int | None = None
+    expected_classes: int | None = None
+    #: Where to get it, shown when it is missing.
+    source_hint: str = ""
+    #: Options this adapter accepts in the suite (besides the generic ones: path, max_images, adapter, name).
+    option_names: tuple[str, ...] = ()
+
+    def __init__(self, label: str, root: Path | None, options: dict | None = None):
+        self.label = label
+        self.root = Path(root) if root is not None else None
+        self.options = dict(options or {})
+
+    # -- what subclasses provide ---------------------------------------------------------------------------
+    def class_map(self) -> ClassMap:
+        raise NotImplementedError
+
+    def samples(self) -> list[Sample]:
+        """Every usable image, sorted by path (deterministic), with labels in class_map() order."""
+        raise NotImplementedError
+
+    def open_image(self, path: str):
+        """Open one sample as an RGB PIL image (adapters that crop or fix images override this)."""
+        from PIL import Image
+
+        with Image.open(self.root / path) as im:
+            return im.convert("RGB")
+
+    def accuracy(self, correct, groups) -> tuple[float, dict]:
+        """Per-image correctness (bool array) -> (accuracy in %, details for the record). Default: plain mean."""
+        import numpy as np
+
+        correct = np.asarray(correct, dtype=bool)
+        return (100.0 * correct.mean() if correct.size else float("nan")), {}
+
+    def check(self) -> CheckResult:
+        raise NotImplementedError
+
+    def identity(self) -> str:
+        """What, besides the image list, determines this dataset's results (name + options that matter)."""
+        relevant = {k: self.options[k] for k in sorted(self.options) if k in self.option_names}
+        return f"{type(self).__module__}.{type(self).__name__}:{relevant}"

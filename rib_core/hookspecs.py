@@ -1,0 +1,71 @@
+"""The hooks a rib plugin implements.
+
+Every hook receives one argument, `register`, a callback. Call it once per thing your plugin provides:
+
+    register(name, target, description="one line", **extra)
+
+- `name`: the name users write in benchmarks.toml (e.g. "timm:*", "imagenet-r", "lora").
+  A name ending in "*" is a prefix pattern: "timm:*" serves every name starting with "timm:".
+- `target`: a string "package.module:attribute" naming the object. It is imported only when a suite uses it,
+  so `rib --help`, `rib plugins` and `rib list` stay fast: never import torch at your plugin's top level.
+- `description`: one line shown by `rib list`.
+
+rib records which plugin registered each name; two plugins registering the same name is an error naming both.
+New keyword arguments may be added to `register` in later versions; existing ones keep their meaning.
+What each target must be is documented per hook below and in docs/plugins.md.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("rib")
+hookimpl = pluggy.HookimplMarker("rib")
+
+
+@hookspec
+def register_backbones(register):
+    """Register backbone loaders.
+
+    Target: a function `load(name: str, *, weights: str | None, options: dict) -> rib_core.models.Backbone`.
+    `name` is the full name the user wrote (useful for "prefix:*" patterns); `weights` is a local file path
+    (safetensors, or a torch file loaded with weights_only=True) that replaces the hub weights when given;
+    `options` holds the remaining keys of the suite's model entry. Raise `rib_core.errors.RibError` with a
+    message saying what to do when weights are unavailable.
+    """
+
+
+@hookspec
+def register_datasets(register):
+    """Register dataset adapters.
+
+    Target: a subclass of `rib_core.data.DatasetAdapter`. rib instantiates it as
+    `Adapter(label, root, options)` and uses `class_map()`, `samples()`, `open_image()`, `accuracy()` and
+    `check()`; see the class's docstrings.
+    """
+
+
+@hookspec
+def register_strategies(register):
+    """Register fine-tuning strategies.
+
+    Target: a subclass of `rib_core.strategies.Strategy`. rib instantiates it as `Strategy(params)` with the
+    suite's hyper-parameters for it and runs the training loop itself, calling the strategy's `setup`,
+    `extra_loss` and `finalize`.
+    """
+
+
+@hookspec
+def register_metrics(register):
+    """Register metrics computed from stored results.
+
+    Target: a subclass of `rib_core.metrics.Metric`. Its `compute(results)` receives every stored evaluation
+    (per-sample predictions included) and returns rows for the report; it never runs a model.
+    """
+
+
+@hookspec
+def register_sinks(register):
+    """Register report sinks (extra output formats for `rib report --format NAME`).
+
+    Target: a function `write(report: dict, stream) -> None` that writes the report (the JSON structure
+    documented in docs/protocol.md) to a text stream.
+    """

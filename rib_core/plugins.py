@@ -1,0 +1,251 @@
+"""Plugin discovery and the registry of everything plugins provide.
+
+Plugins are found through the entry-point group "rib". Each one is loaded on its own, inside try/except, so
+that a broken plugin is reported (by `rib plugins` and one warning line) and never stops rib, unless
+RIB_STRICT_PLUGINS=1. Registrations name "module:attr" targets that are imported only when used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import pluggy
+
+from rib_core import hookspecs
+from rib_core.errors import PluginError, UnknownNameError
+
+ENTRY_POINT_GROUP = "rib"
+KINDS = ("backbones", "datasets", "strategies", "metrics", "sinks")
+# Singular nouns for messages ("unknown model 'x'").
+KIND_NOUN = {"backbones": "model", "datasets": "dataset", "strategies": "strategy", "metrics": "metric",
+             "sinks": "report format"}
+BUILTIN_MODULES = ("rib_core.builtins",)
+
+# Names that belong to plugins the project ships, so that an unknown name can say what to install.
+KNOWN_PLUGIN_PREFIXES = {
+    "backbones": {"openai-clip/": "rib-openai-clip", "laion/": "rib-laion", "augreg/": "rib-augreg"},
+    "strategies": {"lora": "rib-lora", "ewc": "rib-ewc"},
+}
+
+
+@dataclass
+class Registration:
+    kind: str
+    name: str
+    target: str
+    description: str
+    plugin: str
+    extra: dict = field(default_factory=dict)
+    _loaded: object = None
+
+    @property
+    def is_pattern(self) -> bool:
+        return self.name.endswith("*")
+
+    def matches(self, name: str) -> bool:
+        return name.startswith(self.name[:-1]) if self.is_pattern else name == self.name
+
+    def load(self):
+        """Import the target. A failure names the plugin responsible."""
+        if self._loaded is None:
+            module_name, _, attr = self.target.partition(":")
+            try:
+                obj = importlib.import_module(module_name)
+                for part in attr.split(".") if attr else []:
+                    obj = getattr(obj, part)
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin '{self.plugin}' registered {KIND_NOUN[self.kind]} '{self.name}' as '{self.target}', "
+                    f"but it could not be loaded: {type(exc).__name__}: {exc}\n"
+                    f"Reinstall or upgrade that plugin, or remove it from your suite."
+                ) from exc
+            self._loaded = obj
+        return self._loaded
+
+
+@dataclass
+class PluginInfo:
+    name: str  # distribution name for entry-point plugins, module name for built-ins
+    version: str | None
+    builtin: bool
+    hooks: list[str] = field(default_factory=list)
+    registered: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.error is None else self.error
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "version": self.version, "builtin": self.builtin, "hooks": self.hooks,
+                "registered": self.registered, "status": self.status}
+
+
+class Registry:
+    """Every plugin's registrations, by kind and name."""
+
+    def __init__(self):
+        self.pm = pluggy.PluginManager("rib")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.entries: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
+        self._plugin_names: dict[int, str] = {}
+
+    # -- loading -----------------------------------------------------------------------------------------
+    def add_plugin(self, obj, name: str, version: str | None = None, builtin: bool = False) -> PluginInfo:
+        """Register one plugin object (a module or any object with hookimpls) and collect its registrations."""
+        info = PluginInfo(name=name, version=version, builtin=builtin)
+        self.plugins[name] = info
+        try:
+            self.pm.register(obj, name=name)
+        except Exception as exc:  # pluggy.PluginValidationError, or a duplicate registration
+            info.error = f"invalid hooks: {exc}"
+            _unregister_quietly(self.pm, name)
+            return info
+        self._plugin_names[id(obj)] = name
+        info.hooks = sorted({c.name for c in self.pm.get_hookcallers(obj) or []})
+        added: list[Registration] = []
+        try:
+            for kind in KINDS:
+                caller = getattr(self.pm.hook, f"register_{kind}")
+                for impl in caller.get_hookimpls():
+                    if impl.plugin_name != name:
+                        continue
+                    impl.function(register=self._register_callback(kind, name, added))
+        except Exception as exc:
+            for reg in added:
+                self.entries[reg.kind].pop(reg.name, None)
+            info.error = f"registration failed: {type(exc).__name__}: {exc}"
+            _unregister_quietly(self.pm, name)
+            return info
+        for reg in added:
+            info.registered.setdefault(reg.kind, []).append(reg.name)
+        return info
+
+    def remove_plugin(self, name: str) -> None:
+        for kind in KINDS:
+            for reg_name in [n for n, r in self.entries[kind].items() if r.plugin == name]:
+                del self.entries[kind][reg_name]
+        self.plugins.pop(name, None)
+        _unregister_quietly(self.pm, name)
+
+    def _register_callback(self, kind: str, plugin: str, added: list):
+        def register(name: str, target: str, description: str = "", **extra):
+            if not isinstance(name, str) or not name or not isinstance(target, str) or ":" not in target:
+                raise ValueError(f"register() needs a name and a 'module:attr' target, got {name!r}, {target!r}")
+            existing = self.entries[kind].get(name)
+            if existing is not None:
+                raise PluginError(
+                    f"{KIND_NOUN[kind]} '{name}' is registered by both '{existing.plugin}' and '{plugin}'. "
+                    f"Uninstall one of them, or disable it with RIB_DISABLE_PLUGINS={plugin}."
+                )
+            reg = Registration(kind, name, target, description, plugin, extra)
+            self.entries[kind][name] = reg
+            added.append(reg)
+        return register
+
+    # -- lookup ------------------------------------------------------------------------------------------
+    def get(self, kind: str, name: str) -> Registration:
+        entries = self.entries[kind]
+        if name in entries:
+            return entries[name]
+        patterns = sorted((r for r in entries.values() if r.is_pattern and r.matches(name)),
+                          key=lambda r: -len(r.name))
+        if patterns:
+            return patterns[0]
+        raise UnknownNameError(unknown_name_message(kind, name, list(entries)))
+
+    def names(self, kind: str) -> list[Registration]:
+        return sorted(self.entries[kind].values(), key=lambda r: r.name)
+
+    def load(self, kind: str, name: str):
+        return self.get(kind, name).load()
+
+
+def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
+    noun = KIND_NOUN.get(kind, kind)
+    lines = [f"unknown {noun} '{name}'."]
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    if close:
+        lines.append("Did you mean: " + ", ".join(f"'{c}'" for c in close) + "?")
+    for prefix, dist in KNOWN_PLUGIN_PREFIXES.get(kind, {}).items():
+        if name.startswith(prefix):
+            lines.append(f"'{name}' is provided by the plugin {dist}: pip install {dist} "
+                         f"(from this repository: pip install plugins/{dist}).")
+            break
+    else:
+        lines.append(f"Run 'rib list {kind if kind != 'backbones' else 'models'}' to see every known {noun}.")
+    return "\n".join(lines)
+
+
+def _unregister_quietly(pm: pluggy.PluginManager, name: str) -> None:
+    try:
+        plugin = pm.get_plugin(name)
+        if plugin is not None:
+            pm.unregister(plugin, name=name)
+    except Exception:
+        pass
+
+
+def _env_list(var: str) -> set[str] | None:
+    value = os.environ.get(var)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def _normalise(dist_name: str) -> str:
+    return dist_name.lower().replace("_", "-")
+
+
+def build_registry() -> Registry:
+    """Load built-ins and every installed entry-point plugin (honouring RIB_* environment variables)."""
+    registry = Registry()
+    for module_name in BUILTIN_MODULES:
+        registry.add_plugin(importlib.import_module(module_name), module_name, builtin=True)
+
+    only = _env_list("RIB_LOAD_PLUGINS")
+    disabled = _env_list("RIB_DISABLE_PLUGINS") or set()
+    strict = os.environ.get("RIB_STRICT_PLUGINS", "") not in ("", "0")
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist is not None else ep.name
+        version = ep.dist.version if ep.dist is not None else None
+        key = _normalise(dist)
+        if only is not None and key not in {_normalise(n) for n in only}:
+            continue
+        if key in {_normalise(n) for n in disabled}:
+            continue
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            info = PluginInfo(name=dist, version=version, builtin=False,
+                              error=f"import failed: {type(exc).__name__}: {exc}")
+            registry.plugins[dist] = info
+        else:
+            info = registry.add_plugin(obj, dist, version)
+        if info.error is not None:
+            if strict:
+                raise PluginError(f"plugin '{dist}' failed ({info.error}) and RIB_STRICT_PLUGINS is set.")
+            print(f"rib: warning: plugin '{dist}' disabled: {info.error} (see 'rib plugins')", file=sys.stderr)
+    return registry
+
+
+_registry: Registry | None = None
+
+
+def get_registry() -> Registry:
+    global _registry
+    if _registry is None:
+        _registry = build_registry()
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget the loaded registry; the next get_registry() discovers plugins again."""
+    global _registry
+    _registry = None

@@ -1,0 +1,52 @@
+"""How a backbone wants its images: geometry (done once, cached as uint8) and normalisation (done on device).
+
+The split matters for speed: resizing and cropping happen once per (dataset, geometry) when the decoded-image
+cache is built; mean/std normalisation is a cheap device op applied per batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    input_size: int = 224  # side of the square crop fed to the model
+    resize_size: int = 248  # shorter side after resize, before the centre crop (timm: input_size / crop_pct)
+    interpolation: str = "bicubic"  # "bicubic" | "bilinear" | "nearest"
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    def geometry_key(self) -> str:
+        """Identifies the uint8 images this preprocessing produces (normalisation excluded)."""
+        return f"{self.input_size}-{self.resize_size}-{self.interpolation}"
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_uint8(self, image):
+        """PIL image -> uint8 tensor (3, input_size, input_size): resize shorter side, centre crop."""
+        import torch
+        from PIL import Image
+
+        resample = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR, "nearest": Image.NEAREST}[self.interpolation]
+        image = image.convert("RGB")
+        w, h = image.size
+        scale = self.resize_size / min(w, h)
+        nw, nh = max(self.input_size, round(w * scale)), max(self.input_size, round(h * scale))
+        image = image.resize((nw, nh), resample)
+        left, top = (nw - self.input_size) // 2, (nh - self.input_size) // 2
+        image = image.crop((left, top, left + self.input_size, top + self.input_size))
+        return torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).view(
+            self.input_size, self.input_size, 3).permute(2, 0, 1).contiguous()
+
+    def normalize(self, batch_uint8, dtype=None):
+        """uint8 (B,3,H,W) on any device -> normalised float tensor on the same device."""
+        import torch
+
+        dtype = dtype or torch.float32
+        mean = torch.tensor(self.mean, device=batch_uint8.device, dtype=dtype).view(1, 3, 1, 1) * 255
+        std = torch.tensor(self.std, device=batch_uint8.device, dtype=dtype).view(1, 3, 1, 1) * 255
+        return (batch_uint8.to(dtype) - mean) / std

@@ -1,0 +1,114 @@
+"""The fine-tuning strategy contract.
+
+rib owns the training loop (optimizer, warm-up + cosine schedule, epochs, batching, gradient accumulation,
+autocast, clipping, epoch checkpoints, NaN detection: see rib_core/strategies/train.py). A strategy only says
+what is different about it:
+
+- `setup(ctx)`: choose trainable parameters (`requires_grad`), wrap modules (LoRA), precompute things (EWC's
+  Fisher). Called once before training, also when resuming from a checkpoint.
+- `extra_loss(ctx, images, logits, labels)`: a term added to the cross-entropy (L2-SP, EWC, LwF), or None.
+- `finalize(ctx)`: after training, the weights to evaluate, in the backbone's original state-dict format
+  (merge LoRA, interpolate for WiSE-FT). Several entries make several evaluated variants.
+
+`ctx.model` is the backbone module being trained; `ctx.pretrained_state` the pretrained weights (CPU tensors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from rib_core.errors import ConfigError
+
+
+@dataclass
+class TrainSettings:
+    """The suite's [training] table. Defaults follow the ImageNet-RIB reference code."""
+
+    optimizer: str = "sgd"  # "sgd" (momentum) or "adamw"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    epochs: int = 10
+    max_steps: int | None = None  # stop after this many optimizer steps (overrides epochs when smaller)
+    warmup_steps: int = 196  # linear warm-up, then cosine to 0
+    batch_size: int = 64
+    grad_accum: int = 1
+    clip_grad: float | None = None  # max gradient norm, None: no clipping
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    checkpoint_every_epoch: bool = True
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "training") -> "TrainSettings":
+        known = {f.name: f for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                import difflib
+
+                close = difflib.get_close_matches(key, list(known), n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                raise ConfigError(f"{where}: unknown key '{key}'.{hint} Known keys: {', '.join(known)}.")
+        settings = cls(**data)
+        if settings.optimizer not in ("sgd", "adamw"):
+            raise ConfigError(f"{where}.optimizer: expected 'sgd' or 'adamw', got {settings.optimizer!r}.")
+        for name in ("lr", "epochs", "batch_size", "grad_accum"):
+            if not getattr(settings, name) > 0:
+                raise ConfigError(f"{where}.{name}: must be > 0, got {getattr(settings, name)!r}.")
+        return settings
+
+
+@dataclass
+class TrainContext:
+    """Everything a strategy may look at or change during fine-tuning."""
+
+    backbone: object  # rib_core.models.Backbone
+    class_map: object  # rib_core.data.ClassMap of the fine-tuning dataset
+    settings: TrainSettings
+    device: object  # torch.device
+    pretrained_state: dict  # name -> CPU tensor, the weights before fine-tuning
+    train_data: object = None  # callable(batch_size, seed) -> iterable of (normalised images, labels) on device
+    anchor_data: object = None  # same for the reference set (EWC's Fisher); None if the suite has none
+    cache_dir: object = None  # a pathlib.Path a strategy may use to cache things across cells (EWC Fisher)
+    load_stage: object = None  # callable(strategy_label) -> state dict of an earlier stage (lp-ft)
+    state: dict = field(default_factory=dict)  # a strategy's own scratch space
+
+    @property
+    def model(self):
+        return self.backbone.model
+
+
+class Strategy:
+    """Base class. Subclasses set `name`, `description`, `defaults` and override the methods they need."""
+
+    name: str = ""
+    description: str = ""
+    #: Hyper-parameters and their defaults; the suite may set any of them, and nothing else.
+    defaults: dict = {}
+    #: False for strategies that evaluate the pretrained weights unchanged ("freeze").
+    trains: bool = True
+    #: Another strategy whose finished weights this one starts from (lp-ft starts from "lp").
+    init_from: str | None = None
+
+    def __init__(self, params: dict | None = None):
+        params = dict(params or {})
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            known = ", ".join(sorted(self.defaults)) or "none"
+            raise ConfigError(f"strategy '{self.name}': unknown parameter(s) {', '.join(unknown)}; known: {known}.")
+        self.params = {**self.defaults, **params}
+
+    def setup(self, ctx: TrainContext) -> None:
+        """Default: every parameter is trained."""
+        for p in ctx.model.parameters():
+            p.requires_grad_(True)
+
+    def extra_loss(self, ctx: TrainContext, images, logits, labels):
+        """A loss term added to cross-entropy on the dataset's classes, or None. `logits` are projected."""
+        return None
+
+    def finalize(self, ctx: TrainContext) -> dict:
+        """{variant: state_dict} to evaluate. "" is the plain result; WiSE-FT returns one per alpha."""
+        return {"": {k: v.detach().cpu().clone() for k, v in ctx.model.state_dict().items()}}
+
+    def variant_labels(self) -> list[str]:
+        """The variants finalize() will return, known before training (the plan needs them)."""
+        return [""]
