@@ -1,0 +1,108 @@
+"""The `rib` command. Heavy modules (torch, timm) are imported inside the commands that need them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from rib_core import __version__
+from rib_core.errors import RibError, UsageError
+
+LIST_KINDS = {"models": "backbones", "datasets": "datasets", "strategies": "strategies", "metrics": "metrics",
+              "formats": "sinks"}
+# Plugins the project ships, shown by `rib list` when they are not installed.
+NOT_INSTALLED_HINTS = {
+    "backbones": [("openai-clip/*", "rib-openai-clip"), ("laion/*", "rib-laion"), ("augreg/*", "rib-augreg")],
+    "strategies": [("lora", "rib-lora"), ("ewc", "rib-ewc")],
+}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):  # exit 2 through our own error path (one screen, no traceback)
+        raise UsageError(f"{message}\nRun '{self.prog} --help' for usage.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="rib", description="ImageNet-RIB: how much robustness does a pretrained model "
+                            "keep after fine-tuning? Runs the protocol, stores every result, reports RI and mRI.")
+    parser.add_argument("--version", action="version", version=f"rib {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+
+    bench = sub.add_parser("bench", help="run a suite (resumes where a previous run stopped)")
+    bench.add_argument("-c", "--config", type=Path, help="suite file (default: ./benchmarks.toml, else the packaged suites)")
+    bench.add_argument("--suite", help="suite name (default: the file's 'default', else 'demo')")
+    bench.add_argument("--out", type=Path, default=Path("rib-results"), help="results directory (default: ./rib-results)")
+    bench.add_argument("--dry-run", action="store_true", help="print the plan and what is missing; run nothing")
+    bench.add_argument("--device", default="auto", help="auto (cuda, else mps, else cpu), cpu, cuda, cuda:N, mps")
+    bench.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
+                       help="processes decoding images when the cache is built")
+    bench.add_argument("--shard", help="I/N: run the I-th of N deterministic parts of the grid (1-based)")
+    bench.add_argument("--no-report", action="store_true", help="do not print the report at the end")
+    bench.add_argument("--no-calibrate", action="store_true",
+                       help="with --dry-run: estimate time from the documented table instead of measuring")
+
+    plugins = sub.add_parser("plugins", help="installed plugins, what they register, and their status")
+    plugins.add_argument("--json", action="store_true")
+
+    lister = sub.add_parser("list", help="registered models, datasets, strategies, metrics or report formats")
+    lister.add_argument("kind", choices=sorted(LIST_KINDS))
+    lister.add_argument("--json", action="store_true")
+
+    datasets = sub.add_parser("datasets", help="dataset utilities")
+    dsub = datasets.add_subparsers(dest="datasets_command", metavar="ACTION", parser_class=ArgumentParser)
+    check = dsub.add_parser("check", help="verify datasets on disk: counts, classes, unreadable files")
+    check.add_argument("names", nargs="*", help="dataset names (default: every dataset of the suite)")
+    check.add_argument("-c", "--config", type=Path)
+    check.add_argument("--suite")
+    check.add_argument("--data-root", help="where the datasets are (default: the suite's data_root or RIB_DATA_ROOT)")
+    check.add_argument("--deep", action="store_true", help="open every image to find unreadable files")
+    check.add_argument("--digest", type=Path, help="manifest file: write it if absent, else compare against it")
+    check.add_argument("--json", action="store_true")
+
+    report = sub.add_parser("report", help="print or export the report of a results directory")
+    report.add_argument("dir", nargs="?", type=Path, default=Path("rib-results"))
+    report.add_argument("--suite", help="only this suite's results (default: every suite in DIR)")
+    report.add_argument("--format", default="table", help="table (default), json, csv, or a plugin's format")
+    report.add_argument("--plot", type=Path, help="write the RI heatmaps and the pre-vs-post chart (.png or .svg)")
+
+    status = sub.add_parser("status", help="done / in progress / failed / pending cells of a results directory")
+    status.add_argument("dir", nargs="?", type=Path, default=Path("rib-results"))
+    status.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        if args.command == "datasets" and args.datasets_command is None:
+            raise UsageError("'rib datasets' needs an action: rib datasets check [NAMES...]")
+        from rib_core import commands
+
+        return getattr(commands, args.command)(args) or 0
+    except RibError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"rib: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        print("rib: interrupted; finished cells are kept. Run the same command again to resume.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""What each `rib` sub-command does. `plugins` and `list` never import torch."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from rib_core.errors import DataError, RibError, UsageError
+from rib_core.plugins import KINDS, get_registry
+
+
+def _console() -> Console:
+    return Console(width=100 if not sys.stdout.isatty() else None)
+
+
+# -- rib plugins / rib list ----------------------------------------------------------------------------------
+def plugins(args) -> int:
+    registry = get_registry()
+    infos = [info.as_dict() for info in registry.plugins.values()]
+    if args.json:
+        print(json.dumps(infos, indent=1))
+        return 0
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("plugin", "version", "registers", "status"):
+        table.add_column(col, overflow="fold")
+    for info in infos:
+        registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info["registered"].items())
+        status = "[green]ok[/]" if info["status"] == "ok" else f"[red]{info['status']}[/]"
+        table.add_row(info["name"] + (" (built-in)" if info["builtin"] else ""), info["version"] or "",
+                      registered or "—", status)
+    _console().print(table)
+    return 0
+
+
+def list(args) -> int:  # noqa: A001 - the sub-command's name
+    from rib_core.cli import LIST_KINDS, NOT_INSTALLED_HINTS
+
+    registry = get_registry()
+    kind = LIST_KINDS[args.kind]
+    rows = [{"name": r.name, "plugin": r.plugin, "description": r.description, "installed": True}
+            for r in registry.names(kind)]
+    known = {r["name"] for r in rows}
+    for name, dist in NOT_INSTALLED_HINTS.get(kind, []):
+        if name not in known:
+            rows.append({"name": name, "plugin": dist, "installed": False,
+                         "description": f"not installed: pip install {dist} (here: pip install plugins/{dist})"})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("name", no_wrap=True)
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("description", overflow="fold")
+    for r in rows:
+        style = "" if r["installed"] else "dim"
+        table.add_row(r["name"], r["plugin"], r["description"], style=style)
+    _console().print(table)
+    return 0
+
+
+# -- rib bench ------------------------------------------------------------------------------------------------
+def _load_and_prepare(args):
+    from rib_core.config import load_suite, resolve_names
+    from rib_core.engine.plan import prepare
+
+    suite = load_suite(args.config, args.suite)
+    registry = get_registry()
+    resolve_names(suite, registry)
+    return suite, registry, prepare(suite, registry)
+
+
+def bench(args) -> int:
+    from rib_core.engine.plan import build_plan, run_manifest
+    from rib_core.engine.store import RunLock, Store
+
+    suite, registry, prepared = _load_and_prepare(args)
+    console = Console(stderr=True)
+    for label in suite.skipped:
+        console.print(f"[dim]strategy '{label}' skipped: its plugin is not installed (optional in this suite)[/]")
+    if prepared.problems and not args.dry_run:
+        raise DataError("cannot start suite '{}':\n- {}".format(suite.name, "\n- ".join(prepared.problems)))
+    plan = build_plan(prepared)
+    shard = None
+    if args.shard:
+        from rib_core.engine.shard import parse_shard, select_shard
+
+        shard = parse_shard(args.shard)
+        plan_to_run = select_shard(plan, *shard)
+    else:
+        plan_to_run = plan
+    store = Store(args.out)
+    if args.dry_run:
+        from rib_core.engine.estimate import print_dry_run
+
+        print_dry_run(prepared, plan, plan_to_run, store, _console(), calibrate=not args.no_calibrate,
+                      device=args.device)
+        return 0
+
+    from rib_core.engine.progress import make_progress
+    from rib_core.engine.runner import Runner, select_device
+
+    device = select_device(args.device)
+    store.check_writable()
+    lock = None
+    if shard is None:
+        lock = RunLock(store.root)
+        lock.acquire()
+    try:
+        store.write_run(suite.name, run_manifest(prepared, plan))
+        progress = make_progress(console)
+        runner = Runner(prepared, plan_to_run, store, device, progress=progress, workers=args.workers)
+        if shard is not None:
+            from rib_core.engine.shard import ShardRunner
+
+            runner = ShardRunner(runner, shard)
+        try:
+            stats = runner.run()
+        finally:
+            progress.stop()
+    finally:
+        if lock is not None:
+            lock.release()
+    console.print(f"{stats.cells_run} cell(s) run, {stats.cells_reused} reused; "
+                  f"{stats.image_forwards} image forwards, {stats.train_steps} training steps.")
+    if not args.no_report:
+        _print_report(store.root, suite.name, registry, suite.metrics)
+    if stats.failed or stats.skipped:
+        lines = [f"- {what}: {why}" for what, why in stats.failed]
+        if stats.skipped:
+            lines.append(f"- {len(stats.skipped)} cell(s) not run because a cell they depend on failed")
+        console.print("[red]Some cells failed[/] (kept results are valid; fix and re-run to finish):\n" + "\n".join(lines))
+        return 1
+    return 0
+
+
+def _print_report(root, suite_name, registry, metric_names=None, fmt="table"):
+    from rib_core.engine.results import load_results
+    from rib_core.report.build import build_report
+
+    results = load_results(root, suite_name)
+    report = build_report(results, registry, metric_names)
+    if fmt == "table":
+        from rib_core.report.terminal import render
+
+        render(report, _console())
+    else:
+        registry.load("sinks", fmt)(report, sys.stdout)
+    return report
+
+
+# -- rib report / status --------------------------------------------------------------------------------------
+def report(args) -> int:
+    registry = get_registry()
+    if args.format != "table":
+        registry.get("sinks", args.format)  # unknown format -> exit 2 before any work
+    if not args.dir.is_dir():
+        raise UsageError(f"results directory '{args.dir}' does not exist. Pass the --out of a 'rib bench' run.")
+    report_data = _print_report(args.dir, args.suite, registry, fmt=args.format)
+    if args.plot:
+        from rib_core.report.plot import plot
+
+        plot(report_data, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def status(args) -> int:
+    from rib_core.engine.status import print_status
+
+    return print_status(args.dir, _console(), as_json=args.json)
+
+
+# -- rib datasets check ---------------------------------------------------------------------------------------
+def datasets(args) -> int:
+    from rib_core.data.commands import check_command
+
+    return check_command(args, get_registry(), _console())

@@ -1,0 +1,285 @@
+"""Suites: reading benchmarks.toml and validating it before anything runs.
+
+A file holds several named suites under [suites.NAME]. Everything is checked up front (syntax, keys, types,
+values, then names against the installed plugins) so that a typo costs seconds, not a night of GPU time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rib_core.errors import ConfigError, UnknownNameError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PACKAGED_SUITES = Path(__file__).parent / "suites" / "benchmarks.toml"
+DEFAULT_SUITE = "demo"
+
+
+@dataclass
+class ModelSpec:
+    label: str  # how the report names it
+    name: str  # registered backbone name, e.g. "timm:vit_base_patch16_224.augreg_in1k"
+    weights: str | None = None
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class DatasetSpec:
+    label: str  # how the suite and report name it
+    adapter: str  # registered dataset name
+    path: str | None = None
+    max_images: int | None = None
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class StrategySpec:
+    label: str
+    name: str
+    params: dict = field(default_factory=dict)
+    optional: bool = False
+
+
+@dataclass
+class Suite:
+    name: str
+    source: str  # the file it came from
+    description: str = ""
+    models: list[ModelSpec] = field(default_factory=list)
+    datasets: list[DatasetSpec] = field(default_factory=list)
+    reference: DatasetSpec | None = None
+    strategies: list[StrategySpec] = field(default_factory=list)
+    training: dict = field(default_factory=dict)  # validated into TrainSettings by the engine's setup
+    seed: int = 0
+    split: float = 0.8
+    eval_images: str = "all"  # "all": every image of D_j (j != i); "held-out": only held-out parts
+    data_root: str | None = None
+    cache: bool = True
+    allow_partial: bool = False
+    strict_images: bool = False
+    eval_batch_size: int = 256
+    metrics: list[str] | None = None  # None: every registered metric
+    skipped: list[str] = field(default_factory=list)  # optional strategies not installed
+
+
+SUITE_KEYS = {
+    "description": str, "models": list, "datasets": list, "reference": (str, dict), "strategies": list,
+    "training": dict, "seed": int, "split": float, "eval_images": str, "data_root": str, "cache": bool,
+    "allow_partial": bool, "strict_images": bool, "eval_batch_size": int, "metrics": list,
+}
+MODEL_KEYS = {"name", "label", "weights"}
+DATASET_KEYS = {"name", "label", "adapter", "path", "max_images"}
+STRATEGY_KEYS = {"name", "label", "optional"}
+
+
+def _closest(key: str, known) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def _type_name(t) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(_type_name(x) for x in t)
+    return {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list",
+            dict: "a table"}[t]
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"suite file '{path}' does not exist. Pass an existing file with -c.") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read suite file '{path}': {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message ends with "(at line L, column C)"; lead with the file so editors can jump there.
+        msg = str(exc)
+        found = re.search(r"at line (\d+), column (\d+)", msg)
+        where = f"{path}:{found.group(1)}:{found.group(2)}" if found else str(path)
+        raise ConfigError(f"{where}: TOML syntax error: {msg}\nFix the file and run the command again.") from None
+
+
+def default_suite_file() -> Path:
+    """./benchmarks.toml when present, else the suites packaged with rib_core."""
+    local = Path("benchmarks.toml")
+    return local if local.is_file() else PACKAGED_SUITES
+
+
+def load_suites(path: Path | None = None) -> tuple[Path, dict[str, dict]]:
+    path = Path(path) if path is not None else default_suite_file()
+    data = read_toml(path)
+    unknown = set(data) - {"suites", "default"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(f"{path}: unknown top-level key '{key}'.{_closest(key, ['suites', 'default'])} "
+                          "Suites go in [suites.NAME] tables.")
+    suites = data.get("suites")
+    if not isinstance(suites, dict) or not suites:
+        raise ConfigError(f"{path}: no suites found. Define at least one [suites.NAME] table.")
+    return path, suites
+
+
+def choose_suite_name(path: Path, suites: dict, requested: str | None, default: str | None = None) -> str:
+    if requested is None:
+        if default in suites:
+            requested = default
+        elif DEFAULT_SUITE in suites:
+            requested = DEFAULT_SUITE
+        elif len(suites) == 1:
+            requested = next(iter(suites))
+        else:
+            raise ConfigError(f"{path} holds several suites ({', '.join(suites)}); choose one with --suite NAME.")
+    if requested not in suites:
+        close = difflib.get_close_matches(requested, list(suites), n=3, cutoff=0.5)
+        hint = ("Did you mean: " + ", ".join(f"'{c}'" for c in close) + "?\n") if close else ""
+        raise UnknownNameError(f"unknown suite '{requested}' in {path}.\n{hint}Suites there: {', '.join(suites)}.")
+    return requested
+
+
+def load_suite(path: Path | None, name: str | None) -> Suite:
+    path, suites = load_suites(path)
+    data = read_toml(path)
+    name = choose_suite_name(path, suites, name, data.get("default"))
+    return parse_suite(name, suites[name], str(path))
+
+
+def _entry(kind: str, where: str, raw, allowed: set[str]) -> tuple[str, str, dict]:
+    """A list entry is a name string or an inline table with `name` (+ label, + kind-specific keys)."""
+    if isinstance(raw, str):
+        return raw, raw, {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a name (string) or a table with 'name', got {raw!r}.")
+    if "name" not in raw or not isinstance(raw["name"], str):
+        raise ConfigError(f"{where}: a {kind} table needs a 'name' string, got {raw!r}.")
+    rest = {k: v for k, v in raw.items() if k not in ("name", "label")}
+    label = raw.get("label", raw["name"])
+    if not isinstance(label, str):
+        raise ConfigError(f"{where}.label: expected a string, got {label!r}.")
+    return raw["name"], label, rest
+
+
+def parse_suite(name: str, raw: dict, source: str) -> Suite:
+    where = f"{source}: suites.{name}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table.")
+    for key, value in raw.items():
+        if key not in SUITE_KEYS:
+            raise ConfigError(f"{where}: unknown key '{key}'.{_closest(key, SUITE_KEYS)} "
+                              f"Known keys: {', '.join(SUITE_KEYS)}.")
+        expected = SUITE_KEYS[key]
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+            raw[key] = value
+        if isinstance(value, bool) and expected is not bool:
+            raise ConfigError(f"{where}.{key}: expected {_type_name(expected)}, got {value!r}.")
+        if not isinstance(value, expected):
+            raise ConfigError(f"{where}.{key}: expected {_type_name(expected)}, got {value!r}.")
+    suite = Suite(name=name, source=source)
+    for key in ("description", "seed", "split", "eval_images", "data_root", "cache", "allow_partial",
+                "strict_images", "eval_batch_size", "training", "metrics"):
+        if key in raw:
+            setattr(suite, key, raw[key])
+
+    for i, entry in enumerate(raw.get("models", [])):
+        model, label, rest = _entry("model", f"{where}.models[{i}]", entry, MODEL_KEYS)
+        weights = rest.pop("weights", None)
+        if weights is not None and not isinstance(weights, str):
+            raise ConfigError(f"{where}.models[{i}].weights: expected a file path string, got {weights!r}.")
+        suite.models.append(ModelSpec(label=label, name=model, weights=weights, options=rest))
+    for i, entry in enumerate(raw.get("datasets", [])):
+        suite.datasets.append(_dataset_spec(f"{where}.datasets[{i}]", entry))
+    if "reference" in raw and raw["reference"] not in ("", None):
+        suite.reference = _dataset_spec(f"{where}.reference", raw["reference"])
+    for i, entry in enumerate(raw.get("strategies", [])):
+        strategy, label, rest = _entry("strategy", f"{where}.strategies[{i}]", entry, STRATEGY_KEYS)
+        optional = rest.pop("optional", False)
+        if not isinstance(optional, bool):
+            raise ConfigError(f"{where}.strategies[{i}].optional: expected true/false, got {optional!r}.")
+        suite.strategies.append(StrategySpec(label=label, name=strategy, params=rest, optional=optional))
+    _validate_values(suite, where)
+    return suite
+
+
+def _dataset_spec(where: str, entry) -> DatasetSpec:
+    name, label, rest = _entry("dataset", where, entry, DATASET_KEYS)
+    adapter = rest.pop("adapter", name)
+    path = rest.pop("path", None)
+    max_images = rest.pop("max_images", None)
+    if path is not None and not isinstance(path, str):
+        raise ConfigError(f"{where}.path: expected a folder path string, got {path!r}.")
+    if max_images is not None and (isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1):
+        raise ConfigError(f"{where}.max_images: expected a positive integer, got {max_images!r}.")
+    if adapter == "imagefolder" and path is not None:
+        rest["path"] = path
+    return DatasetSpec(label=label, adapter=adapter, path=path, max_images=max_images, options=rest)
+
+
+def _validate_values(suite: Suite, where: str) -> None:
+    if not suite.models:
+        raise ConfigError(f"{where}: 'models' is empty. List at least one backbone, e.g. models = [\"timm:vit_base_patch16_224.augreg_in1k\"].")
+    if len(suite.datasets) < 2:
+        raise ConfigError(f"{where}: 'datasets' lists {len(suite.datasets)} dataset(s); RI needs at least 2 "
+                          "(fine-tune on one, evaluate on the others).")
+    if not suite.strategies:
+        raise ConfigError(f"{where}: 'strategies' is empty. List at least one, e.g. strategies = [\"ft\"].")
+    for kind, items in (("model", suite.models), ("dataset", suite.datasets), ("strategy", suite.strategies)):
+        labels = [item.label for item in items]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ConfigError(f"{where}: {kind} '{dupes[0]}' is listed twice. Give one of them another "
+                              f"label: {{name = \"{dupes[0]}\", label = \"...\"}}.")
+    if suite.reference is not None and suite.reference.label in {d.label for d in suite.datasets}:
+        raise ConfigError(f"{where}: '{suite.reference.label}' is both a downstream dataset and the reference set; "
+                          "the reference set must not be in 'datasets'.")
+    if not 0.0 < suite.split < 1.0:
+        raise ConfigError(f"{where}.split: the fine-tuning fraction must be between 0 and 1 (exclusive), got {suite.split}.")
+    if suite.eval_images not in ("all", "held-out"):
+        raise ConfigError(f"{where}.eval_images: expected \"all\" or \"held-out\", got {suite.eval_images!r}.")
+    if suite.eval_batch_size < 1:
+        raise ConfigError(f"{where}.eval_batch_size: must be >= 1, got {suite.eval_batch_size}.")
+    if suite.metrics is not None and not all(isinstance(m, str) for m in suite.metrics):
+        raise ConfigError(f"{where}.metrics: expected a list of metric names.")
+    from rib_core.strategies.base import TrainSettings
+
+    TrainSettings.from_dict(suite.training, where=f"{where}.training")
+
+
+def resolve_names(suite: Suite, registry) -> None:
+    """Check every name against the installed plugins; drop optional strategies that are not installed.
+
+    Instantiates strategies (cheap, no torch) so that unknown hyper-parameters are caught here too.
+    """
+    for model in suite.models:
+        registry.get("backbones", model.name)
+    for spec in suite.datasets + ([suite.reference] if suite.reference else []):
+        registry.get("datasets", spec.adapter)
+    kept = []
+    for spec in suite.strategies:
+        try:
+            registry.get("strategies", spec.name)
+        except UnknownNameError:
+            if spec.optional:
+                suite.skipped.append(spec.label)
+                continue
+            raise
+        kept.append(spec)
+    suite.strategies = kept
+    if not suite.strategies:
+        raise ConfigError(f"suite '{suite.name}': none of its strategies is installed ({', '.join(suite.skipped)}).")
+    for name in suite.metrics or []:
+        registry.get("metrics", name)
+
+
+def data_root(suite: Suite) -> str | None:
+    return suite.data_root or os.environ.get("RIB_DATA_ROOT") or None

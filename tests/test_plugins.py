@@ -1,0 +1,122 @@
+"""Plugin discovery: broken plugins are reported, never fatal; names are unique; listing stays light."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rib_core.errors import UnknownNameError
+from rib_core.hookspecs import hookimpl
+from tests.helpers import REPO, fake_distribution, run_cli
+
+GOOD_PLUGIN = '''
+from rib_core.hookspecs import hookimpl
+
+@hookimpl
+def register_strategies(register):
+    register("my-strategy", "my_module:MyStrategy", "a strategy from a third party")
+'''
+
+
+def test_builtins_are_listed_with_their_plugin(run_rib, rib_registry):
+    result = run_rib("list", "strategies", "--json")
+    assert result.exit_code == 0
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    for name in ("ft", "lp", "lp-ft", "l2-sp", "lwf", "wise-ft", "freeze"):
+        assert rows[name]["plugin"] == "rib_core.builtins"
+
+
+def test_plugin_raising_at_import_is_reported_and_others_keep_working(tmp_path):
+    site = tmp_path / "site"
+    fake_distribution(site, "rib-broken", "rib_broken", "raise RuntimeError('boom at import')")
+    fake_distribution(site, "rib-good", "rib_good", GOOD_PLUGIN)
+    listing = run_cli("list", "strategies", "--json", pythonpath=[site])
+    assert listing.returncode == 0, listing.stderr
+    assert "my-strategy" in {r["name"] for r in json.loads(listing.stdout)}
+    assert "plugin 'rib-broken' disabled" in listing.stderr
+    assert listing.stderr.count("\n") == 1  # one warning line, no traceback
+
+    plugins = run_cli("plugins", "--json", pythonpath=[site])
+    info = {p["name"]: p for p in json.loads(plugins.stdout)}
+    assert "boom at import" in info["rib-broken"]["status"]
+    assert info["rib-good"]["status"] == "ok"
+    assert info["rib-good"]["registered"] == {"strategies": ["my-strategy"]}
+    assert info["rib_core.builtins"]["status"] == "ok"
+
+
+def test_strict_mode_makes_a_broken_plugin_fatal(tmp_path):
+    site = tmp_path / "site"
+    fake_distribution(site, "rib-broken", "rib_broken", "raise RuntimeError('boom')")
+    result = run_cli("list", "models", pythonpath=[site], env={"RIB_STRICT_PLUGINS": "1"})
+    assert result.returncode == 1
+    assert "rib-broken" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_load_and_disable_plugin_lists(tmp_path):
+    site = tmp_path / "site"
+    fake_distribution(site, "rib-good", "rib_good", GOOD_PLUGIN)
+    for env, present in (({"RIB_LOAD_PLUGINS": ""}, False), ({"RIB_LOAD_PLUGINS": "rib-good"}, True),
+                         ({"RIB_DISABLE_PLUGINS": "rib-good"}, False)):
+        result = run_cli("list", "strategies", "--json", pythonpath=[site], env=env)
+        names = {r["name"] for r in json.loads(result.stdout)}
+        assert ("my-strategy" in names) is present, env
+        assert "ft" in names  # built-ins are always there
+
+
+def test_two_plugins_registering_one_name_is_an_error_naming_both(register_plugin):
+    class First:
+        @hookimpl
+        def register_strategies(self, register):
+            register("shared-name", "x:y")
+
+    class Second:
+        @hookimpl
+        def register_strategies(self, register):
+            register("shared-name", "x:z")
+
+    assert register_plugin(First(), "first").error is None
+    info = register_plugin(Second(), "second")
+    assert "registered by both 'first' and 'second'" in info.error
+
+
+def test_plugin_with_invalid_hook_is_unregistered(register_plugin, rib_registry):
+    class Wrong:
+        @hookimpl
+        def register_strategies(self, register, extra_argument):
+            pass
+
+    info = register_plugin(Wrong(), "wrong")
+    assert info.error.startswith("invalid hooks")
+    assert rib_registry.pm.get_plugin("wrong") is None
+
+
+def test_unknown_name_suggests_close_names_and_the_plugin_to_install(rib_registry):
+    with pytest.raises(UnknownNameError) as err:
+        rib_registry.get("strategies", "wise_ft")
+    assert "'wise-ft'" in str(err.value)
+    with pytest.raises(UnknownNameError) as err:
+        rib_registry.get("backbones", "openai-clip/zeroshot-ViT-B-16")
+    if "rib-openai-clip" not in rib_registry.plugins:
+        assert "pip install rib-openai-clip" in str(err.value)
+
+
+def test_pattern_registration_serves_any_name_with_its_prefix(rib_registry):
+    reg = rib_registry.get("backbones", "timm:vit_base_patch16_224.augreg_in1k")
+    assert reg.name == "timm:*"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list", "models"], ["plugins"], ["list", "datasets", "--json"]])
+def test_light_commands_never_import_torch(args):
+    code = ("import sys\nfrom rib_core.cli import main\ntry:\n    rc = main(%r)\nexcept SystemExit as e:\n"
+            "    rc = e.code\nheavy = [m for m in ('torch', 'timm', 'open_clip') if m in sys.modules]\n"
+            "print('HEAVY', heavy)\nsys.exit(rc)" % (args,))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout
+
+
+def test_import_rib_core_is_light():
+    code = "import sys, rib_core, rib_core.plugins, rib_core.config; print([m for m in ('torch','timm','open_clip') if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.stdout.strip() == "[]"
