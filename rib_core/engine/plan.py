@@ -1,0 +1,308 @@
+"""From a validated suite to the grid of cells, each with a key that names everything that determines it.
+
+Cells:
+- pre-evaluation  Eval(model, D_j) on every image of D_j, once per (model, D_j); every strategy reuses it.
+- fine-tune       FineTune(model, strategy, D_i) on D_i's fine-tuning part.
+- post-evaluation Eval(fine-tuned variant, D_j) for every D_j (j != i: all images, or held-out with
+                  eval_images = "held-out"), D_i's held-out part, and the reference set.
+Same key => same result => reused. A changed hyper-parameter changes only the keys it flows into.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rib_core.config import DatasetSpec, ModelSpec, StrategySpec, Suite, data_root
+from rib_core.errors import DataError
+
+# Bump when a change in rib alters evaluation or training results (it invalidates stored cells).
+RESULTS_VERSION = 1
+
+
+def digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+@dataclass
+class PreparedDataset:
+    spec: DatasetSpec
+    adapter: object  # DatasetAdapter instance
+    samples: list  # list[Sample] after max_images
+    ft_positions: np.ndarray  # positions of the fine-tuning part
+    held_out_positions: np.ndarray
+    fingerprint: str  # adapter identity + image list + labels
+    problem: str | None = None  # why it cannot be used (missing / failed check)
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+    def positions(self, subset: str) -> np.ndarray:
+        if subset == "all":
+            return np.arange(len(self.samples))
+        return {"held-out": self.held_out_positions, "ft": self.ft_positions}[subset]
+
+
+@dataclass
+class PreparedModel:
+    spec: ModelSpec
+    fingerprint: str
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+
+@dataclass
+class PreparedStrategy:
+    spec: StrategySpec
+    strategy: object  # Strategy instance
+    plugin: str
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+
+@dataclass
+class Cell:
+    kind: str  # "eval" | "finetune"
+    key: str
+    model: str
+    strategy: str | None = None  # reported strategy label (with variant), None for the pretrained model
+    ft_dataset: str | None = None
+    eval_dataset: str | None = None
+    variant: str = ""
+    subset: str = "all"  # which images of eval_dataset
+    deps: tuple[str, ...] = ()
+    work: int = 0  # image forwards (eval) or optimizer steps (finetune)
+    strategy_name: str | None = None  # the registered strategy that trains (finetune cells and their evals)
+    finetune_key: str | None = None  # for post-evaluations: the fine-tune whose weights are evaluated
+    reported: bool = True  # False for stages that exist only as a dependency (lp of lp-ft)
+
+    def describe(self) -> str:
+        if self.kind == "finetune":
+            return f"fine-tune {self.model} / {self.strategy} on {self.ft_dataset}"
+        who = self.model if self.strategy is None else f"{self.model} / {self.strategy} ft {self.ft_dataset}"
+        return f"evaluate {who} on {self.eval_dataset} ({self.subset})"
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class Prepared:
+    suite: Suite
+    settings: object  # TrainSettings
+    models: list[PreparedModel]
+    datasets: list[PreparedDataset]
+    reference: PreparedDataset | None
+    strategies: list[PreparedStrategy]
+    registry: object
+    problems: list[str] = field(default_factory=list)
+
+    def dataset(self, label: str) -> PreparedDataset:
+        for d in self.datasets + ([self.reference] if self.reference else []):
+            if d.label == label:
+                return d
+        raise KeyError(label)
+
+
+def variant_label(strategy_label: str, variant: str) -> str:
+    return f"{strategy_label}[{variant}]" if variant else strategy_label
+
+
+def prepare(suite: Suite, registry) -> Prepared:
+    """Resolve names, instantiate adapters and strategies, list images and split them. No model is loaded."""
+    from rib_core.data.locate import resolve_root
+    from rib_core.data.splits import cap_samples, split_indices
+    from rib_core.models.base import file_digest
+    from rib_core.strategies.base import TrainSettings
+
+    settings = TrainSettings.from_dict(suite.training, where=f"suites.{suite.name}.training")
+    problems: list[str] = []
+
+    def prepare_dataset(spec: DatasetSpec) -> PreparedDataset:
+        reg = registry.get("datasets", spec.adapter)
+        cls = reg.load()
+        options = dict(spec.options, adapter=spec.adapter)
+        root, looked = (None, [])
+        if cls.folder_names or spec.path:
+            root, looked = resolve_root(cls, spec.label, data_root(suite), spec.path)
+        adapter = cls(spec.label, root, options)
+        problem = None
+        samples: list = []
+        if getattr(adapter, "root", None) is None:
+            where = ", ".join(looked) if looked else "nowhere (set data_root or RIB_DATA_ROOT, or a path)"
+            problem = (f"dataset '{spec.label}' not found; looked in: {where}. "
+                       f"{getattr(cls, 'source_hint', '')}".strip())
+        else:
+            try:
+                samples = adapter.samples()
+            except DataError as exc:
+                problem = f"dataset '{spec.label}': {exc}"
+            except OSError as exc:
+                problem = f"dataset '{spec.label}': cannot read {adapter.root}: {exc}"
+            if problem is None and not samples:
+                problem = f"dataset '{spec.label}' at {adapter.root} holds no images."
+        if problem is None and not suite.allow_partial:
+            check = adapter.check()
+            if not check.ok:
+                detail = "; ".join(check.problems) or check.verdict
+                problem = (f"dataset '{spec.label}' failed its check ({detail}). Run 'rib datasets check' for "
+                           "details, fix the data, or set allow_partial = true in the suite.")
+        if problem:
+            problems.append(problem)
+        if spec.max_images and samples:
+            samples = cap_samples(samples, spec.max_images, suite.seed)
+        if samples:
+            ft, held = split_indices(samples, suite.split, suite.seed)
+        else:
+            ft = held = np.zeros(0, dtype=np.int64)
+        fingerprint = digest({
+            "adapter": adapter.identity(), "label": spec.label,
+            "samples": hashlib.sha256("\n".join(f"{s.path}\t{s.label}\t{s.group}" for s in samples).encode()).hexdigest(),
+            "class_map": adapter.class_map().digest() if samples else None,
+        })
+        return PreparedDataset(spec, adapter, samples, np.asarray(ft), np.asarray(held), fingerprint, problem)
+
+    datasets = [prepare_dataset(spec) for spec in suite.datasets]
+    reference = prepare_dataset(suite.reference) if suite.reference else None
+
+    models = []
+    for spec in suite.models:
+        weights_digest = None
+        if spec.weights:
+            try:
+                weights_digest = file_digest(spec.weights)
+            except OSError:
+                problems.append(f"model '{spec.label}': weights file '{spec.weights}' does not exist.")
+        models.append(PreparedModel(spec, digest({"name": spec.name, "weights": weights_digest,
+                                                  "options": spec.options})))
+
+    strategies = []
+    for spec in suite.strategies:
+        reg = registry.get("strategies", spec.name)
+        cls = reg.load()
+        strategies.append(PreparedStrategy(spec, cls(spec.params), reg.plugin))
+    return Prepared(suite, settings, models, datasets, reference, strategies, registry, problems)
+
+
+def finetune_key(prepared: Prepared, model: PreparedModel, strategy_name: str, strategy, ds: PreparedDataset,
+                 init_key: str | None) -> str:
+    from dataclasses import asdict
+
+    return digest({
+        "kind": "finetune", "v": RESULTS_VERSION, "model": model.fingerprint, "strategy": strategy_name,
+        "strategy_version": getattr(strategy, "version", 1), "params": strategy.params,
+        "settings": asdict(prepared.settings), "dataset": ds.fingerprint,
+        "split": [prepared.suite.split, prepared.suite.seed], "seed": prepared.suite.seed, "init": init_key,
+        # Strategies may use the reference set (EWC's Fisher anchor), so it is part of every fine-tune's key.
+        "reference": prepared.reference.fingerprint if prepared.reference is not None else None,
+    })
+
+
+def eval_key(source: str, ds: PreparedDataset, subset: str, split: list) -> str:
+    return digest({"kind": "eval", "v": RESULTS_VERSION, "source": source, "dataset": ds.fingerprint,
+                   "subset": subset, "split": split if subset != "all" else None})
+
+
+def build_plan(prepared: Prepared) -> list[Cell]:
+    """Every cell of the suite in a valid execution order (dependencies first), without duplicates."""
+    from rib_core.strategies.train import count_steps
+
+    suite, settings = prepared.suite, prepared.settings
+    split = [suite.split, suite.seed]
+    cells: dict[str, Cell] = {}
+
+    def add(cell: Cell) -> Cell:
+        if cell.key in cells:
+            existing = cells[cell.key]
+            existing.reported = existing.reported or cell.reported
+            return existing
+        cells[cell.key] = cell
+        return cell
+
+    eval_sets = prepared.datasets + ([prepared.reference] if prepared.reference else [])
+    for model in prepared.models:
+        pre_source = digest({"pretrained": model.fingerprint})
+        for ds in eval_sets:
+            add(Cell("eval", eval_key(pre_source, ds, "all", split), model.label, eval_dataset=ds.label,
+                     subset="all", work=len(ds.samples)))
+
+        def add_finetune(name: str, strategy, label: str, ds: PreparedDataset, reported: bool) -> Cell:
+            init_key, deps = None, ()
+            if strategy.init_from:
+                stage_cls = prepared.registry.get("strategies", strategy.init_from).load()
+                stage = add_finetune(strategy.init_from, stage_cls(), strategy.init_from, ds, reported=False)
+                init_key, deps = stage.key, (stage.key,)
+            key = finetune_key(prepared, model, name, strategy, ds, init_key)
+            batches = -(-len(ds.ft_positions) // settings.batch_size)
+            steps = count_steps(settings, batches) if strategy.trains else 0
+            return add(Cell("finetune", key, model.label, strategy=label, ft_dataset=ds.label, deps=deps,
+                            work=steps, strategy_name=name, reported=reported))
+
+        for ps in prepared.strategies:
+            for ds_i in prepared.datasets:
+                ft = add_finetune(ps.spec.name, ps.strategy, ps.label, ds_i, reported=True)
+                for variant in ps.strategy.variant_labels():
+                    source = digest({"finetune": ft.key, "variant": variant})
+                    for ds_j in eval_sets:
+                        if ds_j is ds_i:
+                            subset = "held-out"
+                        elif ds_j is prepared.reference:
+                            subset = "all"
+                        else:
+                            subset = "held-out" if suite.eval_images == "held-out" else "all"
+                        add(Cell("eval", eval_key(source, ds_j, subset, split), model.label,
+                                 strategy=variant_label(ps.label, variant), ft_dataset=ds_i.label,
+                                 eval_dataset=ds_j.label, variant=variant, subset=subset, deps=(ft.key,),
+                                 work=len(ds_j.positions(subset)), strategy_name=ps.spec.name,
+                                 finetune_key=ft.key))
+    return order_cells(list(cells.values()))
+
+
+def order_cells(cells: list[Cell]) -> list[Cell]:
+    """Group work per model (one backbone load), pre-evaluations first, each fine-tune followed by its evals."""
+    by_key = {c.key: c for c in cells}
+    ordered: list[Cell] = []
+    seen: set[str] = set()
+
+    def visit(cell: Cell):
+        if cell.key in seen:
+            return
+        for dep in cell.deps:
+            if dep in by_key:
+                visit(by_key[dep])
+        seen.add(cell.key)
+        ordered.append(cell)
+
+    for cell in cells:
+        if cell.kind == "eval" and cell.strategy is None:
+            visit(cell)
+    for cell in cells:
+        if cell.kind == "finetune":
+            visit(cell)
+            for other in cells:
+                if other.finetune_key == cell.key:
+                    visit(other)
+    for cell in cells:
+        visit(cell)
+    return ordered
+
+
+def run_manifest(prepared: Prepared, plan: list[Cell]) -> dict:
+    """What `rib report` needs to rebuild the tables: which keys, and what they mean."""
+    return {
+        "suite": prepared.suite.name,
+        "source": prepared.suite.source,
+        "datasets": [d.label for d in prepared.datasets],
+        "reference": prepared.reference.label if prepared.reference else None,
+        "models": [m.label for m in prepared.models],
+        "strategies": [variant_label(s.label, v) for s in prepared.strategies for v in s.strategy.variant_labels()],
+        "cells": [c.as_dict() for c in plan],
+    }

@@ -1,0 +1,176 @@
+"""The results directory. Every write is atomic; nothing half-written is ever read back as valid.
+
+Layout (under --out, default ./rib-results):
+    cells/<key>/record.json              written last: its presence means the cell is complete
+    cells/<key>/predictions.safetensors  per-sample predictions of an evaluation (checksummed in the record)
+    cells/<key>/weights[-<variant>].safetensors   fine-tuned weights (checksummed in the record)
+    cells/<key>/work/                    a fine-tune in progress: epoch checkpoints
+    cells/<key>/failed.json              the last failure of a cell (retried on the next run)
+    runs/<suite>.json                    the plan of the latest run of a suite: which keys make up its report
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from rib_core.errors import RibError
+
+RECORD = "record.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_tensors(path: Path, tensors: dict, metadata: dict | None = None) -> str:
+    """Save tensors as safetensors atomically; returns the file's SHA-256."""
+    from safetensors.torch import save
+
+    data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata)
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+class Store:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def check_writable(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-test-{os.getpid()}"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise RibError(f"results directory '{self.root}' is not writable ({exc.strerror}). "
+                           "Choose another with --out, or fix its permissions.") from None
+
+    def cell_dir(self, key: str) -> Path:
+        return self.root / "cells" / key
+
+    def record(self, key: str) -> dict | None:
+        """The cell's record if it is complete and every file it names is intact, else None."""
+        path = self.cell_dir(key) / RECORD
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        for name, digest in record.get("files", {}).items():
+            file = self.cell_dir(key) / name
+            if not file.is_file() or sha256_file(file) != digest:
+                return None
+        return record
+
+    def is_done(self, key: str) -> bool:
+        return self.record(key) is not None
+
+    def write_record(self, key: str, record: dict) -> None:
+        record = dict(record, key=key, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        atomic_write_json(self.cell_dir(key) / RECORD, record)
+        failed = self.cell_dir(key) / "failed.json"
+        if failed.exists():
+            failed.unlink()
+
+    def write_failure(self, key: str, info: dict) -> None:
+        atomic_write_json(self.cell_dir(key) / "failed.json", dict(info, at=time.strftime("%Y-%m-%dT%H:%M:%S%z")))
+
+    def failure(self, key: str) -> dict | None:
+        try:
+            return json.loads((self.cell_dir(key) / "failed.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def write_run(self, suite_name: str, manifest: dict) -> None:
+        atomic_write_json(self.root / "runs" / f"{suite_name}.json", manifest)
+
+    def runs(self) -> list[dict]:
+        out = []
+        for path in sorted((self.root / "runs").glob("*.json")):
+            try:
+                out.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                continue
+        return out
+
+
+class RunLock:
+    """One `rib bench` per results directory (shards coordinate per cell instead)."""
+
+    def __init__(self, root: Path):
+        self.path = Path(root) / "rib.lock"
+        self.held = False
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None and not _is_stale(holder):
+                    raise RibError(
+                        f"another rib run (pid {holder.get('pid')} on {holder.get('host')}, since "
+                        f"{holder.get('since')}) is using '{self.path.parent}'. Wait for it, use another --out, "
+                        f"or run shards with --shard I/N. If that process is gone, delete {self.path}.")
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            self.held = True
+            return
+        raise RibError(f"could not take the lock {self.path}; delete it if no rib run is using that directory.")
+
+    def _holder(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _is_stale(holder: dict) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return False  # cannot tell for another machine
+    try:
+        os.kill(int(holder.get("pid", -1)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, TypeError):
+        return False
+    return False

@@ -1,0 +1,75 @@
+"""The built-in metrics: top-1 accuracy, RI, mRI, reference-set forgetting and in-distribution gain."""
+
+from __future__ import annotations
+
+from rib_core.metrics.base import Metric
+from rib_core.metrics.robustness import paired_accuracy, robustness_table, _weighted_acc
+
+
+def row(metric, model, strategy, ft_dataset, eval_dataset, value, **extra) -> dict:
+    return {"metric": metric, "model": model, "strategy": strategy, "ft_dataset": ft_dataset,
+            "eval_dataset": eval_dataset, "value": value, **extra}
+
+
+class Top1(Metric):
+    name = "top1"
+    description = "top-1 accuracy (%) on the dataset's own classes"
+
+    def compute(self, results):
+        return [row("top1", e.model, e.strategy, e.ft_dataset, e.eval_dataset, e.accuracy, n_images=e.n_images,
+                    subset=e.subset) for e in results.evaluations]
+
+
+class RobustnessImprovement(Metric):
+    name = "ri"
+    description = "RI_i = mean over j != i of A_i^(j) - A_pre^(j) (points), 95% paired bootstrap CI"
+
+    def compute(self, results):
+        return [row("ri", r.model, r.strategy, i, None, r.ri[i], ci=list(r.ri_ci[i]))
+                for r in robustness_table(results) for i in r.datasets]
+
+
+class MeanRobustnessImprovement(Metric):
+    name = "mri"
+    description = "mRI = mean of RI_i over the fine-tuning sets (points), 95% paired bootstrap CI"
+
+    def compute(self, results):
+        return [row("mri", r.model, r.strategy, None, None, r.mri, ci=list(r.mri_ci))
+                for r in robustness_table(results) if r.mri is not None]
+
+
+class _PairedDelta(Metric):
+    """Accuracy change of a fine-tuned model vs the pretrained one on the same images of one dataset."""
+
+    def eval_set(self, results, ft_dataset) -> str | None:
+        raise NotImplementedError
+
+    def compute(self, results):
+        rows = []
+        for e in results.evaluations:
+            if e.strategy is None or e.eval_dataset != self.eval_set(results, e.ft_dataset):
+                continue
+            pre = results.pretrained(e.model, e.eval_dataset)
+            if pre is None:
+                continue
+            _, c_pre, c_post, w = paired_accuracy(pre, e)
+            before, after = _weighted_acc(c_pre, w), _weighted_acc(c_post, w)
+            rows.append(row(self.name, e.model, e.strategy, e.ft_dataset, e.eval_dataset, after - before,
+                            before=before, after=after))
+        return rows
+
+
+class ReferenceForgetting(_PairedDelta):
+    name = "forgetting"
+    description = "accuracy change on the reference set (negative: forgetting)"
+
+    def eval_set(self, results, ft_dataset):
+        return results.reference
+
+
+class InDistributionGain(_PairedDelta):
+    name = "id-gain"
+    description = "accuracy change on the held-out part of the fine-tuning set"
+
+    def eval_set(self, results, ft_dataset):
+        return ft_dataset

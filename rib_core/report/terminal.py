@@ -1,0 +1,131 @@
+"""The rich terminal report: per model and strategy, the accuracy matrix coloured by change, RI and mRI."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from rib_core.report.build import lookup
+
+
+def short(name: str) -> str:
+    """Column headers that fit 100 columns: drop the common 'imagenet-' / 'demo-' prefixes."""
+    for prefix in ("imagenet-", "demo-"):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _delta_style(delta: float) -> str:
+    if delta != delta:  # nan
+        return ""
+    if delta >= 5:
+        return "bold green"
+    if delta >= 0.5:
+        return "green"
+    if delta <= -5:
+        return "bold red"
+    if delta <= -0.5:
+        return "red"
+    return ""
+
+
+def _fmt(x, ci=None) -> str:
+    if x is None or x != x:
+        return "—"
+    return f"{x:+.1f}" + (f" [{ci[0]:+.1f},{ci[1]:+.1f}]" if ci else "")
+
+
+def matrix(report: dict, model: str, strategy: str) -> Table:
+    datasets, reference = report["datasets"], report["reference"]
+    columns = datasets + ([reference] if reference else [])
+    table = Table(title=f"{model} · {strategy}", title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("fine-tuned on", no_wrap=True)
+    for c in columns:
+        table.add_column(short(c) + ("*" if c == reference else ""), justify="right", no_wrap=True)
+    table.add_column("RI [95% CI]", justify="right", no_wrap=True)
+
+    pre_row = ["pretrained"]
+    pre = {}
+    for c in columns:
+        r = lookup(report, "accuracies", model=model, strategy=None, eval_dataset=c)
+        pre[c] = r["accuracy"] if r else None
+        pre_row.append("—" if r is None else f"{r['accuracy']:.1f}")
+    table.add_row(*pre_row, "")
+    for i in datasets:
+        cells = [short(i)]
+        for c in columns:
+            r = lookup(report, "accuracies", model=model, strategy=strategy, ft_dataset=i, eval_dataset=c)
+            if r is None:
+                cells.append(Text("—"))
+                continue
+            if c == i:
+                gain = lookup(report, "metrics", metric="id-gain", model=model, strategy=strategy, ft_dataset=i)
+                delta = gain["value"] if gain else float("nan")
+                cells.append(Text(f"({r['accuracy']:.1f})", style=_delta_style(delta)))
+            else:
+                delta = r["accuracy"] - pre[c] if pre.get(c) is not None else float("nan")
+                cells.append(Text(f"{r['accuracy']:.1f}", style=_delta_style(delta)))
+        ri = lookup(report, "ri", model=model, strategy=strategy, ft_dataset=i)
+        cells.append(Text(_fmt(ri["ri"], ri["ri_ci"]) if ri else "—",
+                          style=_delta_style(ri["ri"]) if ri else ""))
+        table.add_row(*cells)
+    return table
+
+
+def summary(report: dict) -> Table:
+    table = Table(title="Summary (points; mRI = mean of RI_i; forgetting = Δ accuracy on the reference set)",
+                  title_justify="left", show_edge=False, pad_edge=False)
+    for name, justify in (("model", "left"), ("strategy", "left"), ("mRI [95% CI]", "right"),
+                          ("Δ ref", "right"), ("ID gain", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)
+    for m in report["mri"]:
+        forget = [r["value"] for r in report["metrics"] if r["metric"] == "forgetting"
+                  and r["model"] == m["model"] and r["strategy"] == m["strategy"]]
+        gain = [r["value"] for r in report["metrics"] if r["metric"] == "id-gain"
+                and r["model"] == m["model"] and r["strategy"] == m["strategy"]]
+        table.add_row(m["model"], m["strategy"], Text(_fmt(m["mri"], m["mri_ci"]), style=_delta_style(m["mri"])),
+                      _fmt(sum(forget) / len(forget)) if forget else "—",
+                      _fmt(sum(gain) / len(gain)) if gain else "—")
+    return table
+
+
+def other_metrics(report: dict) -> Table | None:
+    rows = [r for r in report["metrics"] if r["metric"] not in ("forgetting", "id-gain")]
+    if not rows:
+        return None
+    table = Table(title="Other metrics", title_justify="left", show_edge=False, pad_edge=False)
+    for name in ("metric", "model", "strategy", "ft on", "eval on", "value"):
+        table.add_column(name, no_wrap=True)
+    for r in rows:
+        value = r["value"]
+        table.add_row(r["metric"], r["model"], str(r["strategy"] or "pretrained"), str(r["ft_dataset"] or "—"),
+                      str(r["eval_dataset"] or "—"), f"{value:.4g}" if isinstance(value, (int, float)) else str(value))
+    return table
+
+
+def render(report: dict, console: Console | None = None) -> None:
+    console = console or Console(width=100)
+    parts = []
+    for model in report["models"]:
+        for strategy in report["strategies"]:
+            if any(r["model"] == model and r["strategy"] == strategy for r in report["accuracies"]):
+                parts.append(matrix(report, model, strategy))
+                parts.append(Text(""))
+    parts.append(summary(report))
+    extra = other_metrics(report)
+    if extra is not None:
+        parts += [Text(""), extra]
+    console.print(Group(*parts))
+    console.print(Text("Accuracy in %, top-1 on each dataset's classes. Rows: fine-tuning set; (x) = held-out "
+                       "part of that set; * = reference set. Colour: change vs pretrained on the same images.",
+                       style="dim"))
+    if report["unreadable_images"]:
+        counts = ", ".join(f"{k}: {v}" for k, v in report["unreadable_images"].items())
+        console.print(f"[yellow]Unreadable images skipped[/] ({counts}).")
+    if report["incomplete_cells"]:
+        console.print(f"[yellow]{report['incomplete_cells']} evaluation cell(s) have no result yet[/]; "
+                      "run the same 'rib bench' command again to finish them.")
+    for err in report["metric_errors"]:
+        console.print(f"[red]{err}[/]")
