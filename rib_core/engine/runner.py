@@ -113,6 +113,7 @@ class Runner:
         self._variant_model = None
         self._versions = versions(prepared)
         self.by_key = {c.key: c for c in plan}
+        self.failed_keys: set[str] = set()
 
     # -- resources ---------------------------------------------------------------------------------------
     def backbone(self, label: str):
@@ -148,41 +149,45 @@ class Runner:
 
     # -- running -----------------------------------------------------------------------------------------
     def run(self) -> RunStats:
-        failed_keys: set[str] = set()
         todo = [c for c in self.plan if not self.store.is_done(c.key)]
         self.stats.cells_reused = len(self.plan) - len(todo)
         if self.progress:
             self.progress.start(len(self.plan), self.stats.cells_reused)
         for cell in todo:
-            if any(dep in failed_keys for dep in cell.deps):
-                failed_keys.add(cell.key)
-                self.stats.skipped.append(cell.describe())
-                if self.progress:
-                    self.progress.cell_done(cell, ok=False)
-                continue
-            started = time.perf_counter()
-            if self.progress:
-                self.progress.cell_started(cell)
-            try:
-                if cell.kind == "finetune":
-                    self.run_finetune(cell)
-                else:
-                    self.run_eval(cell)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as exc:
-                failed_keys.add(cell.key)
-                message = str(exc) if isinstance(exc, RibError) else f"{type(exc).__name__}: {exc}"
-                self.stats.failed.append((cell.describe(), message))
-                self.store.write_failure(cell.key, {"cell": cell.as_dict(), "error": message,
-                                                    "traceback": traceback.format_exc()})
-                if self.progress:
-                    self.progress.cell_done(cell, ok=False)
-                continue
-            self.stats.cells_run += 1
-            if self.progress:
-                self.progress.cell_done(cell, ok=True, seconds=time.perf_counter() - started)
+            self.run_one(cell)
         return self.stats
+
+    def run_one(self, cell: Cell) -> bool:
+        """Run one cell (its dependencies must be done); record a failure instead of raising. True if it worked."""
+        if any(dep in self.failed_keys for dep in cell.deps):
+            self.failed_keys.add(cell.key)
+            self.stats.skipped.append(cell.describe())
+            if self.progress:
+                self.progress.cell_done(cell, ok=False)
+            return False
+        started = time.perf_counter()
+        if self.progress:
+            self.progress.cell_started(cell)
+        try:
+            if cell.kind == "finetune":
+                self.run_finetune(cell)
+            else:
+                self.run_eval(cell)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            self.failed_keys.add(cell.key)
+            message = str(exc) if isinstance(exc, RibError) else f"{type(exc).__name__}: {exc}"
+            self.stats.failed.append((cell.describe(), message))
+            self.store.write_failure(cell.key, {"cell": cell.as_dict(), "error": message,
+                                                "traceback": traceback.format_exc()})
+            if self.progress:
+                self.progress.cell_done(cell, ok=False)
+            return False
+        self.stats.cells_run += 1
+        if self.progress:
+            self.progress.cell_done(cell, ok=True, seconds=time.perf_counter() - started)
+        return True
 
     def _base_record(self, cell: Cell) -> dict:
         return {"cell": cell.as_dict(), "versions": self._versions, "device": str(self.device),

@@ -1,0 +1,172 @@
+"""Grid sharding: N independent jobs (a SLURM array, or plain processes) cover one suite over a shared store.
+
+`--shard I/N` gives job I a deterministic, cost-balanced part of the grid. A fine-tune and the evaluations of
+its weights stay in one shard (the weights are then read from local memory); pre-evaluations are spread like
+any other cell. Jobs coordinate only through the store: before running a cell a job creates
+`cells/<key>/lock.json` exclusively (O_EXCL), refreshes it while working, and removes it when done. A lock
+whose holder died (same host: the pid is gone; any host: no refresh for RIB_LOCK_TTL seconds) is taken over.
+A job that finds a cell locked moves on and comes back to it, so every cell is computed exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+from rib_core.errors import UsageError
+
+LOCK_TTL = float(os.environ.get("RIB_LOCK_TTL", "120"))
+HEARTBEAT = max(1.0, LOCK_TTL / 4)
+POLL = float(os.environ.get("RIB_SHARD_POLL", "2"))
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
+    if not found or not 1 <= int(found.group(1)) <= int(found.group(2)):
+        raise UsageError(f"--shard expects I/N with 1 <= I <= N (e.g. --shard 2/8), got '{text}'.")
+    return int(found.group(1)), int(found.group(2))
+
+
+def units(plan) -> list[list]:
+    """Cells that belong together: a fine-tune with the evaluations of its weights; every other cell alone."""
+    by_ft: dict[str, list] = {}
+    out = []
+    for cell in plan:
+        if cell.kind == "finetune":
+            group = [cell]
+            by_ft[cell.key] = group
+            out.append(group)
+    for cell in plan:
+        if cell.kind == "eval":
+            if cell.finetune_key in by_ft:
+                by_ft[cell.finetune_key].append(cell)
+            else:
+                out.append([cell])
+    return out
+
+
+def cost(unit) -> float:
+    # A training step costs about three image forwards per image of its batch; the batch is folded into work
+    # only approximately (steps), which is enough to balance shards.
+    return sum(c.work * (3 * 64 if c.kind == "finetune" else 1) for c in unit) + 1
+
+
+def select_shard(plan, index: int, count: int) -> list:
+    """Greedy longest-processing-time assignment of units to `count` shards; returns shard `index`'s cells."""
+    loads = [0.0] * count
+    chosen: set[str] = set()
+    for unit in sorted(units(plan), key=lambda u: (-cost(u), u[0].key)):
+        target = min(range(count), key=lambda k: (loads[k], k))
+        loads[target] += cost(unit)
+        if target == index - 1:
+            chosen.update(c.key for c in unit)
+    return [c for c in plan if c.key in chosen]
+
+
+class CellLock:
+    def __init__(self, cell_dir: Path):
+        self.path = cell_dir / "lock.json"
+        self._stop = threading.Event()
+        self._thread = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not self.stale():
+                    return False
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname(),
+                           "since": time.strftime("%Y-%m-%dT%H:%M:%S")}, f)
+            self._thread = threading.Thread(target=self._beat, daemon=True)
+            self._thread.start()
+            return True
+        return False
+
+    def _beat(self):
+        while not self._stop.wait(HEARTBEAT):
+            try:
+                os.utime(self.path)
+            except OSError:
+                return
+
+    def stale(self) -> bool:
+        try:
+            holder = json.loads(self.path.read_text())
+            age = time.time() - self.path.stat().st_mtime
+        except (OSError, ValueError):
+            return True  # torn or vanished lock file: its writer died before finishing it
+        if holder.get("host") == socket.gethostname():
+            try:
+                os.kill(int(holder["pid"]), 0)
+            except ProcessLookupError:
+                return True
+            except (PermissionError, KeyError, ValueError):
+                pass
+        return age > LOCK_TTL
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.path.unlink(missing_ok=True)
+
+
+class ShardRunner:
+    """Runs one shard's cells with per-cell locks; dependencies owned by another shard are waited for."""
+
+    def __init__(self, runner, shard: tuple[int, int]):
+        self.runner = runner
+        self.mine = select_shard(runner.plan, *shard)
+        self.stats = runner.stats
+
+    def dependencies(self, cell, pending_keys: set[str]) -> str:
+        """"ready", "wait" (another job or a later cell of ours will produce it) or "failed"."""
+        store, failed = self.runner.store, self.runner.failed_keys
+        for dep in cell.deps:
+            if store.is_done(dep):
+                continue
+            if dep in failed:
+                return "failed"
+            locked = (store.cell_dir(dep) / "lock.json").exists()
+            if dep not in pending_keys and store.failure(dep) is not None and not locked:
+                failed.add(dep)  # its owner tried and gave up: our dependants fail fast instead of waiting
+                return "failed"
+            return "wait"
+        return "ready"
+
+    def run(self):
+        runner, store = self.runner, self.runner.store
+        pending = [c for c in self.mine if not store.is_done(c.key)]
+        self.stats.cells_reused = len(self.mine) - len(pending)
+        if runner.progress:
+            runner.progress.start(len(self.mine), self.stats.cells_reused)
+        while pending:
+            progressed = False
+            for cell in list(pending):
+                state = self.dependencies(cell, {c.key for c in pending})
+                if state == "wait":
+                    continue
+                lock = CellLock(store.cell_dir(cell.key))
+                if not store.is_done(cell.key):
+                    if not lock.acquire():
+                        continue  # another job has it: come back later
+                    try:
+                        if not store.is_done(cell.key):
+                            runner.run_one(cell)
+                    finally:
+                        lock.release()
+                pending.remove(cell)
+                progressed = True
+            if pending and not progressed:
+                time.sleep(POLL)
+        return self.stats

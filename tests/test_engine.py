@@ -1,0 +1,199 @@
+"""The protocol end to end on a toy grid: numbers, reuse, resume and the report's shape."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+import tests.toy_plugin as toy
+from tests.helpers import REPO, fake_distribution
+
+SUITE = """
+[suites.toy]
+models = ["tiny/a", "tiny/b"]
+datasets = ["toy-a", "toy-b", "toy-c"]
+reference = "toy-ref"
+strategies = [{strategies}]
+eval_batch_size = 16
+
+[suites.toy.training]
+lr = 0.05
+epochs = {epochs}
+warmup_steps = 1
+batch_size = 8
+"""
+
+
+@pytest.fixture
+def toy_env(tmp_path, monkeypatch, register_plugin):
+    data = tmp_path / "data"
+    for name in toy.DOMAINS:
+        toy.write_domain(data, name)
+    monkeypatch.setenv("RIB_TOY_DATA", str(data))
+    monkeypatch.setenv("RIB_CACHE_DIR", str(tmp_path / "cache"))
+    register_plugin(toy, "toy")
+    return tmp_path
+
+
+def suite_file(tmp_path, strategies=('"ft"', '"lp"'), epochs=2) -> Path:
+    path = tmp_path / "suite.toml"
+    path.write_text(SUITE.format(strategies=", ".join(strategies), epochs=epochs))
+    return path
+
+
+def work_done(stderr: str) -> tuple[int, int, int, int]:
+    found = re.search(r"(\d+) cell\(s\) run, (\d+) reused; (\d+) image forwards, (\d+) training steps", stderr)
+    assert found, stderr
+    return tuple(int(x) for x in found.groups())
+
+
+def independent_ri(out: Path) -> tuple[dict, dict]:
+    """RI_i and mRI straight from the stored prediction files, without rib's results/metrics code."""
+    manifest = json.loads((out / "runs" / "toy.json").read_text())
+    correct = {}
+    for cell in manifest["cells"]:
+        if cell["kind"] != "eval":
+            continue
+        p = load_file(str(out / "cells" / cell["key"] / "predictions.safetensors"))
+        hits = dict(zip(p["positions"].tolist(), (p["top_idx"][:, 0] == p["labels"]).tolist()))
+        correct[(cell["model"], cell["strategy"], cell["ft_dataset"], cell["eval_dataset"])] = hits
+    datasets = manifest["datasets"]
+    ri, mri = {}, {}
+    for model in manifest["models"]:
+        for strategy in manifest["strategies"]:
+            for i in datasets:
+                diffs = []
+                for j in datasets:
+                    if j == i:
+                        continue
+                    post = correct[(model, strategy, i, j)]
+                    pre = correct[(model, None, None, j)]
+                    shared = sorted(post)
+                    diffs.append(100 * (np.mean([post[k] for k in shared]) - np.mean([pre[k] for k in shared])))
+                ri[(model, strategy, i)] = float(np.mean(diffs))
+            mri[(model, strategy)] = float(np.mean([ri[(model, strategy, i)] for i in datasets]))
+    return ri, mri
+
+
+def test_full_grid_ri_and_mri_match_an_independent_computation(toy_env, run_rib):
+    out = toy_env / "out"
+    result = run_rib("bench", "-c", str(suite_file(toy_env)), "--out", str(out), "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(run_rib("report", str(out), "--format", "json").stdout)
+    ri, mri = independent_ri(out)
+    assert len(report["ri"]) == len(ri) == 2 * 2 * 3
+    for row in report["ri"]:
+        assert row["ri"] == pytest.approx(ri[(row["model"], row["strategy"], row["ft_dataset"])], abs=1e-9)
+        low, high = row["ri_ci"]
+        assert low <= row["ri"] + 1e-9 and row["ri"] - 1e-9 <= high
+    assert len(report["mri"]) == 4
+    for row in report["mri"]:
+        assert row["mri"] == pytest.approx(mri[(row["model"], row["strategy"])], abs=1e-9)
+    # The shape promised to scripts.
+    acc = report["accuracies"][0]
+    assert set(acc) >= {"model", "strategy", "ft_dataset", "eval_dataset", "accuracy", "n_images"}
+    assert any(a["ft_dataset"] is None and a["strategy"] is None for a in report["accuracies"])
+    assert all(0 <= a["accuracy"] <= 100 for a in report["accuracies"])
+    assert {"ri", "mri", "accuracies", "metrics"} <= set(report)
+    # Reference-set forgetting and in-distribution gain are reported for every fine-tune.
+    assert sum(m["metric"] == "forgetting" for m in report["metrics"]) == 12
+    assert sum(m["metric"] == "id-gain" for m in report["metrics"]) == 12
+    # The terminal report shows every matrix and the summary.
+    table = run_rib("report", str(out)).stdout
+    assert "tiny/a · ft" in table and "mRI" in table
+    csv_text = run_rib("report", str(out), "--format", "csv").stdout
+    assert csv_text.splitlines()[0] == "model,strategy,ft_dataset,eval_dataset,accuracy,n_images,subset"
+
+
+def test_rerun_does_no_work_and_a_new_strategy_never_repeats_pre_evaluations(toy_env, run_rib):
+    out = toy_env / "out"
+    first = run_rib("bench", "-c", str(suite_file(toy_env)), "--out", str(out), "--no-report")
+    run, reused, forwards, steps = work_done(first.stderr)
+    assert reused == 0 and forwards > 0 and steps > 0
+
+    again = run_rib("bench", "-c", str(suite_file(toy_env)), "--out", str(out), "--no-report")
+    assert work_done(again.stderr) == (0, run, 0, 0)
+
+    added = run_rib("bench", "-c", str(suite_file(toy_env, ('"ft"', '"lp"', '"l2-sp"'))), "--out", str(out),
+                    "--no-report")
+    run3, reused3, forwards3, steps3 = work_done(added.stderr)
+    assert reused3 == run
+    # Exactly the new strategy's evaluations: per model and D_i, D_i's held-out part + all of the other two
+    # datasets + the reference set. No pre-evaluation again.
+    from rib_core.data.splits import split_indices
+
+    n = {name: len(toy.ToyDataset(name, None, {"adapter": name}).samples()) for name in toy.DOMAINS}
+    held = {name: len(split_indices(toy.ToyDataset(name, None, {"adapter": name}).samples(), 0.8, 0)[1])
+            for name in toy.DOMAINS}
+    expected = 2 * sum(held[i] + sum(n[j] for j in ("toy-a", "toy-b", "toy-c") if j != i) + n["toy-ref"]
+                       for i in ("toy-a", "toy-b", "toy-c"))
+    assert forwards3 == expected
+    assert run3 == 2 * 3 * (1 + 4)  # a fine-tune and four evaluations per (model, D_i)
+
+
+def test_changing_one_hyper_parameter_recomputes_only_what_it_touches(toy_env, run_rib):
+    out = toy_env / "out"
+    run_rib("bench", "-c", str(suite_file(toy_env)), "--out", str(out), "--no-report")
+    changed = suite_file(toy_env, ('"ft"', '{name = "lp", label = "lp"}'))
+    # Same strategies, same settings: nothing to do.
+    assert work_done(run_rib("bench", "-c", str(changed), "--out", str(out), "--no-report").stderr)[0] == 0
+    text = changed.read_text().replace("epochs = 2", "epochs = 3")
+    changed.write_text(text)
+    run3, reused3, forwards3, _ = work_done(run_rib("bench", "-c", str(changed), "--out", str(out), "--no-report").stderr)
+    assert reused3 == 2 * 4  # the pre-evaluations (3 datasets + reference, 2 models) are kept
+
+
+def _subprocess_env(tmp_path: Path, data: Path) -> dict:
+    site = tmp_path / "site"
+    if not site.exists():
+        fake_distribution(site, "rib-toy", "rib_toy_entry", "from tests.toy_plugin import *\n", entry_name="toy")
+    env = dict(os.environ, RIB_TOY_DATA=str(data), RIB_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
+    return env
+
+
+def test_sigkill_mid_fine_tune_resumes_and_matches_an_uninterrupted_run(tmp_path):
+    data = tmp_path / "data"
+    for name in toy.DOMAINS:
+        toy.write_domain(data, name)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(SUITE.format(strategies='"ft"', epochs=4).replace('["tiny/a", "tiny/b"]', '["tiny/a"]'))
+    env = _subprocess_env(tmp_path, data)
+    command = [sys.executable, "-m", "rib_core", "bench", "-c", str(suite), "--device", "cpu", "--no-report"]
+
+    reference = subprocess.run(command + ["--out", str(tmp_path / "uninterrupted")], env=env, cwd=tmp_path,
+                               capture_output=True, text=True, timeout=300)
+    assert reference.returncode == 0, reference.stderr
+
+    out = tmp_path / "killed"
+    slow = dict(env, RIB_TOY_STEP_SLEEP="0.05")
+    proc = subprocess.Popen(command + ["--out", str(out)], env=slow, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("cells/*/work/checkpoint*.json")):
+        time.sleep(0.05)
+    assert list(out.glob("cells/*/work/checkpoint*.json")), "no checkpoint appeared"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    resumed = subprocess.run(command + ["--out", str(out)], env=env, cwd=tmp_path, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    logs = [json.loads(p.read_text()).get("train_log") or {} for p in out.glob("cells/*/record.json")]
+    assert any((log.get("resumed_from_step") or 0) > 0 for log in logs), "the fine-tune restarted instead of resuming"
+
+    def predictions(root: Path) -> dict:
+        manifest = json.loads((root / "runs" / "toy.json").read_text())
+        return {(c["strategy"], c["ft_dataset"], c["eval_dataset"]):
+                (root / "cells" / c["key"] / "predictions.safetensors").read_bytes()
+                for c in manifest["cells"] if c["kind"] == "eval"}
+
+    assert predictions(out) == predictions(tmp_path / "uninterrupted")
