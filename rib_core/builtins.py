@@ -35,7 +35,7 @@ def register_strategies(register):
     register("ft", f"{S}:FullFineTune", "full fine-tuning of every parameter")
     register("lp", f"{S}:LinearProbe", "train only the classifier head (linear probe)")
     register("lp-ft", f"{S}:LinearProbeThenFineTune", "linear probe, then full fine-tuning from it")
-    register("l2-sp", f"{S}:L2SP", "full fine-tuning with lambda * ||theta - theta0||^2 on backbone weights")
+    register("l2-sp", f"{S}:L2SP", "full fine-tuning plus weight * ||theta - theta0||^2 on backbone weights (L2-SP)")
     register("lwf", f"{S}:LearningWithoutForgetting", "KL distillation from the frozen pretrained model (LwF)")
     register("wise-ft", f"{S}:WiseFT", "fine-tune, then interpolate weights with the pretrained ones (WiSE-FT)")
     register("freeze", f"{S}:Freeze", "no training: the pretrained model as the 'fine-tuned' one (RI is exactly 0)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import os
 import platform
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -302,6 +303,7 @@ class Runner:
             "ft_images": int(len(ds.ft_positions)),
         }
         self.store.write_record(cell.key, record)
+        shutil.rmtree(work_dir, ignore_errors=True)  # checkpoints of a finished fine-tune only cost disk
 
     def _pretrained_state_of(self, label: str) -> dict:
         self.backbone(label)

@@ -65,8 +65,10 @@ class TrainContext:
     settings: TrainSettings
     device: object  # torch.device
     pretrained_state: dict  # name -> CPU tensor, the weights before fine-tuning
-    train_data: object = None  # callable(batch_size, seed) -> iterable of (normalised images, labels) on device
-    anchor_data: object = None  # same for the reference set (EWC's Fisher); None if the suite has none
+    # An object with `batches_per_epoch`, `epoch(i) -> iterator of (normalised images, labels)` on ctx.device
+    # (order a function of the seed and i), `identity` (str) and `class_map`.
+    train_data: object = None
+    anchor_data: object = None  # the same for the reference set (EWC's Fisher anchor); None if the suite has none
     cache_dir: object = None  # a pathlib.Path a strategy may use to cache things across cells (EWC Fisher)
     load_stage: object = None  # callable(strategy_label) -> state dict of an earlier stage (lp-ft)
     state: dict = field(default_factory=dict)  # a strategy's own scratch space

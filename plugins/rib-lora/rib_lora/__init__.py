@@ -1,0 +1,10 @@
+"""rib-lora: the "lora" fine-tuning strategy. Importing this module is cheap: torch loads with the strategy."""
+
+from rib_core.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+
+@hookimpl
+def register_strategies(register):
+    register("lora", "rib_lora.strategy:LoRA", "LoRA adapters on attention q and v, merged after training")

@@ -1,0 +1,175 @@
+"""LoRA: frozen base weights, adapters only, exact merge, low-rank updates, timm and open_clip layouts."""
+
+import math
+
+import pytest
+import torch
+
+from rib_core.data.base import ClassMap
+from rib_core.errors import ConfigError, RibError
+from rib_core.models.base import Backbone
+from rib_core.preprocess import Preprocess
+from rib_core.strategies import TrainContext, TrainSettings
+from rib_core.strategies.train import fine_tune
+from rib_lora.strategy import LoRA
+
+torch.set_num_threads(1)
+CLASS_MAP = ClassMap("imagenet-1k", tuple(f"c{i}" for i in range(10)), tuple((i,) for i in range(10)))
+DIM = 16
+
+
+def timm_vit():
+    import timm
+
+    torch.manual_seed(0)
+    return timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=16, patch_size=8, embed_dim=DIM,
+                             depth=2, num_heads=2, num_classes=10)
+
+
+def open_clip_tower():
+    from open_clip.transformer import VisionTransformer
+
+    torch.manual_seed(0)
+    return VisionTransformer(image_size=16, patch_size=8, width=DIM, layers=2, heads=2, mlp_ratio=2.0, output_dim=10)
+
+
+class FakeTrainData:
+    def __init__(self, n=16, batch_size=8):
+        g = torch.Generator().manual_seed(1)
+        self.images = torch.randn(n, 3, 16, 16, generator=g)
+        self.labels = torch.randint(0, 10, (n,), generator=g)
+        self.batch_size, self.identity = batch_size, "fake"
+        self.batches_per_epoch = math.ceil(n / batch_size)
+
+    def epoch(self, index):
+        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(index))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield self.images[idx], self.labels[idx]
+
+
+def make_ctx(model, head=("head.",), epochs=3):
+    backbone = Backbone(model=model, preprocess=Preprocess(input_size=16, resize_size=16), head_prefixes=head,
+                        identity="tiny@test", num_classes=10)
+    settings = TrainSettings(lr=0.5, epochs=epochs, warmup_steps=1, amp=False)
+    return TrainContext(backbone=backbone, class_map=CLASS_MAP, settings=settings, device=torch.device("cpu"),
+                        pretrained_state={k: v.detach().clone() for k, v in model.state_dict().items()},
+                        train_data=FakeTrainData())
+
+
+def test_the_plugin_registers_lora_through_its_entry_point():
+    from rib_core.plugins import build_registry
+
+    registration = build_registry().get("strategies", "lora")
+    assert registration.plugin == "rib-lora"
+    assert registration.load() is LoRA
+
+
+def test_only_adapters_on_q_and_v_are_trainable():
+    ctx = make_ctx(timm_vit())
+    LoRA().setup(ctx)
+    trainable = sorted(n for n, p in ctx.model.named_parameters() if p.requires_grad)
+    expected = sorted(f"blocks.{b}.attn.qkv.parametrizations.weight.0.lora_{m}_{x}"
+                      for b in range(2) for m in "AB" for x in "qv")
+    assert trainable == expected
+    # one backward: gradients reach the adapters and nothing else
+    ctx.model(torch.randn(2, 3, 16, 16)).sum().backward()
+    for name, p in ctx.model.named_parameters():
+        assert (p.grad is not None) == (name in expected), name
+
+
+def test_scale_is_alpha_over_rank():
+    ctx = make_ctx(timm_vit())
+    LoRA({"rank": 4, "alpha": 2}).setup(ctx)
+    qkv = ctx.model.blocks[0].attn.qkv
+    adapter = qkv.parametrizations.weight[0]
+    with torch.no_grad():
+        adapter.lora_B_v.normal_()
+    w0 = ctx.pretrained_state["blocks.0.attn.qkv.weight"]
+    expected = w0.clone()
+    expected[2 * DIM:] += (2 / 4) * adapter.lora_B_v.detach() @ adapter.lora_A_v.detach()
+    assert torch.allclose(qkv.weight, expected, atol=1e-6)
+
+
+def test_training_keeps_base_weights_and_merges_exactly(tmp_path):
+    rank = 2
+    ctx = make_ctx(timm_vit())
+    merged = fine_tune(ctx, LoRA({"rank": rank, "alpha": 8}), work_dir=tmp_path, seed=0)[""]
+    pre = ctx.pretrained_state
+
+    # the frozen originals are bit-identical, and so is every weight LoRA does not touch
+    for b in range(2):
+        original = ctx.model.blocks[b].attn.qkv.parametrizations.weight.original
+        assert torch.equal(original, pre[f"blocks.{b}.attn.qkv.weight"])
+    assert merged.keys() == pre.keys()
+    untouched = [k for k in pre if not k.endswith("attn.qkv.weight")]
+    assert all(torch.equal(merged[k], pre[k]) for k in untouched)
+
+    # q and v moved by a rank <= r update, k did not move at all
+    for b in range(2):
+        delta = merged[f"blocks.{b}.attn.qkv.weight"] - pre[f"blocks.{b}.attn.qkv.weight"]
+        q, k, v = delta[:DIM], delta[DIM:2 * DIM], delta[2 * DIM:]
+        assert torch.equal(k, torch.zeros_like(k))
+        for part in (q, v):
+            singular = torch.linalg.svdvals(part.double())
+            assert singular[0] > 1e-3  # it trained
+            # beyond the rank only the merge's float rounding remains (~1e-8 here, vs >= 1e-2 above)
+            assert singular[rank] < 1e-5 * singular[0]
+
+    # merged plain weights give the adapted model's outputs
+    images = torch.randn(4, 3, 16, 16)
+    plain = timm_vit().eval()
+    plain.load_state_dict(merged)
+    with torch.no_grad():
+        assert torch.allclose(plain(images), ctx.model.eval()(images), atol=1e-5)
+
+
+def test_train_head_also_trains_the_classifier(tmp_path):
+    ctx = make_ctx(timm_vit(), epochs=1)
+    merged = fine_tune(ctx, LoRA({"train_head": True}), work_dir=tmp_path, seed=0)[""]
+    assert not torch.equal(merged["head.weight"], ctx.pretrained_state["head.weight"])
+    assert torch.equal(merged["blocks.0.mlp.fc1.weight"], ctx.pretrained_state["blocks.0.mlp.fc1.weight"])
+
+
+def test_open_clip_tower_multihead_attention(tmp_path):
+    ctx = make_ctx(open_clip_tower(), head=("proj",))
+    merged = fine_tune(ctx, LoRA({"targets": "vq"}), work_dir=tmp_path, seed=0)[""]
+    pre = ctx.pretrained_state
+    assert merged.keys() == pre.keys()
+    name = "transformer.resblocks.0.attn.in_proj_weight"
+    delta = merged[name] - pre[name]
+    assert delta[:DIM].abs().max() > 1e-4 and delta[2 * DIM:].abs().max() > 1e-4
+    assert torch.equal(delta[DIM:2 * DIM], torch.zeros(DIM, DIM))
+    assert torch.equal(merged["proj"], pre["proj"])
+    images = torch.randn(3, 3, 16, 16)
+    plain = open_clip_tower().eval()
+    plain.load_state_dict(merged)
+    with torch.no_grad():
+        assert torch.allclose(plain(images), ctx.model.eval()(images), atol=1e-5)
+
+
+def test_resume_restores_the_adapters(tmp_path):
+    expected = fine_tune(make_ctx(timm_vit()), LoRA(), work_dir=tmp_path / "a", seed=0)[""]
+
+    def stop(step, total, loss):
+        if step == 3:  # the first step of epoch 2
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fine_tune(make_ctx(timm_vit()), LoRA(), work_dir=tmp_path / "b", seed=0, on_step=stop)
+    resumed = fine_tune(make_ctx(timm_vit()), LoRA(), work_dir=tmp_path / "b", seed=0)[""]
+    assert all(torch.equal(expected[k], resumed[k]) for k in expected)
+
+
+def test_a_model_without_attention_is_refused():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 10))
+    with pytest.raises(RibError, match="no fused attention projection"):
+        LoRA().setup(make_ctx(model, head=("1.",)))
+
+
+@pytest.mark.parametrize("params, word", [({"rank": 0}, "rank"), ({"alpha": -1}, "alpha"),
+                                          ({"targets": "qx"}, "targets"), ({"train_head": "yes"}, "train_head"),
+                                          ({"dropout": 0.1}, "unknown parameter")])
+def test_bad_parameters_are_config_errors(params, word):
+    with pytest.raises(ConfigError, match=word):
+        LoRA(params)

@@ -1,0 +1,194 @@
+"""The strategies that ship with rib: ft, lp, lp-ft, l2-sp, lwf, wise-ft, freeze.
+
+Each says only what differs from full fine-tuning (see rib_core/strategies/base.py); the loop is
+rib_core/strategies/train.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+
+import torch
+import torch.nn.functional as F
+
+from rib_core.errors import ConfigError, RibError
+from rib_core.strategies.base import Strategy, TrainContext
+
+
+class FullFineTune(Strategy):
+    name = "ft"
+    description = "full fine-tuning of every parameter"
+
+
+class LinearProbe(Strategy):
+    """Only the classifier head is trained.
+
+    The reference code's "HeadOnly" also left the cls token, position embedding and final norm trainable; rib
+    does not copy that: a linear probe here changes nothing but the parameters under `backbone.head_prefixes`.
+    """
+
+    name = "lp"
+    description = "train only the classifier head (linear probe)"
+
+    def setup(self, ctx: TrainContext) -> None:
+        found = False
+        for name, p in ctx.model.named_parameters():
+            is_head = ctx.backbone.is_head(name)
+            p.requires_grad_(is_head)
+            found = found or is_head
+        if not found:
+            raise RibError(f"strategy 'lp': backbone '{ctx.backbone.identity}' has no parameter under its "
+                           f"head_prefixes {ctx.backbone.head_prefixes}; its loader must name the classifier head.")
+
+
+class LinearProbeThenFineTune(Strategy):
+    """LP-FT: start from the finished `lp` weights (reused from the store when present), then train everything."""
+
+    name = "lp-ft"
+    description = "linear probe, then full fine-tuning from it"
+    init_from = "lp"
+
+    def setup(self, ctx: TrainContext) -> None:
+        ctx.model.load_state_dict(ctx.load_stage(self.init_from), strict=True)
+        super().setup(ctx)
+
+
+class L2SP(Strategy):
+    """Full fine-tuning plus weight * sum over backbone (non-head) parameters of ||theta - theta0||^2.
+
+    L2-SP (Li et al., 2018) pulls the weights towards the pretrained starting point rather than towards 0. The
+    default weight 0.01 keeps the penalty of a ViT-B/16 (86M weights moving by ~1e-3 each: ~0.9) on the scale of
+    the cross-entropy; the reference code's "EWC" is this penalty with weight 1 (set weight = 1 to reproduce it).
+    The head is not pulled back: it must be free to fit the new dataset (weight_decay acts on it if set).
+    """
+
+    name = "l2-sp"
+    description = "full fine-tuning with weight * ||theta - theta0||^2 on backbone weights"
+    defaults = {"weight": 0.01}
+
+    def __init__(self, params: dict | None = None):
+        super().__init__(params)
+        _check_number(self, "weight", minimum=0.0)
+
+    def setup(self, ctx: TrainContext) -> None:
+        super().setup(ctx)
+        anchors = []
+        for name, p in ctx.model.named_parameters():
+            if not ctx.backbone.is_head(name):
+                anchors.append((p, ctx.pretrained_state[name].to(device=p.device, dtype=p.dtype)))
+        ctx.state["l2sp_anchors"] = anchors
+
+    def extra_loss(self, ctx, images, logits, labels):
+        penalty = sum((p - p0).pow(2).sum() for p, p0 in ctx.state["l2sp_anchors"])
+        return self.params["weight"] * penalty
+
+
+class LearningWithoutForgetting(Strategy):
+    """Full fine-tuning plus weight * KL(teacher || student) at temperature T, batch-averaged.
+
+    The teacher is a frozen copy of the pretrained model (eval mode) run on the same images; both models'
+    logits are projected onto the fine-tuning dataset's classes first (the masked logits), as in the
+    reference code. No T^2 factor, as in the LwF paper and the reference code (T=2, weight 1); set
+    weight = T^2 for Hinton et al.'s gradient scaling.
+    """
+
+    name = "lwf"
+    description = "KL distillation from the frozen pretrained model (LwF)"
+    defaults = {"temperature": 2.0, "weight": 1.0}
+
+    def __init__(self, params: dict | None = None):
+        super().__init__(params)
+        _check_number(self, "temperature", minimum=0.0, strict=True)
+        _check_number(self, "weight", minimum=0.0)
+
+    def setup(self, ctx: TrainContext) -> None:
+        super().setup(ctx)
+        teacher = copy.deepcopy(ctx.model)
+        teacher.load_state_dict(ctx.pretrained_state, strict=True)
+        teacher.eval().requires_grad_(False)
+        ctx.state["lwf_teacher"] = teacher
+
+    def extra_loss(self, ctx, images, logits, labels):
+        with torch.no_grad():
+            teacher_logits = ctx.class_map.project(ctx.state["lwf_teacher"](images))
+        return self.params["weight"] * distillation_kl(logits, teacher_logits, self.params["temperature"])
+
+
+def distillation_kl(student_logits, teacher_logits, temperature: float):
+    """KL(softmax(teacher / T) || softmax(student / T)), summed over classes, averaged over the batch."""
+    log_p_student = F.log_softmax(student_logits.float() / temperature, dim=1)
+    log_p_teacher = F.log_softmax(teacher_logits.float() / temperature, dim=1)
+    return F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
+
+
+class WiseFT(Strategy):
+    """Fine-tune every parameter, then evaluate theta = (1 - alpha) * theta0 + alpha * theta_ft per alpha.
+
+    Each alpha is its own evaluated variant ("alpha=0.5"), all from one training run. Every floating-point
+    tensor is interpolated (buffers too); integer buffers are taken from the fine-tuned model. alpha=0 gives the
+    pretrained weights exactly and alpha=1 the fine-tuned ones. Model soups' Soup(PRE, FT) is alpha=0.5.
+    """
+
+    name = "wise-ft"
+    description = "fine-tune, then interpolate weights with the pretrained ones (WiSE-FT)"
+    defaults = {"alphas": [0.5]}
+
+    def __init__(self, params: dict | None = None):
+        super().__init__(params)
+        alphas = self.params["alphas"]
+        if isinstance(alphas, numbers.Real) and not isinstance(alphas, bool):
+            alphas = [alphas]
+        if (not isinstance(alphas, (list, tuple)) or not alphas
+                or not all(isinstance(a, numbers.Real) and not isinstance(a, bool) and 0 <= a <= 1 for a in alphas)):
+            raise ConfigError(f"strategy 'wise-ft': alphas must be a list of numbers in [0, 1], "
+                              f"e.g. alphas = [0.25, 0.5], got {self.params['alphas']!r}.")
+        if len({_alpha_label(a) for a in alphas}) != len(alphas):
+            raise ConfigError(f"strategy 'wise-ft': alphas {list(alphas)} repeat a value.")
+        self.params["alphas"] = [float(a) for a in alphas]
+
+    def variant_labels(self) -> list[str]:
+        return [_alpha_label(a) for a in self.params["alphas"]]
+
+    def finalize(self, ctx: TrainContext) -> dict:
+        finetuned = {k: v.detach().cpu() for k, v in ctx.model.state_dict().items()}
+        return {_alpha_label(a): interpolate(ctx.pretrained_state, finetuned, a) for a in self.params["alphas"]}
+
+
+def interpolate(theta0: dict, theta1: dict, alpha: float) -> dict:
+    """(1 - alpha) * theta0 + alpha * theta1 for floating tensors (computed in float32 at least), else theta1."""
+    out = {}
+    for name, t1 in theta1.items():
+        if not t1.is_floating_point():
+            out[name] = t1.clone()
+            continue
+        t0 = theta0[name]
+        wide = torch.promote_types(t1.dtype, torch.float32)
+        # Written as a weighted sum, not a lerp: alpha = 0 and 1 then reproduce theta0 and theta1 bit for bit.
+        mixed = (1.0 - alpha) * t0.to(wide) + alpha * t1.to(wide)
+        out[name] = mixed.to(t1.dtype)
+    return out
+
+
+def _alpha_label(alpha: float) -> str:
+    return f"alpha={float(alpha):g}"
+
+
+class Freeze(Strategy):
+    """No training at all: the pretrained weights are the "fine-tuned" model, so RI is exactly 0 (a sanity row)."""
+
+    name = "freeze"
+    description = "no training: the pretrained model as the 'fine-tuned' one (RI is exactly 0)"
+    trains = False
+
+    def finalize(self, ctx: TrainContext) -> dict:
+        return {"": {k: v.detach().cpu().clone() for k, v in ctx.pretrained_state.items()}}
+
+
+def _check_number(strategy: Strategy, key: str, minimum: float, strict: bool = False) -> None:
+    value = strategy.params[key]
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (value > minimum if strict else value >= minimum)
+    if not ok:
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        raise ConfigError(f"strategy '{strategy.name}': {key} must be a number {bound}, got {value!r}.")
+    strategy.params[key] = float(value)

@@ -1,0 +1,331 @@
+"""The fine-tuning loop. rib owns it; a strategy only changes what rib_core/strategies/base.py lets it change.
+
+One call, `fine_tune(ctx, strategy, work_dir=..., seed=...)`:
+
+1. seeds torch / numpy / random from `seed`, puts the model in train mode and calls `strategy.setup(ctx)`;
+2. builds the optimizer over the parameters left with `requires_grad` (SGD with momentum, or AdamW);
+3. resumes from the last valid epoch checkpoint in `work_dir`, if there is one;
+4. trains: each optimizer step takes `grad_accum` batches of cross-entropy on the dataset's projected logits
+   plus `strategy.extra_loss`, under bf16 autocast on CUDA, with optional gradient clipping, a learning rate
+   that is a pure function of the step (`lr_at`, so a resumed run follows the same schedule), and a NaN/inf
+   check before the weights are touched (`TrainingDiverged`);
+5. writes an epoch checkpoint after every epoch and `train_log.json` (loss and lr per step);
+6. returns `strategy.finalize(ctx)`: {variant: state dict}.
+
+Checkpoints hold no pickles: `checkpoint-<step>.safetensors` has the model state, the optimizer's tensors and
+the RNG states; `checkpoint.json`, written last, has everything else and the SHA-256 of that safetensors file,
+so a pair torn by a crash is detected and ignored. The final checkpoint is kept, so a run killed after training
+but before its weights were stored finalizes again without retraining. Resuming reproduces an uninterrupted run
+bit for bit on CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rib_core.errors import RibError
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_JSON = "checkpoint.json"
+TRAIN_LOG = "train_log.json"
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDiverged(RibError):
+    """The loss became NaN or infinite."""
+
+
+# -- schedule ----------------------------------------------------------------------------------------------
+def count_steps(settings, batches_per_epoch: int) -> int:
+    """Optimizer steps of a run: epochs * ceil(batches / grad_accum), capped by max_steps."""
+    steps = settings.epochs * math.ceil(batches_per_epoch / settings.grad_accum)
+    if settings.max_steps is not None:
+        steps = min(steps, settings.max_steps)
+    return steps
+
+
+def lr_at(step: int, total_steps: int, settings) -> float:
+    """Learning rate of optimizer step `step` (0-based) out of `total_steps`.
+
+    Linear warm-up, lr * (step + 1) / W over the first W = min(warmup_steps, total_steps) steps (so the first
+    step already moves), then a cosine from lr down to 0: lr * (1 + cos(pi * (step - W) / (total - W))) / 2.
+    The cosine reaches 0 just after the last step, so no step is spent at lr 0.
+    """
+    warmup = min(settings.warmup_steps, total_steps)
+    if step < warmup:
+        return settings.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    return settings.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+# -- the loop ----------------------------------------------------------------------------------------------
+def fine_tune(ctx, strategy, *, work_dir: Path, seed: int, on_step=None) -> dict[str, dict]:
+    """Fine-tune `ctx.model` with `strategy`; returns {variant: state dict} from `strategy.finalize(ctx)`.
+
+    `on_step(step, total_steps, loss)` is called after every optimizer step (`step` counts from 1).
+    """
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if not strategy.trains:
+        _atomic_write_json(work_dir / TRAIN_LOG, {"trained": False, "strategy": strategy.name})
+        return strategy.finalize(ctx)
+
+    settings, model, data = ctx.settings, ctx.model, ctx.train_data
+    _seed_everything(seed)
+    model.train()  # before setup, so that a strategy may put parts of the model back in eval mode
+    strategy.setup(ctx)
+    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    if not trainable:
+        raise RibError(f"strategy '{strategy.name}' left no parameter trainable: nothing to fine-tune. "
+                       "Check the strategy's setup() (for 'lp': the backbone's head_prefixes).")
+    params = [p for _, p in trainable]
+    optimizer = _make_optimizer(params, settings, ctx.device)
+
+    n_batches = data.batches_per_epoch
+    total = count_steps(settings, n_batches)
+    if settings.warmup_steps >= total:
+        log.warning("warmup_steps (%d) >= total steps (%d): the learning rate never reaches lr=%g.",
+                    settings.warmup_steps, total, settings.lr)
+    # What a checkpoint must match to be resumed from (the work_dir is per cell, this guards against the rest).
+    signature = {"format": CHECKPOINT_FORMAT, "strategy": strategy.name, "total_steps": total,
+                 "batches_per_epoch": n_batches, "grad_accum": settings.grad_accum,
+                 "trainable": [[name, list(p.shape)] for name, p in trainable]}
+
+    run = _Run(total=total)
+    start_epoch = 0
+    checkpoint = load_checkpoint(work_dir, signature)
+    if checkpoint is not None:
+        start_epoch = _restore(checkpoint, model, optimizer, run)
+        run.resumed_from = run.step
+        log.info("resuming '%s' from its checkpoint at step %d/%d", strategy.name, run.step, total)
+
+    autocast = contextlib.nullcontext
+    if settings.amp and ctx.device.type == "cuda":
+        autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)  # noqa: E731
+
+    def write_log():
+        _atomic_write_json(work_dir / TRAIN_LOG, {
+            "trained": True, "strategy": strategy.name, "params": strategy.params, "total_steps": total,
+            "steps_done": run.step, "batches_per_epoch": n_batches, "resumed_from_step": run.resumed_from,
+            "loss": run.losses, "lr": run.lrs})
+
+    for epoch in range(start_epoch, settings.epochs):
+        if run.step >= total:
+            break
+        for group in _step_groups(data.epoch(epoch), n_batches, settings.grad_accum):
+            if run.step >= total:
+                break
+            _optimizer_step(ctx, strategy, optimizer, params, group, run, autocast)
+            if on_step is not None:
+                on_step(run.step, total, run.losses[-1])
+        if settings.checkpoint_every_epoch:
+            save_checkpoint(work_dir, signature, model, optimizer, epoch=epoch + 1, run=run)
+        write_log()
+    write_log()
+    return strategy.finalize(ctx)
+
+
+class _Run:
+    """Progress of one fine-tuning run: what the checkpoint and train_log.json record."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.step = 0  # optimizer steps done
+        self.losses: list[float] = []
+        self.lrs: list[float] = []
+        self.resumed_from: int | None = None
+
+    def last_finite_loss(self) -> str:
+        for i in range(len(self.losses) - 1, -1, -1):
+            if math.isfinite(self.losses[i]):
+                return f"{self.losses[i]:.6g} at step {i + 1}"
+        return "none: the very first step failed"
+
+
+def _step_groups(batches, n_batches: int, grad_accum: int):
+    """Yield, per optimizer step, a generator over its `grad_accum` batches (fewer for an epoch's last group).
+
+    The batches stay lazy (a group never holds more than one batch on the device at once); each group is
+    yielded as (size, iterator) so the loss can be divided by the group's real size.
+    """
+    iterator = iter(batches)
+    for start in range(0, n_batches, grad_accum):
+        size = min(grad_accum, n_batches - start)
+        yield size, _take(iterator, size)
+
+
+def _take(iterator, n: int):
+    for _ in range(n):
+        try:
+            yield next(iterator)
+        except StopIteration:
+            raise RuntimeError("the training data yielded fewer batches than its batches_per_epoch") from None
+
+
+def _optimizer_step(ctx, strategy, optimizer, params, group, run: _Run, autocast) -> None:
+    size, batches = group
+    lr = lr_at(run.step, run.total, ctx.settings)
+    for param_group in optimizer.param_groups:
+        param_group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    step_loss = None
+    for images, labels in batches:
+        with autocast():
+            logits = ctx.class_map.project(ctx.model(images))
+            loss = F.cross_entropy(logits.float(), labels)
+            extra = strategy.extra_loss(ctx, images, logits, labels)
+            if extra is not None:
+                loss = loss + extra.float()
+        (loss / size).backward()
+        step_loss = loss.detach() / size if step_loss is None else step_loss + loss.detach() / size
+    value = float(step_loss)  # one device sync per step: needed for the NaN check and progress anyway
+    if not math.isfinite(value):
+        raise TrainingDiverged(
+            f"training diverged at step {run.step + 1}/{run.total}: the loss is {value} "
+            f"(last finite loss: {run.last_finite_loss()}). Lower [training] lr, set clip_grad, "
+            f"or lower the strategy's weights; the weights before this step were not changed.")
+    if ctx.settings.clip_grad is not None:
+        torch.nn.utils.clip_grad_norm_(params, ctx.settings.clip_grad)
+    optimizer.step()
+    run.step += 1
+    run.losses.append(value)
+    run.lrs.append(lr)
+
+
+def _make_optimizer(params, settings, device):
+    # fused kernels on CUDA (one launch for all parameters); torch's default (foreach) elsewhere.
+    fast = {"fused": True} if device.type == "cuda" else {}
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
+                               weight_decay=settings.weight_decay, **fast)
+    return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay, **fast)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # seeds every CUDA device too
+
+
+# -- checkpoints ---------------------------------------------------------------------------------------------
+def save_checkpoint(work_dir: Path, signature: dict, model, optimizer, *, epoch: int, run: _Run) -> None:
+    """Write checkpoint-<step>.safetensors, then checkpoint.json naming it and its SHA-256; drop older ones."""
+    from safetensors.torch import save_file
+
+    tensors = {f"model/{k}": v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+    opt_state = optimizer.state_dict()
+    scalars: dict[str, dict] = {}
+    for index, state in opt_state["state"].items():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"optim/{index}/{key}"] = value.detach().to("cpu", copy=True).contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    tensors["rng/torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng/cuda/{i}"] = state
+    np_state = np.random.get_state()
+    tensors["rng/numpy"] = torch.from_numpy(np_state[1].astype(np.int64))
+
+    name = f"checkpoint-{run.step:08d}.safetensors"
+    path = work_dir / name
+    tmp = work_dir / f".{name}.tmp-{os.getpid()}"
+    save_file(tensors, str(tmp))
+    os.replace(tmp, path)
+    meta = {
+        **signature, "epoch": epoch, "step": run.step, "weights_file": name, "sha256": _sha256(path),
+        "optimizer": {"param_groups": opt_state["param_groups"], "scalars": scalars},
+        "rng": {"python": _jsonable(random.getstate()), "numpy": [np_state[0], *np_state[2:]]},
+        "history": {"loss": run.losses, "lr": run.lrs},
+    }
+    _atomic_write_json(work_dir / CHECKPOINT_JSON, meta)
+    for old in work_dir.glob("checkpoint-*.safetensors"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+
+
+def load_checkpoint(work_dir: Path, signature: dict) -> dict | None:
+    """The checkpoint's json with its tensors under "tensors", or None if there is no valid matching one."""
+    meta_path = Path(work_dir) / CHECKPOINT_JSON
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        path = Path(work_dir) / meta["weights_file"]
+        if _sha256(path) != meta["sha256"]:
+            log.warning("ignoring checkpoint in %s: %s does not match its checksum (a write was interrupted); "
+                        "training starts from the beginning.", work_dir, path.name)
+            return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable checkpoint in %s (%s); training starts from the beginning.", work_dir, exc)
+        return None
+    if {k: meta.get(k) for k in signature} != json.loads(json.dumps(signature)):
+        log.warning("ignoring checkpoint in %s: it was written by a different training setup.", work_dir)
+        return None
+    from safetensors.torch import load_file
+
+    meta["tensors"] = load_file(str(path))
+    return meta
+
+
+def _restore(checkpoint: dict, model, optimizer, run: _Run) -> int:
+    """Load model, optimizer and RNG states; returns the epoch to continue with."""
+    tensors = checkpoint["tensors"]
+    model_state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    model.load_state_dict(model_state, strict=True)
+
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim/"):
+            _, index, name = key.split("/", 2)
+            state.setdefault(int(index), {})[name] = value
+    for index, values in checkpoint["optimizer"]["scalars"].items():
+        state.setdefault(int(index), {}).update(values)
+    optimizer.load_state_dict({"state": state, "param_groups": checkpoint["optimizer"]["param_groups"]})
+
+    torch.set_rng_state(tensors["rng/torch"])
+    cuda_states = [tensors[f"rng/cuda/{i}"] for i in range(torch.cuda.device_count()) if f"rng/cuda/{i}" in tensors]
+    if cuda_states and len(cuda_states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda_states)
+    version, internal, gauss_next = checkpoint["rng"]["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    kind, pos, has_gauss, cached = checkpoint["rng"]["numpy"]
+    np.random.set_state((kind, tensors["rng/numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
+
+    run.step = checkpoint["step"]
+    run.losses = list(checkpoint["history"]["loss"])
+    run.lrs = list(checkpoint["history"]["lr"])
+    return checkpoint["epoch"]
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_write_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)
