@@ -1,0 +1,124 @@
+"""ImageNet-C: `<corruption>/<severity 1..5>/<wnid>/*.JPEG`, 15 corruptions x 5 severities of the val set.
+
+Accuracy is the mean over severities, then over corruptions (Hendrycks & Dietterich's protocol), with the
+per-corruption and per-severity accuracies kept in the record. A suite may select a subset with the options
+`corruptions = [...]` and `severities = [...]`; the four "extra" corruptions of the authors' second release
+can be selected by name when present.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from rib_core.data.folders import Inventory, list_subfolders
+from rib_core.data.imagenet_variants import WnidFolders
+from rib_core.data.imagenet_classes import imagenet_wnids
+from rib_core.errors import ConfigError
+
+CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
+               "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
+               "jpeg_compression")
+EXTRA_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
+SEVERITIES = (1, 2, 3, 4, 5)
+IMAGES_PER_SEVERITY = 50_000
+
+
+class ImageNetC(WnidFolders):
+    folder_names = ("imagenet-c", "imagenet_c", "ImageNet-C")
+    expected_classes = 1000
+    option_names = ("corruptions", "severities")
+    source_hint = ("ImageNet-C: https://zenodo.org/records/2235448 (one tar per corruption family: blur.tar, "
+                   "digital.tar, noise.tar, weather.tar); unpack all into one folder so that it holds "
+                   "<corruption>/<1..5>/<wnid>/*.JPEG")
+
+    def __init__(self, label, root, options=None):
+        super().__init__(label, root, options)
+        self.corruptions = self._pick_corruptions(self.options.get("corruptions"))
+        self.severities = self._pick_severities(self.options.get("severities"))
+        self.expected_images = IMAGES_PER_SEVERITY * len(self.corruptions) * len(self.severities)
+
+    def _pick_corruptions(self, chosen) -> tuple[str, ...]:
+        if chosen is None:
+            return CORRUPTIONS
+        if isinstance(chosen, str):
+            chosen = [chosen]
+        known = CORRUPTIONS + EXTRA_CORRUPTIONS
+        unknown = [c for c in chosen if c not in known]
+        if unknown or not chosen:
+            raise ConfigError(f"dataset '{self.label}': unknown corruption(s) {unknown or '[] (empty list)'}. "
+                              f"Choose among: {', '.join(known)}.")
+        return tuple(c for c in known if c in chosen)  # canonical order, no duplicates
+
+    def _pick_severities(self, chosen) -> tuple[int, ...]:
+        if chosen is None:
+            return SEVERITIES
+        if isinstance(chosen, int):
+            chosen = [chosen]
+        try:
+            values = {int(s) for s in chosen}
+        except (TypeError, ValueError):
+            values = set()
+        if not values or not values <= set(SEVERITIES) or any(isinstance(s, bool) for s in chosen):
+            raise ConfigError(f"dataset '{self.label}': severities must be a list of integers from 1 to 5, "
+                              f"got {chosen!r}.")
+        return tuple(sorted(values))
+
+    def identity(self) -> str:
+        # Canonical selection, so ["fog", "snow"] and ["snow", "fog"] share cells and caches.
+        return f"{type(self).__module__}.{type(self).__name__}:{self.corruptions}x{self.severities}"
+
+    def class_folders(self) -> dict[str, int]:
+        wnids = imagenet_wnids()
+        return {f"{c}/{s}/{wnid}": i for c in self.corruptions for s in self.severities
+                for i, wnid in enumerate(wnids)}
+
+    def group_of(self, folder: str) -> str:
+        corruption, severity, _ = folder.split("/")
+        return f"{corruption}/{severity}"
+
+    def unexpected_folders(self) -> list[str]:
+        root = self.require_root()
+        known = set(CORRUPTIONS + EXTRA_CORRUPTIONS)
+        unexpected = [c for c in list_subfolders(root) if c not in known]
+        wnids = set(imagenet_wnids())
+        for c in self.corruptions:
+            for severity in list_subfolders(root / c):
+                if severity not in {str(s) for s in SEVERITIES}:
+                    unexpected.append(f"{c}/{severity}")
+            for s in self.severities:
+                unexpected += [f"{c}/{s}/{w}" for w in list_subfolders(root / c / str(s)) if w not in wnids]
+        return unexpected
+
+    def inventory(self) -> Inventory:
+        # A missing severity folder would list 1000 class folders: name the severity folder once instead.
+        present = self.present_class_folders()
+        root = self.require_root()
+        missing = []
+        for c in self.corruptions:
+            for s in self.severities:
+                if not (root / c / str(s)).is_dir():
+                    missing.append(f"{c}/{s}/ (all 1000 classes)")
+                    continue
+                missing += [f"{c}/{s}/{w}" for w in imagenet_wnids() if f"{c}/{s}/{w}" not in present]
+        return Inventory(missing=missing, unexpected=self.unexpected_folders())
+
+    def accuracy(self, correct, groups) -> tuple[float, dict]:
+        """Mean over severities within each corruption, then mean over corruptions."""
+        correct = np.asarray(correct, dtype=bool)
+        groups = np.asarray(groups, dtype=object)
+        if correct.size == 0:
+            return float("nan"), {}
+        per_group = {}
+        for group in sorted(set(groups.tolist())):
+            per_group[group] = 100.0 * float(correct[groups == group].mean())
+        by_corruption, by_severity = defaultdict(list), defaultdict(list)
+        for group, acc in per_group.items():
+            corruption, severity = group.split("/")
+            by_corruption[corruption].append(acc)
+            by_severity[severity].append(acc)
+        per_corruption = {c: float(np.mean(v)) for c, v in by_corruption.items()}
+        per_severity = {s: float(np.mean(v)) for s, v in sorted(by_severity.items())}
+        overall = float(np.mean(list(per_corruption.values())))
+        return overall, {"per_corruption": per_corruption, "per_severity": per_severity, "per_group": per_group}
