@@ -84,13 +84,12 @@ def bench(args) -> int:
         raise DataError("cannot start suite '{}':\n- {}".format(suite.name, "\n- ".join(prepared.problems)))
     plan = build_plan(prepared)
     shard = None
+    plan_to_run = plan
     if args.shard:
         from rib_core.engine.shard import parse_shard, select_shard
 
         shard = parse_shard(args.shard)
         plan_to_run = select_shard(plan, *shard)
-    else:
-        plan_to_run = plan
     store = Store(args.out)
     if args.dry_run:
         from rib_core.engine.estimate import print_dry_run
@@ -99,19 +98,22 @@ def bench(args) -> int:
                       device=args.device)
         return 0
 
+    from rib_core.engine import distributed
     from rib_core.engine.progress import make_progress
     from rib_core.engine.runner import Runner, select_device
 
-    device = select_device(args.device)
+    device = distributed.setup(args.device) or select_device(args.device)
+    main_process = distributed.is_main()
     store.check_writable()
     lock = None
-    if shard is None:
+    if shard is None and main_process:
         lock = RunLock(store.root)
         lock.acquire()
     try:
-        store.write_run(suite.name, run_manifest(prepared, plan))
-        progress = make_progress(console)
-        runner = Runner(prepared, plan_to_run, store, device, progress=progress, workers=args.workers)
+        if main_process:
+            store.write_run(suite.name, run_manifest(prepared, plan))
+        progress = make_progress(console) if main_process else None
+        runner = Runner(prepared, plan, store, device, progress=progress, workers=args.workers)
         if shard is not None:
             from rib_core.engine.shard import ShardRunner
 
@@ -119,10 +121,14 @@ def bench(args) -> int:
         try:
             stats = runner.run()
         finally:
-            progress.stop()
+            if progress is not None:
+                progress.stop()
     finally:
         if lock is not None:
             lock.release()
+        distributed.shutdown()
+    if not main_process:
+        return 1 if stats.failed else 0
     console.print(f"{stats.cells_run} cell(s) run, {stats.cells_reused} reused; "
                   f"{stats.image_forwards} image forwards, {stats.train_steps} training steps.")
     if not args.no_report:

@@ -26,7 +26,7 @@ class TinySketch(ImageNetSketch):
 
 def test_complete_tree_is_ok(tmp_path):
     make_dataset_tree("imagenet-sketch", tmp_path)
-    result = make_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check()
+    result = make_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "ok" and result.ok and result.found
     assert (result.images, result.classes) == (6, 3)
     assert result.missing_classes == result.unexpected_classes == result.unreadable == []
@@ -36,7 +36,7 @@ def test_removed_class_and_truncated_jpeg_are_both_reported(tmp_path):
     root = make_dataset_tree("imagenet-sketch", tmp_path)
     shutil.rmtree(root / "n01531178")
     truncate_file(root / "n01498041" / "sketch_1.JPEG")
-    result = make_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check()
+    result = make_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "partial" and not result.ok
     assert result.missing_classes == ["n01531178"]
     assert result.unreadable == ["n01498041/sketch_1.JPEG"]
@@ -57,7 +57,7 @@ def test_shallow_check_counts_without_decoding(tmp_path):
 
 
 def test_missing_dataset_says_where_it_looked_and_where_to_get_it(tmp_path):
-    result = make_adapter(ImageNetA, "imagenet-a", {}, str(tmp_path)).check()
+    result = make_adapter(ImageNetA, "imagenet-a", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "missing" and not result.found and result.root is None
     assert result.looked_in[0] == str(tmp_path / "imagenet-a")
     text = "\n".join(result.problems)
@@ -66,7 +66,7 @@ def test_missing_dataset_says_where_it_looked_and_where_to_get_it(tmp_path):
 
 def test_published_counts_flag_a_fixture_as_partial(tmp_path):
     make_dataset_tree("imagenet-a", tmp_path)
-    result = make_adapter(ImageNetA, "imagenet-a", {}, str(tmp_path)).check()
+    result = make_adapter(ImageNetA, "imagenet-a", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "partial" and result.expected_images == 7500 and result.expected_classes == 200
     assert len(result.missing_classes) == 197
 
@@ -74,7 +74,7 @@ def test_published_counts_flag_a_fixture_as_partial(tmp_path):
 def test_unexpected_folders_are_reported_but_harmless(tmp_path):
     root = make_dataset_tree("imagenet-sketch", tmp_path)
     (root / "extras").mkdir()
-    result = make_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check()
+    result = make_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "ok" and result.unexpected_classes == ["extras"]
     assert any("extras" in p and "ignored" in p for p in result.problems)
 
@@ -85,13 +85,13 @@ def test_flat_validation_folder_is_explained(tmp_path):
     make_dataset_tree("imagenet-val", tmp_path / "elsewhere", n_classes=1, per_class=1)
     src = next((tmp_path / "elsewhere" / "imagenet" / "val").rglob("*.JPEG"))
     shutil.copy(src, val / src.name)
-    result = make_adapter(ImageNetVal, "imagenet-val", {}, str(tmp_path)).check()
+    result = make_adapter(ImageNetVal, "imagenet-val", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "missing" and any("valprep" in p for p in result.problems)
 
 
 def test_imagefolder_has_no_missing_classes(tmp_path):
     root = make_dataset_tree("imagenet-sketch", tmp_path)
-    result = make_adapter(ImageFolder, "mine", {"path": str(root)}).check()
+    result = make_adapter(ImageFolder, "mine", {"path": str(root)}).check(deep=True)
     assert result.verdict == "ok" and result.missing_classes == [] and result.images == 6
 
 

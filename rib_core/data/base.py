@@ -132,7 +132,9 @@ class DatasetAdapter:
         correct = np.asarray(correct, dtype=bool)
         return (100.0 * correct.mean() if correct.size else float("nan")), {}
 
-    def check(self) -> CheckResult:
+    def check(self, deep: bool = False) -> CheckResult:
+        """Is the data complete? `deep=False` (before every run) counts files and classes; `deep=True`
+        (`rib datasets check --deep`) also opens every image to find unreadable ones."""
         raise NotImplementedError
 
     def identity(self) -> str:

@@ -128,7 +128,7 @@ class FolderAdapter(DatasetAdapter):
         """Every file whose bytes determine results (for `rib datasets check --digest`)."""
         return [s.path for s in self.samples()]
 
-    def check(self, deep: bool = True, workers: int = 0, progress=None):
+    def check(self, deep: bool = False, workers: int = 0, progress=None):
         from rib_core.data.check import check_adapter
 
         return check_adapter(self, deep=deep, workers=workers, progress=progress)

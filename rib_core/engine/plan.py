@@ -134,6 +134,7 @@ def prepare(suite: Suite, registry) -> Prepared:
         if cls.folder_names or spec.path:
             root, looked = resolve_root(cls, spec.label, data_root(suite), spec.path)
         adapter = cls(spec.label, root, options)
+        adapter.looked_in = looked
         problem = None
         samples: list = []
         if getattr(adapter, "root", None) is None:
@@ -150,7 +151,7 @@ def prepare(suite: Suite, registry) -> Prepared:
             if problem is None and not samples:
                 problem = f"dataset '{spec.label}' at {adapter.root} holds no images."
         if problem is None and not suite.allow_partial:
-            check = adapter.check()
+            check = adapter.check(deep=False)  # counts and classes; unreadable images are skipped and counted later
             if not check.ok:
                 detail = "; ".join(check.problems) or check.verdict
                 problem = (f"dataset '{spec.label}' failed its check ({detail}). Run 'rib datasets check' for "

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 import rib_core
+from rib_core.engine import distributed
 from rib_core.engine.evaluate import hierarchical_weights, predict
 from rib_core.engine.plan import Cell, Prepared
 from rib_core.engine.store import Store, save_tensors
@@ -76,8 +77,18 @@ class TrainData:
 
     def epoch(self, index: int):
         order = self.positions[np.random.default_rng([self.seed, index]).permutation(len(self.positions))]
+        batch_size = self.batch_size
+        if distributed.active():
+            # Each rank takes an equal strided slice of every global batch; DDP averages their gradients.
+            world = distributed.world_size()
+            if self.batch_size % world:
+                raise RibError(f"[training] batch_size {self.batch_size} is not divisible by the {world} "
+                               "processes torchrun started; choose a multiple of the process count.")
+            batch_size = self.batch_size // world
+            order = np.concatenate([distributed.batch_slice(order[k:k + self.batch_size])
+                                    for k in range(0, len(order), self.batch_size)] or [order[:0]])
         non_blocking = self.device.type == "cuda"
-        for batch, pos in self.images.batches(order, self.batch_size):
+        for batch, pos in self.images.batches(order, batch_size):
             if non_blocking:
                 batch = batch.pin_memory()
             x = self.preprocess.normalize(batch.to(self.device, non_blocking=non_blocking))
@@ -136,8 +147,20 @@ class Runner:
         key = (ds.label, preprocess.geometry_key())
         if key not in self._images:
             cache = cache_root() / "images" if self.prepared.suite.cache else None
-            self._images[key] = open_images(ds.adapter, ds.samples, preprocess, cache, workers=self.workers,
-                                            strict=self.prepared.suite.strict_images)
+
+            def open_():
+                return open_images(ds.adapter, ds.samples, preprocess, cache, workers=self.workers,
+                                   strict=self.prepared.suite.strict_images)
+
+            if cache is not None and distributed.active():
+                # Rank 0 builds the shared cache; the others then only read it.
+                if distributed.is_main():
+                    self._images[key] = open_()
+                distributed.barrier()
+                if not distributed.is_main():
+                    self._images[key] = open_()
+            else:
+                self._images[key] = open_()
         return self._images[key]
 
     def fresh_backbone(self, label: str, state: dict):
@@ -150,7 +173,8 @@ class Runner:
 
     # -- running -----------------------------------------------------------------------------------------
     def run(self) -> RunStats:
-        todo = [c for c in self.plan if not self.store.is_done(c.key)]
+        distributed.barrier()
+        todo = distributed.broadcast([c for c in self.plan if not self.store.is_done(c.key)])
         self.stats.cells_reused = len(self.plan) - len(todo)
         if self.progress:
             self.progress.start(len(self.plan), self.stats.cells_reused)
@@ -169,6 +193,7 @@ class Runner:
         started = time.perf_counter()
         if self.progress:
             self.progress.cell_started(cell)
+        error = None
         try:
             if cell.kind == "finetune":
                 self.run_finetune(cell)
@@ -177,11 +202,15 @@ class Runner:
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
-            self.failed_keys.add(cell.key)
             message = str(exc) if isinstance(exc, RibError) else f"{type(exc).__name__}: {exc}"
-            self.stats.failed.append((cell.describe(), message))
-            self.store.write_failure(cell.key, {"cell": cell.as_dict(), "error": message,
-                                                "traceback": traceback.format_exc()})
+            error = (message, traceback.format_exc())
+        errors = [e for e in distributed.gather(error) if e is not None]  # every rank learns of any failure
+        if errors:
+            self.failed_keys.add(cell.key)
+            self.stats.failed.append((cell.describe(), errors[0][0]))
+            if distributed.is_main():
+                self.store.write_failure(cell.key, {"cell": cell.as_dict(), "error": errors[0][0],
+                                                    "traceback": errors[0][1]})
             if self.progress:
                 self.progress.cell_done(cell, ok=False)
             return False
@@ -206,10 +235,17 @@ class Runner:
         class_map = ds.adapter.class_map()
         _check_label_space(backbone, class_map, ds.label)
         started = time.perf_counter()
-        out = predict(model, backbone.preprocess, images, positions, class_map, self.device,
+        out = predict(model, backbone.preprocess, images, distributed.my_part(positions), class_map, self.device,
                       self.prepared.suite.eval_batch_size, amp=self.amp, counter=self.stats,
                       on_batch=self.progress.advance if self.progress else None)
         seconds = time.perf_counter() - started
+        parts = distributed.gather(out)  # rank order == image order: each rank held a contiguous part
+        if not distributed.is_main():
+            distributed.barrier()
+            return
+        if len(parts) > 1:
+            out = {k: torch.cat([p[k] for p in parts]) for k in ("top_idx", "top_prob", "positions")} | {
+                "batch_size": out["batch_size"]}
         evaluated = out["positions"].numpy()
         labels = np.array([ds.samples[p].label for p in evaluated], dtype=np.int64)
         groups = [ds.samples[p].group for p in evaluated]
@@ -231,7 +267,10 @@ class Runner:
             "timing": {"seconds": seconds, "images_per_s": len(evaluated) / seconds if seconds > 0 else None},
             "files": {"predictions.safetensors": digest},
         }
+        if distributed.active():
+            record["processes"] = distributed.world_size()
         self.store.write_record(cell.key, record)
+        distributed.barrier()
 
     def variant_model(self, cell: Cell):
         wanted = (cell.finetune_key, cell.variant)
@@ -292,6 +331,9 @@ class Runner:
 
         variants = fine_tune(ctx, strategy, work_dir=work_dir, seed=seed, on_step=on_step)
         seconds = time.perf_counter() - started
+        if not distributed.is_main():
+            distributed.barrier()
+            return
         files = {}
         for variant, state in variants.items():
             files[weights_file(variant)] = save_tensors(self.store.cell_dir(cell.key) / weights_file(variant), state)
@@ -302,8 +344,11 @@ class Runner:
             "timing": {"seconds": seconds}, "train_log": log,
             "ft_images": int(len(ds.ft_positions)),
         }
+        if distributed.active():
+            record["processes"] = distributed.world_size()
         self.store.write_record(cell.key, record)
         shutil.rmtree(work_dir, ignore_errors=True)  # checkpoints of a finished fine-tune only cost disk
+        distributed.barrier()
 
     def _pretrained_state_of(self, label: str) -> dict:
         self.backbone(label)

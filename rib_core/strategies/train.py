@@ -34,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rib_core.engine import distributed
 from rib_core.errors import RibError
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def fine_tune(ctx, strategy, *, work_dir: Path, seed: int, on_step=None) -> dict
                        "Check the strategy's setup() (for 'lp': the backbone's head_prefixes).")
     params = [p for _, p in trainable]
     optimizer = _make_optimizer(params, settings, ctx.device)
+    forward = distributed.wrap_for_training(model)  # DDP under torchrun, else the model itself
 
     n_batches = data.batches_per_epoch
     total = count_steps(settings, n_batches)
@@ -127,13 +129,16 @@ def fine_tune(ctx, strategy, *, work_dir: Path, seed: int, on_step=None) -> dict
         for group in _step_groups(data.epoch(epoch), n_batches, settings.grad_accum):
             if run.step >= total:
                 break
-            _optimizer_step(ctx, strategy, optimizer, params, group, run, autocast)
+            _optimizer_step(ctx, strategy, forward, optimizer, params, group, run, autocast)
             if on_step is not None:
                 on_step(run.step, total, run.losses[-1])
-        if settings.checkpoint_every_epoch:
+        if settings.checkpoint_every_epoch and distributed.is_main():
             save_checkpoint(work_dir, signature, model, optimizer, epoch=epoch + 1, run=run)
+        if distributed.is_main():
+            write_log()
+        distributed.barrier()
+    if distributed.is_main():
         write_log()
-    write_log()
     return strategy.finalize(ctx)
 
 
@@ -174,7 +179,7 @@ def _take(iterator, n: int):
             raise RuntimeError("the training data yielded fewer batches than its batches_per_epoch") from None
 
 
-def _optimizer_step(ctx, strategy, optimizer, params, group, run: _Run, autocast) -> None:
+def _optimizer_step(ctx, strategy, forward, optimizer, params, group, run: _Run, autocast) -> None:
     size, batches = group
     lr = lr_at(run.step, run.total, ctx.settings)
     for param_group in optimizer.param_groups:
@@ -183,13 +188,16 @@ def _optimizer_step(ctx, strategy, optimizer, params, group, run: _Run, autocast
     step_loss = None
     for images, labels in batches:
         with autocast():
-            logits = ctx.class_map.project(ctx.model(images))
+            logits = ctx.class_map.project(forward(images))
             loss = F.cross_entropy(logits.float(), labels)
             extra = strategy.extra_loss(ctx, images, logits, labels)
             if extra is not None:
                 loss = loss + extra.float()
         (loss / size).backward()
         step_loss = loss.detach() / size if step_loss is None else step_loss + loss.detach() / size
+    if distributed.active():  # every rank must agree on divergence, or the others would wait forever
+        torch.distributed.all_reduce(step_loss)  # SUM: gloo has no AVG
+        step_loss = step_loss / distributed.world_size()
     value = float(step_loss)  # one device sync per step: needed for the NaN check and progress anyway
     if not math.isfinite(value):
         raise TrainingDiverged(

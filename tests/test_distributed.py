@@ -1,0 +1,60 @@
+"""torchrun inside a cell: 2 CPU processes (gloo) give the single-process results."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from safetensors.numpy import load_file
+
+import tests.toy_plugin as toy
+from tests.test_engine import SUITE, _subprocess_env
+
+pytestmark = pytest.mark.skipif(shutil.which("torchrun") is None and not (
+    __import__("pathlib").Path(sys.executable).parent / "torchrun").exists(), reason="torchrun not installed")
+
+
+def test_torchrun_two_processes_match_a_single_process(tmp_path):
+    data = tmp_path / "data"
+    for name in toy.DOMAINS:
+        toy.write_domain(data, name)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(SUITE.format(strategies='"ft"', epochs=2).replace('["tiny/a", "tiny/b"]', '["tiny/a"]'))
+    env = _subprocess_env(tmp_path, data)
+    args = ["bench", "-c", str(suite), "--device", "cpu", "--no-report"]
+    single = subprocess.run([sys.executable, "-m", "rib_core", *args, "--out", str(tmp_path / "single")],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr
+    torchrun = str(__import__("pathlib").Path(sys.executable).parent / "torchrun")
+    ddp = subprocess.run([torchrun, "--nproc-per-node=2", "--master-port=29533", "-m", "rib_core", *args,
+                          "--out", str(tmp_path / "ddp")], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
+    assert ddp.returncode == 0, ddp.stderr
+
+    def cells(root):
+        manifest = json.loads((root / "runs" / "toy.json").read_text())
+        out = {}
+        for c in manifest["cells"]:
+            record = json.loads((root / "cells" / c["key"] / "record.json").read_text())
+            name = (c["kind"], c["strategy"], c["ft_dataset"], c["eval_dataset"])
+            out[name] = (c["key"], record)
+        return out
+
+    single_cells, ddp_cells = cells(tmp_path / "single"), cells(tmp_path / "ddp")
+    assert single_cells.keys() == ddp_cells.keys()
+    for name, (key, record) in single_cells.items():
+        ddp_key, ddp_record = ddp_cells[name]
+        assert key == ddp_key
+        if name[0] == "eval" and name[1] is None:
+            # Pre-evaluations: exactly the same predictions, every image counted once.
+            a = load_file(str(tmp_path / "single" / "cells" / key / "predictions.safetensors"))
+            b = load_file(str(tmp_path / "ddp" / "cells" / key / "predictions.safetensors"))
+            assert (a["positions"] == b["positions"]).all() and (a["top_idx"] == b["top_idx"]).all()
+            assert ddp_record["processes"] == 2
+        if name[0] == "finetune":
+            # DDP averages two half-batch gradients: the same mathematics, up to float rounding.
+            a = load_file(str(tmp_path / "single" / "cells" / key / "weights.safetensors"))
+            b = load_file(str(tmp_path / "ddp" / "cells" / key / "weights.safetensors"))
+            for tensor in a:
+                assert abs(a[tensor] - b[tensor]).max() < 1e-4, tensor
