@@ -6,6 +6,7 @@ import json
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rib_core.errors import DataError, RibError, UsageError
@@ -43,8 +44,9 @@ def list(args) -> int:  # noqa: A001 - the sub-command's name
     rows = [{"name": r.name, "plugin": r.plugin, "description": r.description, "installed": True}
             for r in registry.names(kind)]
     known = {r["name"] for r in rows}
+    installed = {info.name for info in registry.plugins.values() if info.error is None}
     for name, dist in NOT_INSTALLED_HINTS.get(kind, []):
-        if name not in known:
+        if dist not in installed and name not in known:
             rows.append({"name": name, "plugin": dist, "installed": False,
                          "description": f"not installed: pip install {dist} (here: pip install plugins/{dist})"})
     if args.json:
@@ -69,7 +71,7 @@ def _load_and_prepare(args):
     suite = load_suite(args.config, args.suite)
     registry = get_registry()
     resolve_names(suite, registry)
-    return suite, registry, prepare(suite, registry)
+    return suite, registry, prepare(suite, registry, check_weights=getattr(args, "dry_run", False))
 
 
 def bench(args) -> int:
@@ -94,7 +96,7 @@ def bench(args) -> int:
     if args.dry_run:
         from rib_core.engine.estimate import print_dry_run
 
-        print_dry_run(prepared, plan, plan_to_run, store, _console(), calibrate=not args.no_calibrate,
+        print_dry_run(prepared, plan, plan_to_run, store, _console(), calibrate_speed=not args.no_calibrate,
                       device=args.device)
         return 0
 
@@ -134,10 +136,13 @@ def bench(args) -> int:
     if not args.no_report:
         _print_report(store.root, suite.name, registry, suite.metrics)
     if stats.failed or stats.skipped:
-        lines = [f"- {what}: {why}" for what, why in stats.failed]
+        # Escaped: error messages hold brackets ("[training] lr") that rich would eat as markup; unwrapped, so
+        # that file paths in them stay whole for copy and paste.
+        lines = [escape(f"- {what}: {why}") for what, why in stats.failed]
         if stats.skipped:
             lines.append(f"- {len(stats.skipped)} cell(s) not run because a cell they depend on failed")
-        console.print("[red]Some cells failed[/] (kept results are valid; fix and re-run to finish):\n" + "\n".join(lines))
+        console.print("[red]Some cells failed[/] (kept results are valid; fix and re-run to finish):\n" + "\n".join(lines),
+                      soft_wrap=True)
         return 1
     return 0
 

@@ -180,8 +180,8 @@ def test_imagenet_c_groups_selection_and_accuracy(data_root):
     adapter = adapter_for("imagenet-c", data_root)
     groups = {s.group for s in adapter.samples()}
     assert groups == {f"{c}/{s}" for c in FIXTURE_CORRUPTIONS for s in FIXTURE_SEVERITIES}
-    only_fog = adapter_for("imagenet-c", data_root, corruptions=["fog"], severities=[3])
-    assert {s.group for s in only_fog.samples()} == {"fog/3"} and len(only_fog.samples()) == 6
+    only_fog = adapter_for("imagenet-c", data_root, corruptions=["fog"], severities=[5])
+    assert {s.group for s in only_fog.samples()} == {"fog/5"} and len(only_fog.samples()) == 6
     assert only_fog.expected_images == 50_000
     assert ImageNetC("c", None).expected_images == 3_750_000
 
@@ -317,3 +317,14 @@ def test_fixtures_are_byte_identical_for_the_same_arguments(tmp_path):
     c = make_dataset_tree("imagenet-a", tmp_path / "three", seed=8)
     assert files(a) == files(b) and "README.txt" in files(a)
     assert files(a).keys() == files(c).keys() and files(a) != files(c)
+
+
+def test_bundled_objectnet_mappings_are_the_datasets_own_files():
+    from tests.helpers import REPO
+    from rib_core.data.objectnet import BUNDLED_MAPPINGS
+
+    reference = REPO.parent / "shared" / "reference" / "objectnet"
+    if not reference.is_dir():
+        pytest.skip("the project's shared/reference/objectnet is not beside this checkout")
+    for name in ("folder_to_objectnet_label.json", "objectnet_to_imagenet_1k.json", "imagenet_to_labels.json"):
+        assert (BUNDLED_MAPPINGS / name).read_bytes() == (reference / name).read_bytes()

@@ -26,10 +26,9 @@ import numpy as np
 
 from rib_core.data.imagenet_classes import imagenet_a_classes, imagenet_names, imagenet_r_classes, imagenet_wnids
 
-FIXTURE_CORRUPTIONS = ("gaussian_noise", "fog")
-FIXTURE_SEVERITIES = (1, 3)
+FIXTURE_CORRUPTIONS = ("gaussian_noise", "motion_blur", "fog")
+FIXTURE_SEVERITIES = (1, 5)
 OBJECTNET_BORDER_COLOUR = (255, 0, 255)  # 2-pixel frame that the ObjectNet adapter must crop away
-REFERENCE_OBJECTNET_MAPPINGS = Path("/work/shared/reference/objectnet")
 
 # Folder under the data root that each dataset's tree is written to (the first name resolve_root tries).
 TREE_FOLDERS = {
@@ -48,8 +47,8 @@ R_STYLES = ("art", "cartoon", "deviantart", "embroidery", "graffiti", "painting"
 
 
 def _objectnet_mappings_source() -> Path:
-    if all((REFERENCE_OBJECTNET_MAPPINGS / n).is_file() for n in ("folder_to_objectnet_label.json",)):
-        return REFERENCE_OBJECTNET_MAPPINGS
+    # Copies of ObjectNet's own mappings/ files ship with rib (tests/test_data_adapters.py checks them
+    # against the project's reference copy when it is present).
     from rib_core.data.objectnet import BUNDLED_MAPPINGS
 
     return BUNDLED_MAPPINGS

@@ -23,6 +23,47 @@ def _device_type(requested: str) -> str:
     return "cpu"
 
 
+def calibrate(device_type: str) -> tuple[float, float] | None:
+    """Measured (inference, training) images/s of a randomly initialised ViT-B/16 on this device, or None.
+
+    The paper's architecture stands in for every backbone: a few batches, a few seconds.
+    """
+    try:
+        import time
+
+        import timm
+        import torch
+
+        device = torch.device(device_type)
+        model = timm.create_model("vit_base_patch16_224", pretrained=False).to(device)
+        batch = 64 if device.type == "cuda" else 2
+        x = torch.randn(batch, 3, 224, 224, device=device)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
+
+        def timed(fn, repeats=2):
+            fn()  # warm-up
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(repeats):
+                fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            return repeats * batch / (time.perf_counter() - start)
+
+        def forward():
+            with torch.no_grad(), (autocast or torch.autocast("cpu", enabled=False)):
+                model(x)
+
+        def train_step():
+            with autocast or torch.autocast("cpu", enabled=False):
+                model(x).float().mean().backward()
+
+        return timed(forward), timed(train_step, repeats=1)
+    except Exception:
+        return None
+
+
 def summarize(plan, store) -> dict:
     done = [c for c in plan if store.is_done(c.key)]
     todo = [c for c in plan if c not in done]
@@ -34,13 +75,17 @@ def summarize(plan, store) -> dict:
     }
 
 
-def print_dry_run(prepared, plan, plan_to_run, store, console, calibrate: bool = True, device: str = "auto") -> dict:
+def print_dry_run(prepared, plan, plan_to_run, store, console, calibrate_speed: bool = True,
+                  device: str = "auto") -> dict:
     s = summarize(plan_to_run, store)
     settings = prepared.settings
     suite = prepared.suite
     table = Table(title=f"suite '{suite.name}' ({suite.source})", title_justify="left", show_edge=False)
     table.add_column("", no_wrap=True)
     table.add_column("", justify="right")
+    table.add_row("models", ", ".join(m.label for m in prepared.models))
+    table.add_row("strategies", ", ".join(s_.label for s_ in prepared.strategies))
+    table.add_row("datasets", ", ".join(d.label for d in prepared.datasets))
     table.add_row("models × strategies × datasets",
                   f"{len(prepared.models)} × {len(prepared.strategies)} × {len(prepared.datasets)}"
                   + (f" (+ reference {prepared.reference.label})" if prepared.reference else ""))
@@ -49,18 +94,24 @@ def print_dry_run(prepared, plan, plan_to_run, store, console, calibrate: bool =
     table.add_row("to run", str(s["pending"]))
     table.add_row("image forwards to run", f"{s['image_forwards']:,}")
     table.add_row("training steps to run", f"{s['train_steps']:,} (batch {settings.batch_size})")
-    sizes = {}
-    for ds in prepared.datasets + ([prepared.reference] if prepared.reference else []):
-        sizes[ds.label] = len(ds.samples)
-    images = sum(sizes.values())
+    images = sum(ds.size("all") for ds in prepared.datasets + ([prepared.reference] if prepared.reference else []))
     side = 224
-    table.add_row("decoded-image cache", f"~{images * side * side * 3 / 1e9:.1f} GB at {side} px "
-                  f"({images:,} images)" if images else "unknown (datasets missing)")
+    estimated = " (published sizes of missing datasets)" if any(not d.samples for d in prepared.datasets) else ""
+    table.add_row("decoded-image cache", f"~{images * side * side * 3 / 1e9:.1f} GB at {side} px, "
+                  f"{images:,} images{estimated}")
+    weights_gb = s["finetune_cells"] * 86e6 * 4 / 1e9
+    table.add_row("fine-tuned weights", f"~{weights_gb:.0f} GB (ViT-B/16: 86M parameters, fp32, per fine-tune)")
     dev = _device_type(device)
-    rate = FALLBACK_IMAGES_PER_S.get(dev, FALLBACK_IMAGES_PER_S["cpu"])
-    seconds = s["image_forwards"] / rate + s["train_steps"] * settings.batch_size * TRAIN_COST_FACTOR / rate
-    table.add_row(f"estimated time on {dev}", f"~{seconds / 3600:.1f} h (ViT-B/16 table: {rate:.0f} img/s; "
-                  "see docs/performance.md)")
+    measured = calibrate(dev) if calibrate_speed and s["pending"] else None
+    if measured:
+        eval_rate, train_rate = measured
+        source = f"measured here on a random ViT-B/16: {eval_rate:.0f} img/s inference, {train_rate:.0f} training"
+    else:
+        eval_rate = FALLBACK_IMAGES_PER_S.get(dev, FALLBACK_IMAGES_PER_S["cpu"])
+        train_rate = eval_rate / TRAIN_COST_FACTOR
+        source = f"ViT-B/16 table: {eval_rate:.0f} img/s; docs/performance.md"
+    seconds = s["image_forwards"] / eval_rate + s["train_steps"] * settings.batch_size / train_rate
+    table.add_row(f"estimated time on {dev}", f"~{seconds / 3600:.1f} h ({source})")
     console.print(table)
     if suite.skipped:
         console.print(f"[dim]optional strategies not installed, skipped: {', '.join(suite.skipped)}[/]")

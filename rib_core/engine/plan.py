@@ -36,10 +36,20 @@ class PreparedDataset:
     held_out_positions: np.ndarray
     fingerprint: str  # adapter identity + image list + labels
     problem: str | None = None  # why it cannot be used (missing / failed check)
+    split: float = 0.8
 
     @property
     def label(self) -> str:
         return self.spec.label
+
+    def size(self, subset: str) -> int:
+        """Images in a subset; for a dataset not on disk, estimated from its published size (dry runs)."""
+        if self.samples:
+            return len(self.positions(subset))
+        expected = getattr(self.adapter, "expected_images", None) or 0
+        if self.spec.max_images:
+            expected = min(expected, self.spec.max_images)
+        return {"all": expected, "ft": round(expected * self.split), "held-out": expected - round(expected * self.split)}[subset]
 
     def positions(self, subset: str) -> np.ndarray:
         if subset == "all":
@@ -116,8 +126,22 @@ def variant_label(strategy_label: str, variant: str) -> str:
     return f"{strategy_label}[{variant}]" if variant else strategy_label
 
 
-def prepare(suite: Suite, registry) -> Prepared:
-    """Resolve names, instantiate adapters and strategies, list images and split them. No model is loaded."""
+def weights_problem(registry, spec: ModelSpec) -> str | None:
+    """What a backbone plugin says is missing to load `spec` offline (its optional `weights_status` hook)."""
+    target = registry.get("backbones", spec.name).extra.get("weights_status")
+    if not target:
+        return None
+    from rib_core.plugins import Registration
+
+    status = Registration("backbones", spec.name, target, "", registry.get("backbones", spec.name).plugin).load()
+    return status(spec.name, weights=spec.weights, options=dict(spec.options))
+
+
+def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
+    """Resolve names, instantiate adapters and strategies, list images and split them. No model is loaded.
+
+    With `check_weights` (dry runs), ask each backbone plugin whether its weights are available offline.
+    """
     from rib_core.data.locate import resolve_root
     from rib_core.data.splits import cap_samples, split_indices
     from rib_core.models.base import file_digest
@@ -169,7 +193,8 @@ def prepare(suite: Suite, registry) -> Prepared:
             "samples": hashlib.sha256("\n".join(f"{s.path}\t{s.label}\t{s.group}" for s in samples).encode()).hexdigest(),
             "class_map": adapter.class_map().digest() if samples else None,
         })
-        return PreparedDataset(spec, adapter, samples, np.asarray(ft), np.asarray(held), fingerprint, problem)
+        return PreparedDataset(spec, adapter, samples, np.asarray(ft), np.asarray(held), fingerprint, problem,
+                               suite.split)
 
     datasets = [prepare_dataset(spec) for spec in suite.datasets]
     reference = prepare_dataset(suite.reference) if suite.reference else None
@@ -182,6 +207,10 @@ def prepare(suite: Suite, registry) -> Prepared:
                 weights_digest = file_digest(spec.weights)
             except OSError:
                 problems.append(f"model '{spec.label}': weights file '{spec.weights}' does not exist.")
+        elif check_weights:
+            missing = weights_problem(registry, spec)
+            if missing:
+                problems.append(f"model {missing}")
         models.append(PreparedModel(spec, digest({"name": spec.name, "weights": weights_digest,
                                                   "options": spec.options})))
 
@@ -233,7 +262,7 @@ def build_plan(prepared: Prepared) -> list[Cell]:
         pre_source = digest({"pretrained": model.fingerprint})
         for ds in eval_sets:
             add(Cell("eval", eval_key(pre_source, ds, "all", split), model.label, eval_dataset=ds.label,
-                     subset="all", work=len(ds.samples)))
+                     subset="all", work=ds.size("all")))
 
         def add_finetune(name: str, strategy, label: str, ds: PreparedDataset, reported: bool) -> Cell:
             init_key, deps = None, ()
@@ -242,7 +271,7 @@ def build_plan(prepared: Prepared) -> list[Cell]:
                 stage = add_finetune(strategy.init_from, stage_cls(), strategy.init_from, ds, reported=False)
                 init_key, deps = stage.key, (stage.key,)
             key = finetune_key(prepared, model, name, strategy, ds, init_key)
-            batches = -(-len(ds.ft_positions) // settings.batch_size)
+            batches = -(-ds.size("ft") // settings.batch_size)
             steps = count_steps(settings, batches) if strategy.trains else 0
             return add(Cell("finetune", key, model.label, strategy=label, ft_dataset=ds.label, deps=deps,
                             work=steps, strategy_name=name, reported=reported))
@@ -262,7 +291,7 @@ def build_plan(prepared: Prepared) -> list[Cell]:
                         add(Cell("eval", eval_key(source, ds_j, subset, split), model.label,
                                  strategy=variant_label(ps.label, variant), ft_dataset=ds_i.label,
                                  eval_dataset=ds_j.label, variant=variant, subset=subset, deps=(ft.key,),
-                                 work=len(ds_j.positions(subset)), strategy_name=ps.spec.name,
+                                 work=ds_j.size(subset), strategy_name=ps.spec.name,
                                  finetune_key=ft.key))
     return order_cells(list(cells.values()))
 

@@ -229,3 +229,29 @@ def _cached_hub_file(pretrained_cfg: dict) -> str | None:
             return found
     return None
 
+
+
+def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
+    """None when `load` would find the weights without a download, else what is missing and how to get it.
+
+    Used by `rib bench --dry-run`, which must work offline and before any weights are fetched.
+    """
+    return timm_weights_status(name.removeprefix("timm:"), weights=weights, label=name)
+
+
+def timm_weights_status(model_name: str, *, weights: str | None = None, label: str | None = None) -> str | None:
+    if weights:
+        return None if Path(weights).is_file() else f"'{label or model_name}': weights file '{weights}' does not exist."
+    try:
+        pretrained_cfg = _pretrained_cfg(model_name)
+    except Exception as exc:
+        return f"'{label or model_name}': {exc}"
+    cfg = pretrained_cfg.to_dict() if hasattr(pretrained_cfg, "to_dict") else dict(pretrained_cfg or {})
+    if _cached_hub_file(cfg) is not None:
+        return None
+    hub_id = cfg.get("hf_hub_id")
+    where = f"Hugging Face repo '{hub_id}'" if hub_id else (cfg.get("url") or "its download location")
+    return (f"'{label or model_name}': weights not in the local Hugging Face cache (timm {model_name}, from {where}). "
+            f"With network access they download on first use; offline, run python -c \"import timm; "
+            f"timm.create_model('{model_name}', pretrained=True)\" where there is network and copy HF_HOME, "
+            f"or set weights = \"path/to/file.safetensors\" in the suite.")

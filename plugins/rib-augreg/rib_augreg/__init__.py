@@ -38,7 +38,8 @@ TRAINING = {
 def register_backbones(register):
     for name, timm_name in MODELS.items():
         tag = timm_name.partition(".")[2]
-        register(name, "rib_augreg:load", f"{TRAINING[tag]}: timm {timm_name}")
+        register(name, "rib_augreg:load", f"{TRAINING[tag]}: timm {timm_name}",
+                 weights_status="rib_augreg:weights_status")
 
 
 def load(name: str, *, weights: str | None = None, options: dict | None = None):
@@ -46,3 +47,10 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None):
     from rib_core.models.timm_loader import load_timm_model
 
     return load_timm_model(MODELS[name], weights=weights, options=options, label=name)
+
+
+def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
+    """None when the weights are available without a download, else what is missing (for --dry-run)."""
+    from rib_core.models.timm_loader import timm_weights_status
+
+    return timm_weights_status(MODELS[name], weights=weights, label=name)

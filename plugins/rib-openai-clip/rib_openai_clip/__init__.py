@@ -29,10 +29,11 @@ ZEROSHOT = {
 @hookimpl
 def register_backbones(register):
     for name, timm_name in FINETUNED.items():
-        register(name, "rib_openai_clip:load", f"OpenAI CLIP fine-tuned on IN-1k: timm {timm_name}")
+        register(name, "rib_openai_clip:load", f"OpenAI CLIP fine-tuned on IN-1k: timm {timm_name}", weights_status="rib_openai_clip:weights_status")
     for name, (architecture, tag) in ZEROSHOT.items():
         register(name, "rib_openai_clip:load",
-                 f"OpenAI CLIP zero-shot (class-name prompt head): open_clip {architecture} {tag}")
+                 f"OpenAI CLIP zero-shot (class-name prompt head): open_clip {architecture} {tag}",
+                 weights_status="rib_openai_clip:weights_status")
 
 
 def load(name: str, *, weights: str | None = None, options: dict | None = None):
@@ -45,3 +46,15 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None):
 
     architecture, tag = ZEROSHOT[name]
     return load_zeroshot(name, architecture, tag, weights=weights, options=options)
+
+
+def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
+    """None when the weights are available without a download, else what is missing (for --dry-run)."""
+    if name in FINETUNED:
+        from rib_core.models.timm_loader import timm_weights_status
+
+        return timm_weights_status(FINETUNED[name], weights=weights, label=name)
+    from rib_openai_clip.zeroshot import open_clip_weights_status
+
+    architecture, tag = ZEROSHOT[name]
+    return open_clip_weights_status(name, architecture, tag, weights=weights)

@@ -197,3 +197,24 @@ def _create(name: str, architecture: str, tag_cfg: dict, checkpoint: Path, model
                                       force_preprocess_cfg=preprocess, **model_kwargs)
     except RuntimeError as exc:
         raise RibError(f"weights '{checkpoint}' do not fit '{name}' (open_clip {architecture}): {exc}") from exc
+
+
+def open_clip_weights_status(name: str, architecture: str, tag: str, *, weights: str | None = None) -> str | None:
+    """None when the tag's weights are in the Hugging Face cache (or `weights` exists), else what to do."""
+    if weights:
+        return None if Path(weights).is_file() else f"'{name}': weights file '{weights}' does not exist."
+    from huggingface_hub import try_to_load_from_cache
+
+    tag_cfg = open_clip.pretrained.get_pretrained_cfg(architecture, tag)
+    hub = (tag_cfg.get("hf_hub") or "").rstrip("/")
+    if hub:
+        parts = hub.split("/")  # "org/repo" or "org/repo/file"
+        repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
+        for candidate in ([filename] if filename else []) + ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]:
+            if isinstance(try_to_load_from_cache(repo_id, candidate), str):
+                return None
+    where = f"Hugging Face repo '{hub}'" if hub else tag_cfg.get("url", "its download location")
+    return (f"'{name}': weights not in the local Hugging Face cache (open_clip {architecture} '{tag}', from {where}). "
+            f"With network access they download on first use; offline, run python -c \"import open_clip; "
+            f"open_clip.create_model('{architecture}', pretrained='{tag}')\" where there is network and copy "
+            f"HF_HOME, or set weights = \"path/to/file\" in the suite.")

@@ -1,0 +1,105 @@
+"""The paper's ready-made suites: dry runs offline, and paper-quick end to end on tiny stand-ins."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rib_core.config import PACKAGED_SUITES, read_toml
+from rib_core.data.fixtures import make_dataset_tree
+from tests.helpers import REPO
+
+PAPER_SUITES = ("paper", "paper-quick", "zero-shot")
+
+
+def offline_env(tmp_path) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "empty-hf-home"),
+               RIB_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("RIB_DATA_ROOT", None)
+    return env
+
+
+@pytest.mark.parametrize("suite", PAPER_SUITES)
+def test_dry_run_lists_the_grid_and_what_is_missing_offline(tmp_path, suite):
+    result = subprocess.run([sys.executable, "-m", "rib_core", "bench", "--suite", suite, "--dry-run",
+                             "--no-calibrate", "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                            env=offline_env(tmp_path), cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())  # rich wraps long lines
+    assert "cells (eval + fine-tune)" in out
+    assert "dataset 'imagenet-r' not found" in out and "github.com/hendrycks/imagenet-r" in out
+    assert "weights not in the local Hugging Face cache" in out
+    assert "estimated time" in out
+
+
+def test_running_a_suite_without_its_data_refuses_with_exit_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "rib_core", "bench", "--suite", "paper-quick", "--out",
+                             str(tmp_path / "out")], capture_output=True, text=True, env=offline_env(tmp_path),
+                            cwd=tmp_path, timeout=300)
+    assert result.returncode == 2
+    assert "cannot start suite 'paper-quick'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "cells").exists()
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(value)
+
+
+def write_suite(path, name: str, suite: dict) -> None:
+    lines = [f"[suites.{name}]"]
+    lines += [f"{key} = {toml_value(value)}" for key, value in suite.items() if key != "training"]
+    lines += [f"[suites.{name}.training]"] + [f"{k} = {toml_value(v)}" for k, v in suite["training"].items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+TINY = {"embed_dim": 32, "depth": 1, "num_heads": 2, "img_size": 32}
+TIMM_NAMES = {"laion/vit-b16-laion2b-ft-in1k": "vit_base_patch16_clip_224",
+              "augreg/vit-b16-in21k-ft-in1k": "vit_base_patch16_224"}
+
+
+def test_paper_quick_runs_end_to_end_with_tiny_weights_and_generated_trees(tmp_path):
+    pytest.importorskip("rib_lora")
+    pytest.importorskip("rib_ewc")
+    import timm
+    from safetensors.torch import save_file
+
+    suite = read_toml(PACKAGED_SUITES)["suites"]["paper-quick"]
+    for model in suite["models"]:  # the same backbones and loaders, with tiny random weights from local files
+        timm_name = TIMM_NAMES[model["name"]]
+        weights = tmp_path / f"{timm_name}.safetensors"
+        save_file(timm.create_model(timm_name, pretrained=False, **TINY).state_dict(), str(weights))
+        model.update(weights=str(weights), model_kwargs=TINY)
+    data_root = tmp_path / "data"
+    for entry in suite["datasets"] + [suite["reference"]]:  # the same adapters, on trees in the real layouts
+        make_dataset_tree(entry["name"], data_root, n_classes=2, per_class=3, size=40)
+    suite.update(data_root=str(data_root), allow_partial=True, eval_batch_size=16)  # fixtures have 2 classes
+    suite["training"].update(epochs=1, batch_size=4, warmup_steps=1)
+    suite["strategies"][2] = {"name": "ewc", "fisher_samples": 8}
+    path = tmp_path / "paper-quick.toml"
+    write_suite(path, "paper-quick", suite)
+
+    env = offline_env(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "rib_core", "bench", "-c", str(path), "--out", str(tmp_path / "out"),
+                          "--device", "cpu", "--no-report"], capture_output=True, text=True, env=env, cwd=REPO,
+                         timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(subprocess.run([sys.executable, "-m", "rib_core", "report", str(tmp_path / "out"),
+                                        "--format", "json"], capture_output=True, text=True, env=env,
+                                       cwd=REPO, timeout=300).stdout)
+    assert {(m["model"], m["strategy"]) for m in report["mri"]} == {
+        (model, strategy) for model in ("LAION-2B", "IN-21K+AugReg") for strategy in ("ft", "lora", "ewc")}
+    assert len(report["ri"]) == 2 * 3 * 8
+    c = [a for a in report["accuracies"] if a["eval_dataset"] == "imagenet-c" and a["strategy"] is None]
+    assert len(c) == 2 and all(a["n_images"] > 0 for a in c)
