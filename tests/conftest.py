@@ -1,1 +1,0 @@
-pytest_plugins = ["rib_core.testing"]
