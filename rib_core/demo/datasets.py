@@ -120,7 +120,7 @@ class DemoDataset(DatasetAdapter):
         self.prepare()
         return super().open_image(path)
 
-    def check(self) -> CheckResult:
+    def check(self, deep: bool = False) -> CheckResult:
         root = self.prepare()
         names = class_names()
         present = {p.name for p in root.iterdir() if p.is_dir()}

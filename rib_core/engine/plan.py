@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rib_core.config import DatasetSpec, ModelSpec, StrategySpec, Suite, data_root
-from rib_core.errors import DataError
+from rib_core.errors import DataError, PluginError, RibError
 
 # Bump when a change in rib alters evaluation or training results (it invalidates stored cells).
 RESULTS_VERSION = 1
@@ -152,6 +152,15 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
 
     def prepare_dataset(spec: DatasetSpec) -> PreparedDataset:
         reg = registry.get("datasets", spec.adapter)
+        try:
+            return _prepare_dataset(spec, reg)
+        except RibError:
+            raise
+        except Exception as exc:  # a bug in a dataset plugin: name it, keep the message to one screen
+            raise PluginError(f"dataset '{spec.label}': plugin '{reg.plugin}' failed in its adapter "
+                              f"'{reg.target}': {type(exc).__name__}: {exc}") from exc
+
+    def _prepare_dataset(spec: DatasetSpec, reg) -> PreparedDataset:
         cls = reg.load()
         options = dict(spec.options, adapter=spec.adapter)
         root, looked = (None, [])
@@ -161,7 +170,9 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
         adapter.looked_in = looked
         problem = None
         samples: list = []
-        if getattr(adapter, "root", None) is None:
+        # Adapters without conventional folders find (or generate) their data themselves, like the demo's.
+        self_locating = not cls.folder_names and not spec.path
+        if adapter.root is None and not self_locating:
             where = ", ".join(looked) if looked else "nowhere (set data_root or RIB_DATA_ROOT, or a path)"
             problem = (f"dataset '{spec.label}' not found; looked in: {where}. "
                        f"{getattr(cls, 'source_hint', '')}".strip())

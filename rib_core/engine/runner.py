@@ -173,6 +173,8 @@ class Runner:
 
     # -- running -----------------------------------------------------------------------------------------
     def run(self) -> RunStats:
+        if self.device.type == "cpu" and self.prepared.suite.cpu_threads:
+            torch.set_num_threads(self.prepared.suite.cpu_threads)
         distributed.barrier()
         todo = distributed.broadcast([c for c in self.plan if not self.store.is_done(c.key)])
         self.stats.cells_reused = len(self.plan) - len(todo)
