@@ -68,13 +68,14 @@ class Suite:
     strict_images: bool = False
     eval_batch_size: int = 256
     metrics: list[str] | None = None  # None: every registered metric
+    cpu_threads: int | None = None  # torch threads on a CPU device; None: torch's default (one per core)
     skipped: list[str] = field(default_factory=list)  # optional strategies not installed
 
 
 SUITE_KEYS = {
     "description": str, "models": list, "datasets": list, "reference": (str, dict), "strategies": list,
     "training": dict, "seed": int, "split": float, "eval_images": str, "data_root": str, "cache": bool,
-    "allow_partial": bool, "strict_images": bool, "eval_batch_size": int, "metrics": list,
+    "allow_partial": bool, "strict_images": bool, "eval_batch_size": int, "metrics": list, "cpu_threads": int,
 }
 MODEL_KEYS = {"name", "label", "weights"}
 DATASET_KEYS = {"name", "label", "adapter", "path", "max_images"}
@@ -187,7 +188,7 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
             raise ConfigError(f"{where}.{key}: expected {_type_name(expected)}, got {value!r}.")
     suite = Suite(name=name, source=source)
     for key in ("description", "seed", "split", "eval_images", "data_root", "cache", "allow_partial",
-                "strict_images", "eval_batch_size", "training", "metrics"):
+                "strict_images", "eval_batch_size", "training", "metrics", "cpu_threads"):
         if key in raw:
             setattr(suite, key, raw[key])
 
@@ -246,13 +247,33 @@ def _validate_values(suite: Suite, where: str) -> None:
         raise ConfigError(f"{where}.split: the fine-tuning fraction must be between 0 and 1 (exclusive), got {suite.split}.")
     if suite.eval_images not in ("all", "held-out"):
         raise ConfigError(f"{where}.eval_images: expected \"all\" or \"held-out\", got {suite.eval_images!r}.")
+    if suite.cpu_threads is not None and suite.cpu_threads < 1:
+        raise ConfigError(f"{where}.cpu_threads: must be >= 1, got {suite.cpu_threads}.")
     if suite.eval_batch_size < 1:
         raise ConfigError(f"{where}.eval_batch_size: must be >= 1, got {suite.eval_batch_size}.")
     if suite.metrics is not None and not all(isinstance(m, str) for m in suite.metrics):
         raise ConfigError(f"{where}.metrics: expected a list of metric names.")
     from rib_core.strategies.base import TrainSettings
 
+    _check_training_types(suite.training, TrainSettings, f"{where}.training")
     TrainSettings.from_dict(suite.training, where=f"{where}.training")
+
+
+def _check_training_types(training: dict, settings_cls, where: str) -> None:
+    """Refuse `lr = "fast"` or `epochs = 2.5` with the key's path, before TrainSettings compares numbers."""
+    from dataclasses import fields
+
+    toml_types = {"float": float, "int": int, "bool": bool, "str": str}
+    for f in fields(settings_cls):
+        if f.name not in training:
+            continue
+        value = training[f.name]
+        base = toml_types.get(str(f.type).split("|")[0].strip())  # "int | None" -> int (TOML has no null)
+        if base is None:
+            continue
+        accepted = (int, float) if base is float else base  # 1 is a fine learning rate
+        if not isinstance(value, accepted) or (isinstance(value, bool) and base is not bool):
+            raise ConfigError(f"{where}.{f.name}: expected {_type_name(base)}, got {value!r}.")
 
 
 def resolve_names(suite: Suite, registry) -> None:
