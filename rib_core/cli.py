@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -19,6 +20,9 @@ NOT_INSTALLED_HINTS = {
     "backbones": [("openai-clip/*", "rib-openai-clip"), ("laion/*", "rib-laion"), ("augreg/*", "rib-augreg")],
     "strategies": [("lora", "rib-lora"), ("ewc", "rib-ewc")],
 }
+
+
+DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -102,6 +106,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # A full or read-only disk can strike at any write; every store write is atomic, so say so and stop.
+        if exc.errno not in DISK_FULL_ERRNOS:
+            raise
+        if debug:
+            traceback.print_exc()
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"rib: error: {exc.strerror}{where}\nFree some space (or use another --out / RIB_CACHE_DIR) and run the "
+              "same command again: finished cells are kept and every stored file is complete.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rib_core.config import DatasetSpec, ModelSpec, StrategySpec, Suite, data_root
-from rib_core.errors import DataError, PluginError, RibError
+from rib_core.errors import DataError, RibError
 
 # Bump when a change in rib alters evaluation or training results (it invalidates stored cells).
 RESULTS_VERSION = 1
@@ -156,9 +156,12 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
             return _prepare_dataset(spec, reg)
         except RibError:
             raise
-        except Exception as exc:  # a bug in a dataset plugin: name it, keep the message to one screen
-            raise PluginError(f"dataset '{spec.label}': plugin '{reg.plugin}' failed in its adapter "
-                              f"'{reg.target}': {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # a bug in a dataset plugin: a problem line naming it, like missing data
+            problems.append(f"dataset '{spec.label}': plugin '{reg.plugin}' failed in its adapter "
+                            f"'{reg.target}': {type(exc).__name__}: {exc}")
+            empty = np.zeros(0, dtype=np.int64)
+            return PreparedDataset(spec, None, [], empty, empty, digest({"failed": spec.label}), problems[-1],
+                                   suite.split)
 
     def _prepare_dataset(spec: DatasetSpec, reg) -> PreparedDataset:
         cls = reg.load()

@@ -7,6 +7,7 @@ Ctrl-C stops after the cell in flight is abandoned (its fine-tune checkpoints st
 from __future__ import annotations
 
 import copy
+import errno
 import os
 import platform
 import shutil
@@ -24,6 +25,9 @@ from rib_core.engine.evaluate import hierarchical_weights, predict
 from rib_core.engine.plan import Cell, Prepared
 from rib_core.engine.store import Store, save_tensors
 from rib_core.errors import RibError
+
+
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
 def cache_root() -> Path:
@@ -203,9 +207,12 @@ class Runner:
                 self.run_eval(cell)
         except (KeyboardInterrupt, SystemExit):
             raise
+        except OSError as exc:
+            if exc.errno in DISK_FULL:
+                raise  # every further cell would fail at its write too: stop, keep what is stored
+            error = (self._describe_error(exc), traceback.format_exc())
         except Exception as exc:
-            message = str(exc) if isinstance(exc, RibError) else f"{type(exc).__name__}: {exc}"
-            error = (message, traceback.format_exc())
+            error = (self._describe_error(exc), traceback.format_exc())
         errors = [e for e in distributed.gather(error) if e is not None]  # every rank learns of any failure
         if errors:
             self.failed_keys.add(cell.key)
@@ -220,6 +227,29 @@ class Runner:
         if self.progress:
             self.progress.cell_done(cell, ok=True, seconds=time.perf_counter() - started)
         return True
+
+    def _describe_error(self, exc: Exception) -> str:
+        """The error's message, naming the plugin whose code raised it (innermost frame in a plugin's package)."""
+        if isinstance(exc, RibError):
+            return str(exc)
+        message = f"{type(exc).__name__}: {exc}"
+        packages = {}
+        registry = self.prepared.registry
+        for registrations in registry.entries.values():
+            for reg in registrations.values():
+                info = registry.plugins.get(reg.plugin)
+                if info is not None and not info.builtin:
+                    packages[reg.target.split(":")[0].split(".")[0]] = reg.plugin
+        tb = exc.__traceback__
+        modules = []
+        while tb is not None:
+            modules.append(tb.tb_frame.f_globals.get("__name__", ""))
+            tb = tb.tb_next
+        for module in reversed(modules):
+            plugin = packages.get(module.split(".")[0])
+            if plugin:
+                return f"plugin '{plugin}' failed: {message}"
+        return message
 
     def _base_record(self, cell: Cell) -> dict:
         return {"cell": cell.as_dict(), "versions": self._versions, "device": str(self.device),
