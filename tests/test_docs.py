@@ -32,7 +32,7 @@ def test_every_rib_command_in_the_docs_parses(doc):
     _, suites = load_suites(REPO / "benchmarks.toml")
     parser = build_parser()
     for command in commands:
-        argv = shlex.split(command)[1:]
+        argv = shlex.split(command, comments=True)[1:]
         args = parser.parse_args(argv)  # raises (exit 2) on anything argparse rejects
         if getattr(args, "suite", None):
             assert args.suite in suites, f"{doc}: '{command}' names an unknown suite"

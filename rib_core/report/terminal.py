@@ -75,7 +75,7 @@ def matrix(report: dict, model: str, strategy: str) -> Table:
 
 
 def summary(report: dict) -> Table:
-    table = Table(title="Summary (points; mRI = mean of RI_i; forgetting = Δ accuracy on the reference set)",
+    table = Table(title="Summary (points: mRI = mean of RI_i; Δ ref = change on the reference set)",
                   title_justify="left", show_edge=False, pad_edge=False)
     for name, justify in (("model", "left"), ("strategy", "left"), ("mRI [95% CI]", "right"),
                           ("Δ ref", "right"), ("ID gain", "right")):
