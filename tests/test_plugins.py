@@ -120,3 +120,21 @@ def test_import_rib_core_is_light():
     code = "import sys, rib_core, rib_core.plugins, rib_core.config; print([m for m in ('torch','timm','open_clip') if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.stdout.strip() == "[]"
+
+
+def test_without_plugins_list_names_what_to_install_and_with_them_the_names_appear():
+    bare = run_cli("list", "models", "--json", env={"RIB_LOAD_PLUGINS": ""})
+    rows = {r["name"]: r for r in json.loads(bare.stdout)}
+    assert "timm:*" in rows and rows["timm:*"]["installed"]
+    assert rows["openai-clip/*"]["installed"] is False and "pip install rib-openai-clip" in rows["openai-clip/*"]["description"]
+    strategies = {r["name"] for r in json.loads(run_cli("list", "strategies", "--json",
+                                                        env={"RIB_LOAD_PLUGINS": ""}).stdout) if r["installed"]}
+    assert strategies == {"ft", "lp", "lp-ft", "l2-sp", "lwf", "wise-ft", "freeze"}
+
+    installed = {r["name"] for r in json.loads(run_cli("list", "models", "--json").stdout) if r["installed"]}
+    if "rib-openai-clip" in json.dumps(json.loads(run_cli("plugins", "--json").stdout)):
+        assert "openai-clip/vit-b16-ft-in1k" in installed and "openai-clip/*" not in installed
+    all_strategies = {r["name"] for r in json.loads(run_cli("list", "strategies", "--json").stdout) if r["installed"]}
+    for plugin, name in (("rib_lora", "lora"), ("rib_ewc", "ewc")):
+        if __import__("importlib").util.find_spec(plugin):
+            assert name in all_strategies
