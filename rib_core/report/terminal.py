@@ -75,7 +75,7 @@ def matrix(report: dict, model: str, strategy: str) -> Table:
 
 
 def summary(report: dict) -> Table:
-    table = Table(title="Summary (points: mRI = mean of RI_i; Δ ref = change on the reference set)",
+    table = Table(title="Summary (accuracy points)",
                   title_justify="left", show_edge=False, pad_edge=False)
     for name, justify in (("model", "left"), ("strategy", "left"), ("mRI [95% CI]", "right"),
                           ("Δ ref", "right"), ("ID gain", "right")):
@@ -119,8 +119,9 @@ def render(report: dict, console: Console | None = None) -> None:
         parts += [Text(""), extra]
     console.print(Group(*parts))
     console.print(Text("Accuracy in %, top-1 on each dataset's classes. Rows: fine-tuning set; (x) = held-out "
-                       "part of that set; * = reference set. Colour: change vs pretrained on the same images.",
-                       style="dim"))
+                       "part of that set; * = reference set. Colour: change vs pretrained on the same images. "
+                       "mRI = mean of RI_i; Δ ref = change on the reference set; ID gain = change on the held-out "
+                       "part of the fine-tuning set.", style="dim"))
     if report["unreadable_images"]:
         counts = ", ".join(f"{k}: {v}" for k, v in report["unreadable_images"].items())
         console.print(f"[yellow]Unreadable images skipped[/] ({counts}).")
