@@ -9,8 +9,9 @@ This module stays light (no numpy, no torch): it only names things and says wher
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from rib_core.paths import cache_dir  # demo data and models live under rib's cache
 
 #: The reference set (standing in for ImageNet-1k val), then the shifted domains (standing in for the variants).
 SOURCE_DOMAIN = "source"
@@ -25,9 +26,6 @@ DATA_VERSION = "v1"
 MODEL_VERSION = "v1"
 
 
-def cache_dir() -> Path:
-    """RIB_CACHE_DIR, or ~/.cache/rib."""
-    return Path(os.environ.get("RIB_CACHE_DIR") or Path.home() / ".cache" / "rib").expanduser()
 
 
 def data_dir(cache: Path | None = None) -> Path:

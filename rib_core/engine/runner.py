@@ -25,13 +25,10 @@ from rib_core.engine.evaluate import hierarchical_weights, predict
 from rib_core.engine.plan import Cell, Prepared
 from rib_core.engine.store import Store, save_tensors
 from rib_core.errors import RibError
+from rib_core.paths import cache_dir
 
 
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("RIB_CACHE_DIR") or Path.home() / ".cache" / "rib")
 
 
 def select_device(requested: str | None = "auto") -> torch.device:
@@ -150,7 +147,7 @@ class Runner:
 
         key = (ds.label, preprocess.geometry_key())
         if key not in self._images:
-            cache = cache_root() / "images" if self.prepared.suite.cache else None
+            cache = cache_dir() / "images" if self.prepared.suite.cache else None
 
             def open_():
                 return open_images(ds.adapter, ds.samples, preprocess, cache, workers=self.workers,
@@ -352,7 +349,7 @@ class Runner:
 
         ctx = TrainContext(backbone=backbone, class_map=class_map, settings=settings, device=self.device,
                            pretrained_state=self._pretrained_state_of(cell.model), train_data=train_data,
-                           anchor_data=anchor, cache_dir=cache_root() / "strategies", load_stage=load_stage)
+                           anchor_data=anchor, cache_dir=cache_dir() / "strategies", load_stage=load_stage)
         work_dir = self.store.cell_dir(cell.key) / "work"
         started = time.perf_counter()
 

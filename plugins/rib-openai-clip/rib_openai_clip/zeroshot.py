@@ -31,6 +31,7 @@ from torch import nn
 from rib_core.errors import ConfigError, RibError
 from rib_core.models.base import Backbone, file_digest
 from rib_core.models.timm_loader import hub_file_digest, model_kwargs_suffix
+from rib_core.paths import cache_dir
 from rib_core.preprocess import Preprocess
 
 TEMPLATE_SETS = {
@@ -76,7 +77,7 @@ def load_zeroshot(name: str, architecture: str, tag: str, *, weights: str | None
     clip = _create(name, architecture, tag_cfg, checkpoint, model_kwargs)
     prompts = prompts_digest(templates)
     suffix = model_kwargs_suffix(model_kwargs)
-    cache_file = cache_root() / "zeroshot-heads" / f"{architecture}{suffix}-{weights_digest}-{templates}-{prompts}.safetensors"
+    cache_file = cache_dir() / "zeroshot-heads" / f"{architecture}{suffix}-{weights_digest}-{templates}-{prompts}.safetensors"
     class_embeddings = cached_class_embeddings(clip, architecture, templates, cache_file)
     temperature = float(clip.logit_scale.detach().exp())
 
@@ -143,10 +144,6 @@ def preprocess_from_open_clip(clip, name: str) -> Preprocess:
         raise RibError(f"'{name}' uses interpolation '{interpolation}'; rib supports {', '.join(INTERPOLATIONS)}.")
     return Preprocess(input_size=height, resize_size=height, interpolation=interpolation,
                       mean=tuple(cfg["mean"]), std=tuple(cfg["std"]))
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("RIB_CACHE_DIR") or Path.home() / ".cache" / "rib").expanduser()
 
 
 # -- internals --------------------------------------------------------------------------------------------
