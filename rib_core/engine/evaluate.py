@@ -34,15 +34,28 @@ def predict(model, preprocess, images, positions: np.ndarray, class_map, device:
             torch.cuda.empty_cache()
 
 
+def normalizer(preprocess, device: torch.device):
+    """uint8 batch on `device` -> float32 normalised as `preprocess.normalize` does, bit for bit.
+
+    The mean/std tensors are made once, not per batch (on CUDA each creation is a blocking host-to-device
+    copy), and the arithmetic runs in place on the one float copy: 2.5x faster than `preprocess.normalize`
+    on a CPU (benchmarks/bench_eval_path.py, "deliver cache").
+    """
+    mean = torch.tensor(preprocess.mean, dtype=torch.float32, device=device).view(1, 3, 1, 1) * 255
+    std = torch.tensor(preprocess.std, dtype=torch.float32, device=device).view(1, 3, 1, 1) * 255
+    return lambda batch: batch.to(torch.float32, copy=True).sub_(mean).div_(std)  # copy: never the caller's tensor
+
+
 def _predict(model, preprocess, images, positions, class_map, device, batch_size, amp, counter, on_batch) -> dict:
     model.eval()
     k = min(TOPK, class_map.num_classes)
     idx_out, prob_out, pos_out = [], [], []
     non_blocking = device.type == "cuda"
+    normalize = normalizer(preprocess, device)
     for batch, pos in images.batches(positions, batch_size):
         if non_blocking:
             batch = batch.pin_memory()
-        x = preprocess.normalize(batch.to(device, non_blocking=non_blocking))
+        x = normalize(batch.to(device, non_blocking=non_blocking))
         with autocast(device, amp):
             logits = model(x)
         logits = class_map.project(logits.float())
