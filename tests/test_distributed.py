@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -27,7 +28,10 @@ def test_torchrun_two_processes_match_a_single_process(tmp_path):
                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr
     torchrun = str(__import__("pathlib").Path(sys.executable).parent / "torchrun")
-    ddp = subprocess.run([torchrun, "--nproc-per-node=2", "--master-port=29533", "-m", "rib_core", *args,
+    with socket.socket() as probe:  # a free port, so parallel test runs never share a rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ddp = subprocess.run([torchrun, "--nproc-per-node=2", f"--master-port={port}", "-m", "rib_core", *args,
                           "--out", str(tmp_path / "ddp")], env=env, cwd=tmp_path, capture_output=True, text=True,
                          timeout=300)
     assert ddp.returncode == 0, ddp.stderr

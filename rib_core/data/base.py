@@ -50,16 +50,22 @@ class ClassMap:
 
     def project(self, logits):
         """(B, C_backbone) logits -> (B, K) logits on the dataset's classes (differentiable)."""
+        return self.projector(logits.device)(logits)
+
+    def projector(self, device):
+        """`project` with its index tensor built once on `device`: no host-to-device copy per batch."""
         import torch
 
         if self.is_subset:
-            index = torch.tensor([g[0] for g in self.groups], device=logits.device)
-            if index.numel() == logits.shape[1] and bool((index == torch.arange(logits.shape[1], device=logits.device)).all()):
-                return logits
-            return logits.index_select(1, index)
+            index = [g[0] for g in self.groups]
+            identity = index == list(range(len(index)))
+            index_t = torch.tensor(index, device=device)
+            return lambda logits: (logits if identity and logits.shape[1] == len(index)
+                                   else logits.index_select(1, index_t))
+        # Max-pool groups (ObjectNet): pad each group to the same width by repeating its first class.
         width = max(len(g) for g in self.groups)
-        padded = torch.tensor([list(g) + [g[0]] * (width - len(g)) for g in self.groups], device=logits.device)
-        return logits[:, padded.view(-1)].view(logits.shape[0], len(self.groups), width).amax(dim=2)
+        padded = torch.tensor([list(g) + [g[0]] * (width - len(g)) for g in self.groups], device=device).view(-1)
+        return lambda logits: logits[:, padded].view(logits.shape[0], len(self.groups), width).amax(dim=2)
 
 
 @dataclass

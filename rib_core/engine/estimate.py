@@ -6,7 +6,7 @@ from rich.table import Table
 
 # Documented fallback throughputs (images/s) for a ViT-B/16 at 224 px, used when no calibration is possible.
 # GPU: bf16 inference on a current datacenter GPU; CPU: fp32 on a few cores. Training ~ 3x an inference pass.
-FALLBACK_IMAGES_PER_S = {"cuda": 3000.0, "mps": 150.0, "cpu": 15.0}
+FALLBACK_IMAGES_PER_S = {"cuda": 3000.0, "mps": 150.0, "cpu": 6.0}  # cpu: 2 cores, docs/performance.md
 TRAIN_COST_FACTOR = 3.0
 
 

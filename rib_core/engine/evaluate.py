@@ -21,17 +21,46 @@ def predict(model, preprocess, images, positions: np.ndarray, class_map, device:
             amp: bool = True, counter=None, on_batch=None) -> dict:
     """Top-5 predictions over the dataset's classes for the images at `positions`.
 
-    On CUDA out-of-memory the batch is halved and the evaluation retried (as timm's validate.py does); the
-    batch size that worked is returned so the record shows it.
+    Results stay on the device until the end (no per-batch synchronisation). On CUDA out-of-memory the batch
+    is halved and the evaluation goes on from the batch that failed (as timm's validate.py retries, without
+    redoing finished batches); the batch size that worked is returned so the record shows it.
     """
+    model.eval()
+    positions = np.asarray(positions)
+    k = min(TOPK, class_map.num_classes)
+    normalize = normalizer(preprocess, device)
+    project = class_map.projector(device)
+    pin = device.type == "cuda"
+    order = {int(p): i for i, p in enumerate(positions)}
+    idx_out, prob_out, pos_out = [], [], []
+    done = 0  # positions[:done] are evaluated (or unreadable)
     while True:
         try:
-            return _predict(model, preprocess, images, positions, class_map, device, batch_size, amp, counter, on_batch)
+            for batch, pos in images.batches(positions[done:], batch_size, pin_memory=pin):
+                x = normalize(batch.to(device, non_blocking=pin))
+                with autocast(device, amp):
+                    logits = model(x)
+                prob, idx = project(logits.float()).softmax(dim=1).topk(k, dim=1)
+                idx_out.append(idx.to(torch.int32))
+                prob_out.append(prob)
+                pos_out.append(np.asarray(pos))
+                done = order[int(pos[-1])] + 1
+                if counter is not None:
+                    counter["image_forwards"] += len(pos)
+                if on_batch is not None:
+                    on_batch(len(pos))
+            break
         except torch.OutOfMemoryError:
             if batch_size <= 1:
                 raise
             batch_size //= 2
             torch.cuda.empty_cache()
+    if not pos_out:
+        empty = torch.zeros((0, k))
+        return {"top_idx": empty.to(torch.int32), "top_prob": empty, "positions": torch.zeros(0, dtype=torch.int64),
+                "batch_size": batch_size}
+    return {"top_idx": torch.cat(idx_out).cpu(), "top_prob": torch.cat(prob_out).float().cpu(),
+            "positions": torch.from_numpy(np.concatenate(pos_out).astype(np.int64)), "batch_size": batch_size}
 
 
 def normalizer(preprocess, device: torch.device):
@@ -44,35 +73,6 @@ def normalizer(preprocess, device: torch.device):
     mean = torch.tensor(preprocess.mean, dtype=torch.float32, device=device).view(1, 3, 1, 1) * 255
     std = torch.tensor(preprocess.std, dtype=torch.float32, device=device).view(1, 3, 1, 1) * 255
     return lambda batch: batch.to(torch.float32, copy=True).sub_(mean).div_(std)  # copy: never the caller's tensor
-
-
-def _predict(model, preprocess, images, positions, class_map, device, batch_size, amp, counter, on_batch) -> dict:
-    model.eval()
-    k = min(TOPK, class_map.num_classes)
-    idx_out, prob_out, pos_out = [], [], []
-    non_blocking = device.type == "cuda"
-    normalize = normalizer(preprocess, device)
-    for batch, pos in images.batches(positions, batch_size):
-        if non_blocking:
-            batch = batch.pin_memory()
-        x = normalize(batch.to(device, non_blocking=non_blocking))
-        with autocast(device, amp):
-            logits = model(x)
-        logits = class_map.project(logits.float())
-        prob, idx = logits.softmax(dim=1).topk(k, dim=1)
-        idx_out.append(idx.to(torch.int32).cpu())
-        prob_out.append(prob.to(torch.float32).cpu())
-        pos_out.append(torch.as_tensor(np.asarray(pos), dtype=torch.int64))
-        if counter is not None:
-            counter["image_forwards"] += len(pos)
-        if on_batch is not None:
-            on_batch(len(pos))
-    if not pos_out:
-        empty = torch.zeros((0, k))
-        return {"top_idx": empty.to(torch.int32), "top_prob": empty, "positions": torch.zeros(0, dtype=torch.int64),
-                "batch_size": batch_size}
-    return {"top_idx": torch.cat(idx_out), "top_prob": torch.cat(prob_out), "positions": torch.cat(pos_out),
-            "batch_size": batch_size}
 
 
 def hierarchical_weights(groups: list[str]) -> np.ndarray:

@@ -21,7 +21,7 @@ import torch
 
 import rib_core
 from rib_core.engine import distributed
-from rib_core.engine.evaluate import hierarchical_weights, predict
+from rib_core.engine.evaluate import hierarchical_weights, normalizer, predict
 from rib_core.engine.plan import Cell, Prepared
 from rib_core.engine.store import Store, save_tensors
 from rib_core.errors import RibError
@@ -88,11 +88,10 @@ class TrainData:
             batch_size = self.batch_size // world
             order = np.concatenate([distributed.batch_slice(order[k:k + self.batch_size])
                                     for k in range(0, len(order), self.batch_size)] or [order[:0]])
-        non_blocking = self.device.type == "cuda"
-        for batch, pos in self.images.batches(order, batch_size):
-            if non_blocking:
-                batch = batch.pin_memory()
-            x = self.preprocess.normalize(batch.to(self.device, non_blocking=non_blocking))
+        pin = self.device.type == "cuda"
+        normalize = normalizer(self.preprocess, self.device)
+        for batch, pos in self.images.batches(order, batch_size, pin_memory=pin):
+            x = normalize(batch.to(self.device, non_blocking=pin))
             y = torch.as_tensor(self.labels[np.asarray(pos)], dtype=torch.long).to(self.device)
             yield x, y
 

@@ -93,7 +93,11 @@ def fine_tune(ctx, strategy, *, work_dir: Path, seed: int, on_step=None) -> dict
                        "Check the strategy's setup() (for 'lp': the backbone's head_prefixes).")
     params = [p for _, p in trainable]
     optimizer = _make_optimizer(params, settings, ctx.device)
-    forward = distributed.wrap_for_training(model)  # DDP under torchrun, else the model itself
+    network = distributed.wrap_for_training(model)  # DDP under torchrun, else the model itself
+    project = ctx.class_map.projector(ctx.device)  # logits on the dataset's classes (200-class mask, ObjectNet)
+
+    def forward(images):
+        return project(network(images))
 
     n_batches = data.batches_per_epoch
     total = count_steps(settings, n_batches)
@@ -188,7 +192,7 @@ def _optimizer_step(ctx, strategy, forward, optimizer, params, group, run: _Run,
     step_loss = None
     for images, labels in batches:
         with autocast():
-            logits = ctx.class_map.project(forward(images))
+            logits = forward(images)
             loss = F.cross_entropy(logits.float(), labels)
             extra = strategy.extra_loss(ctx, images, logits, labels)
             if extra is not None:
