@@ -40,7 +40,8 @@ def _fmt(x, ci=None) -> str:
 def matrix(report: dict, model: str, strategy: str) -> Table:
     datasets, reference = report["datasets"], report["reference"]
     columns = datasets + ([reference] if reference else [])
-    table = Table(title=f"{model} · {strategy}", title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(title=Text(f"{model} · {strategy}", style="bold"), title_justify="left", show_edge=False,
+                  pad_edge=False)
     table.add_column("fine-tuned on", no_wrap=True)
     for c in columns:
         table.add_column(short(c) + ("*" if c == reference else ""), justify="right", no_wrap=True)
@@ -85,23 +86,28 @@ def summary(report: dict) -> Table:
                   and r["model"] == m["model"] and r["strategy"] == m["strategy"]]
         gain = [r["value"] for r in report["metrics"] if r["metric"] == "id-gain"
                 and r["model"] == m["model"] and r["strategy"] == m["strategy"]]
-        table.add_row(m["model"], m["strategy"], Text(_fmt(m["mri"], m["mri_ci"]), style=_delta_style(m["mri"])),
+        table.add_row(Text(m["model"]), Text(m["strategy"]), Text(_fmt(m["mri"], m["mri_ci"]), style=_delta_style(m["mri"])),
                       _fmt(sum(forget) / len(forget)) if forget else "—",
                       _fmt(sum(gain) / len(gain)) if gain else "—")
     return table
 
 
 def other_metrics(report: dict) -> Table | None:
-    rows = [r for r in report["metrics"] if r["metric"] not in ("forgetting", "id-gain")]
+    """Plugins' metrics, one line per (metric, model, strategy): the mean of its rows (all rows are in the JSON)."""
+    rows = [r for r in report["metrics"] if r["metric"] not in ("forgetting", "id-gain")
+            and isinstance(r.get("value"), (int, float))]
     if not rows:
         return None
-    table = Table(title="Other metrics", title_justify="left", show_edge=False, pad_edge=False)
-    for name in ("metric", "model", "strategy", "ft on", "eval on", "value"):
-        table.add_column(name, no_wrap=True)
+    groups: dict[tuple, list[float]] = {}
     for r in rows:
-        value = r["value"]
-        table.add_row(r["metric"], r["model"], str(r["strategy"] or "pretrained"), str(r["ft_dataset"] or "—"),
-                      str(r["eval_dataset"] or "—"), f"{value:.4g}" if isinstance(value, (int, float)) else str(value))
+        groups.setdefault((r["metric"], r["model"], r["strategy"] or "pretrained"), []).append(r["value"])
+    table = Table(title="Other metrics (mean of each one's rows; all rows: --format json)",
+                  title_justify="left", show_edge=False, pad_edge=False)
+    for name, justify in (("metric", "left"), ("model", "left"), ("strategy", "left"), ("mean", "right"),
+                          ("rows", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)
+    for (metric, model, strategy), values in groups.items():
+        table.add_row(Text(metric), Text(model), Text(strategy), f"{sum(values) / len(values):.4g}", str(len(values)))
     return table
 
 
