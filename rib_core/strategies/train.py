@@ -22,7 +22,6 @@ bit for bit on CPU.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -35,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from rib_core.engine import distributed
+from rib_core.engine.store import atomic_write_json, sha256_file
 from rib_core.errors import RibError
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def fine_tune(ctx, strategy, *, work_dir: Path, seed: int, on_step=None) -> dict
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     if not strategy.trains:
-        _atomic_write_json(work_dir / TRAIN_LOG, {"trained": False, "strategy": strategy.name})
+        atomic_write_json(work_dir / TRAIN_LOG, {"trained": False, "strategy": strategy.name})
         return strategy.finalize(ctx)
 
     settings, model, data = ctx.settings, ctx.model, ctx.train_data
@@ -122,7 +122,7 @@ def fine_tune(ctx, strategy, *, work_dir: Path, seed: int, on_step=None) -> dict
         autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)  # noqa: E731
 
     def write_log():
-        _atomic_write_json(work_dir / TRAIN_LOG, {
+        atomic_write_json(work_dir / TRAIN_LOG, {
             "trained": True, "strategy": strategy.name, "params": strategy.params, "total_steps": total,
             "steps_done": run.step, "batches_per_epoch": n_batches, "resumed_from_step": run.resumed_from,
             "loss": run.losses, "lr": run.lrs})
@@ -258,12 +258,12 @@ def save_checkpoint(work_dir: Path, signature: dict, model, optimizer, *, epoch:
     save_file(tensors, str(tmp))
     os.replace(tmp, path)
     meta = {
-        **signature, "epoch": epoch, "step": run.step, "weights_file": name, "sha256": _sha256(path),
+        **signature, "epoch": epoch, "step": run.step, "weights_file": name, "sha256": sha256_file(path),
         "optimizer": {"param_groups": opt_state["param_groups"], "scalars": scalars},
         "rng": {"python": _jsonable(random.getstate()), "numpy": [np_state[0], *np_state[2:]]},
         "history": {"loss": run.losses, "lr": run.lrs},
     }
-    _atomic_write_json(work_dir / CHECKPOINT_JSON, meta)
+    atomic_write_json(work_dir / CHECKPOINT_JSON, meta)
     for old in work_dir.glob("checkpoint-*.safetensors"):
         if old.name != name:
             old.unlink(missing_ok=True)
@@ -277,7 +277,7 @@ def load_checkpoint(work_dir: Path, signature: dict) -> dict | None:
     try:
         meta = json.loads(meta_path.read_text())
         path = Path(work_dir) / meta["weights_file"]
-        if _sha256(path) != meta["sha256"]:
+        if sha256_file(path) != meta["sha256"]:
             log.warning("ignoring checkpoint in %s: %s does not match its checksum (a write was interrupted); "
                         "training starts from the beginning.", work_dir, path.name)
             return None
@@ -327,17 +327,3 @@ def _jsonable(value):
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
     return value
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _atomic_write_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)

@@ -34,7 +34,8 @@ ZEROSHOT = {
 @hookimpl
 def register_backbones(register):
     for name, timm_name in FINETUNED.items():
-        register(name, "rib_laion:load", f"LAION-2B CLIP fine-tuned on IN-1k: timm {timm_name}", weights_status="rib_laion:weights_status")
+        register(name, "rib_laion:load", f"LAION-2B CLIP fine-tuned on IN-1k: timm {timm_name}",
+                 weights_status="rib_laion:weights_status")
     for name, (architecture, tag) in ZEROSHOT.items():
         register(name, "rib_laion:load",
                  f"LAION CLIP zero-shot (class-name prompt head): open_clip {architecture} {tag}",
