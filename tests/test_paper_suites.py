@@ -103,3 +103,46 @@ def test_paper_quick_runs_end_to_end_with_tiny_weights_and_generated_trees(tmp_p
     assert len(report["ri"]) == 2 * 3 * 8
     c = [a for a in report["accuracies"] if a["eval_dataset"] == "imagenet-c" and a["strategy"] is None]
     assert len(c) == 2 and all(a["n_images"] > 0 for a in c)
+
+
+TINY_CLIP = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+def test_zero_shot_clip_backbones_run_end_to_end_from_local_weights(tmp_path):
+    """The open_clip family through `rib bench`: zero-shot heads built from class names, then ft and LoRA."""
+    pytest.importorskip("rib_openai_clip")
+    pytest.importorskip("rib_laion")
+    pytest.importorskip("rib_lora")
+    import open_clip
+    from safetensors.torch import save_file
+
+    models = []
+    for name, quick_gelu in (("openai-clip/vit-b16-zeroshot", True), ("laion/vit-b16-laion2b-zeroshot", False)):
+        clip = open_clip.create_model("ViT-B-16", pretrained=None, force_quick_gelu=quick_gelu, **TINY_CLIP)
+        weights = tmp_path / f"{name.replace('/', '_')}.safetensors"
+        save_file(clip.state_dict(), str(weights))
+        models.append({"name": name, "weights": str(weights), "templates": "simple", "model_kwargs": TINY_CLIP})
+    data_root = tmp_path / "data"
+    for dataset in ("imagenet-r", "imagenet-sketch", "imagenet-val"):
+        make_dataset_tree(dataset, data_root, n_classes=2, per_class=3, size=40)
+    suite = {"models": models, "datasets": ["imagenet-r", "imagenet-sketch"], "reference": "imagenet-val",
+             "strategies": ["ft", "lora"], "data_root": str(data_root), "allow_partial": True,
+             "training": {"epochs": 1, "batch_size": 4, "warmup_steps": 1}}
+    path = tmp_path / "zero-shot.toml"
+    write_suite(path, "zero-shot", suite)
+    env = offline_env(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "rib_core", "bench", "-c", str(path), "--out", str(tmp_path / "out"),
+                          "--device", "cpu", "--no-report"], capture_output=True, text=True, env=env, cwd=REPO,
+                         timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(subprocess.run([sys.executable, "-m", "rib_core", "report", str(tmp_path / "out"),
+                                        "--format", "json"], capture_output=True, text=True, env=env,
+                                       cwd=REPO, timeout=300).stdout)
+    assert {(m["model"], m["strategy"]) for m in report["mri"]} == {
+        (model["name"], strategy) for model in models for strategy in ("ft", "lora")}
+    # The zero-shot heads were built once per model and cached.
+    assert len(list((tmp_path / "cache" / "zeroshot-heads").glob("*.safetensors"))) == 2
