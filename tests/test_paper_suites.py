@@ -64,6 +64,17 @@ def write_suite(path, name: str, suite: dict) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def bench_and_report(suite_path, tmp_path) -> dict:
+    """Run a suite file offline on the CPU, then return `rib report --format json` of its results."""
+    env = offline_env(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "rib_core", "bench", "-c", str(suite_path), "--out",
+                          str(tmp_path / "out"), "--device", "cpu", "--no-report"], capture_output=True, text=True,
+                         env=env, cwd=REPO, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(subprocess.run([sys.executable, "-m", "rib_core", "report", str(tmp_path / "out"), "--format",
+                                      "json"], capture_output=True, text=True, env=env, cwd=REPO, timeout=300).stdout)
+
+
 TINY = {"embed_dim": 32, "depth": 1, "num_heads": 2, "img_size": 32}
 TIMM_NAMES = {"laion/vit-b16-laion2b-ft-in1k": "vit_base_patch16_clip_224",
               "augreg/vit-b16-in21k-ft-in1k": "vit_base_patch16_224"}
@@ -90,14 +101,7 @@ def test_paper_quick_runs_end_to_end_with_tiny_weights_and_generated_trees(tmp_p
     path = tmp_path / "paper-quick.toml"
     write_suite(path, "paper-quick", suite)
 
-    env = offline_env(tmp_path)
-    run = subprocess.run([sys.executable, "-m", "rib_core", "bench", "-c", str(path), "--out", str(tmp_path / "out"),
-                          "--device", "cpu", "--no-report"], capture_output=True, text=True, env=env, cwd=REPO,
-                         timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    report = json.loads(subprocess.run([sys.executable, "-m", "rib_core", "report", str(tmp_path / "out"),
-                                        "--format", "json"], capture_output=True, text=True, env=env,
-                                       cwd=REPO, timeout=300).stdout)
+    report = bench_and_report(path, tmp_path)
     assert {(m["model"], m["strategy"]) for m in report["mri"]} == {
         (model, strategy) for model in ("LAION-2B", "IN-21K+AugReg") for strategy in ("ft", "lora", "ewc")}
     assert len(report["ri"]) == 2 * 3 * 8
@@ -134,14 +138,7 @@ def test_zero_shot_clip_backbones_run_end_to_end_from_local_weights(tmp_path):
              "training": {"epochs": 1, "batch_size": 4, "warmup_steps": 1}}
     path = tmp_path / "zero-shot.toml"
     write_suite(path, "zero-shot", suite)
-    env = offline_env(tmp_path)
-    run = subprocess.run([sys.executable, "-m", "rib_core", "bench", "-c", str(path), "--out", str(tmp_path / "out"),
-                          "--device", "cpu", "--no-report"], capture_output=True, text=True, env=env, cwd=REPO,
-                         timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    report = json.loads(subprocess.run([sys.executable, "-m", "rib_core", "report", str(tmp_path / "out"),
-                                        "--format", "json"], capture_output=True, text=True, env=env,
-                                       cwd=REPO, timeout=300).stdout)
+    report = bench_and_report(path, tmp_path)
     assert {(m["model"], m["strategy"]) for m in report["mri"]} == {
         (model["name"], strategy) for model in models for strategy in ("ft", "lora")}
     # The zero-shot heads were built once per model and cached.

@@ -44,23 +44,13 @@ def register_backbones(register):
 
 def load(name: str, *, weights: str | None = None, options: dict | None = None):
     """Load a fine-tuned (timm) or zero-shot (open_clip) LAION CLIP backbone by its friendly name."""
-    if name in FINETUNED:
-        from rib_core.models.timm_loader import load_timm_model
+    from rib_openai_clip import load_from_tables
 
-        return load_timm_model(FINETUNED[name], weights=weights, options=options, label=name)
-    from rib_openai_clip.zeroshot import load_zeroshot
-
-    architecture, tag = ZEROSHOT[name]
-    return load_zeroshot(name, architecture, tag, weights=weights, options=options)
+    return load_from_tables(name, FINETUNED, ZEROSHOT, weights=weights, options=options)
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
     """None when the weights are available without a download, else what is missing (for --dry-run)."""
-    if name in FINETUNED:
-        from rib_core.models.timm_loader import timm_weights_status
+    from rib_openai_clip import weights_status_from_tables
 
-        return timm_weights_status(FINETUNED[name], weights=weights, label=name)
-    from rib_openai_clip.zeroshot import open_clip_weights_status
-
-    architecture, tag = ZEROSHOT[name]
-    return open_clip_weights_status(name, architecture, tag, weights=weights)
+    return weights_status_from_tables(name, FINETUNED, ZEROSHOT, weights=weights)

@@ -38,23 +38,32 @@ def register_backbones(register):
 
 def load(name: str, *, weights: str | None = None, options: dict | None = None):
     """Load a fine-tuned (timm) or zero-shot (open_clip) OpenAI CLIP backbone by its friendly name."""
-    if name in FINETUNED:
-        from rib_core.models.timm_loader import load_timm_model
-
-        return load_timm_model(FINETUNED[name], weights=weights, options=options, label=name)
-    from rib_openai_clip.zeroshot import load_zeroshot
-
-    architecture, tag = ZEROSHOT[name]
-    return load_zeroshot(name, architecture, tag, weights=weights, options=options)
+    return load_from_tables(name, FINETUNED, ZEROSHOT, weights=weights, options=options)
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
     """None when the weights are available without a download, else what is missing (for --dry-run)."""
-    if name in FINETUNED:
+    return weights_status_from_tables(name, FINETUNED, ZEROSHOT, weights=weights)
+
+
+# Shared with rib-laion, whose names map onto tables of the same two kinds.
+def load_from_tables(name: str, finetuned: dict, zeroshot: dict, *, weights: str | None, options: dict | None):
+    if name in finetuned:
+        from rib_core.models.timm_loader import load_timm_model
+
+        return load_timm_model(finetuned[name], weights=weights, options=options, label=name)
+    from rib_openai_clip.zeroshot import load_zeroshot
+
+    architecture, tag = zeroshot[name]
+    return load_zeroshot(name, architecture, tag, weights=weights, options=options)
+
+
+def weights_status_from_tables(name: str, finetuned: dict, zeroshot: dict, *, weights: str | None) -> str | None:
+    if name in finetuned:
         from rib_core.models.timm_loader import timm_weights_status
 
-        return timm_weights_status(FINETUNED[name], weights=weights, label=name)
+        return timm_weights_status(finetuned[name], weights=weights, label=name)
     from rib_openai_clip.zeroshot import open_clip_weights_status
 
-    architecture, tag = ZEROSHOT[name]
+    architecture, tag = zeroshot[name]
     return open_clip_weights_status(name, architecture, tag, weights=weights)
