@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
                        help="processes decoding images when the cache is built")
     bench.add_argument("--shard", help="I/N: run the I-th of N deterministic parts of the grid (1-based)")
+    bench.add_argument("--weights", action="append", metavar="[MODEL=]FILE", default=[],
+                       help="local weights (safetensors, or a torch file loaded with weights_only=True) for a model "
+                            "of the suite, by its label; FILE alone when the suite has one model. Repeatable.")
     bench.add_argument("--no-report", action="store_true", help="do not print the report at the end")
     bench.add_argument("--no-calibrate", action="store_true",
                        help="with --dry-run: estimate time from the documented table instead of measuring")

@@ -36,3 +36,4 @@ def test_digest_writes_then_detects_a_changed_file(tmp_path, run_rib, rib_regist
     changed = run_rib("datasets", "check", "imagenet-r", "--digest", str(tmp_path / "manifests"), "--json")
     differences = json.loads(changed.stdout)[0]["manifest"]["differences"]
     assert any(victim.name in d for d in differences)
+
