@@ -32,40 +32,33 @@ def is_image_name(name: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def list_images(folder: Path) -> list[str]:
-    """Names of the image files directly inside `folder` (sorted); [] if it does not exist."""
+def _scan(folder: Path, wanted) -> list[str]:
+    """Sorted names of the entries of `folder` for which `wanted(entry)` holds; [] if it does not exist.
+
+    A broken or looping symlink makes `wanted` raise OSError: that entry is skipped, never fatal.
+    """
     try:
         entries = list(os.scandir(folder))
     except (FileNotFoundError, NotADirectoryError):
         return []
     names = []
     for entry in entries:
-        if not is_image_name(entry.name):
-            continue
         try:
-            if entry.is_file():  # follows a symlink to a file; a broken or looping link is skipped
+            if wanted(entry):
                 names.append(entry.name)
         except OSError:
             continue
     return sorted(names)
+
+
+def list_images(folder: Path) -> list[str]:
+    """Names of the image files directly inside `folder` (sorted; symlinks to files count)."""
+    return _scan(folder, lambda entry: is_image_name(entry.name) and entry.is_file())
 
 
 def list_subfolders(folder: Path) -> list[str]:
     """Names of the non-hidden directories directly inside `folder` (sorted)."""
-    try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    names = []
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        try:
-            if entry.is_dir():
-                names.append(entry.name)
-        except OSError:
-            continue
-    return sorted(names)
+    return _scan(folder, lambda entry: not entry.name.startswith(".") and entry.is_dir())
 
 
 def safe_relative(path: str, what: str) -> str:
