@@ -83,6 +83,11 @@ def stored_predictions(out: Path) -> dict:
     return found
 
 
+def load_predictions(data: bytes) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load
+    return load(data)
+
+
 # -- a plugin with faults on demand -------------------------------------------------------------------------------
 class FaultsPlugin:
     @hookimpl
@@ -233,10 +238,18 @@ def test_out_of_memory_in_evaluation_halves_the_batch_records_it_and_changes_no_
             assert r["batch_size"] == 4  # 16 -> 8 -> 4
     assert sum(r["cell"]["model"] == "oom/4" and r["n_images"] > 4 for r in evals) >= 4
     assert {r["batch_size"] for r in evals if r["cell"]["model"] == "tiny/a"} == {16}
-    predictions = stored_predictions(out)
-    for (model, strategy, ft_dataset, eval_dataset), data in predictions.items():
+    # Batch sizes 4 and 16 run different CPU kernels: the predicted classes must agree exactly, the probabilities
+    # only to float32 rounding (another CPU's kernels differ in the last bits).
+    predictions = {cell: load_predictions(data) for cell, data in stored_predictions(out).items()}
+    compared = 0
+    for (model, strategy, ft_dataset, eval_dataset), got in predictions.items():
         if model == "oom/4":
-            assert data == predictions[("tiny/a", strategy, ft_dataset, eval_dataset)]
+            expected = predictions[("tiny/a", strategy, ft_dataset, eval_dataset)]
+            assert torch.equal(got["positions"], expected["positions"])
+            assert torch.equal(got["top_idx"][:, 0], expected["top_idx"][:, 0])
+            torch.testing.assert_close(got["top_prob"], expected["top_prob"], rtol=0, atol=1e-5)
+            compared += 1
+    assert compared >= 4
 
 
 def test_out_of_memory_even_at_batch_size_1_fails_the_cell_with_the_error(toy_env, run_rib):
