@@ -3,7 +3,7 @@
 Targets are strings: nothing here imports torch, so `rib --help` and `rib list` stay fast.
 """
 
-from rib_core.hookspecs import hookimpl
+from rib_core.hookspecs import HOOKIMPL as hookimpl
 
 D = "rib_core.data"
 
@@ -24,11 +24,12 @@ def register_datasets(register):
 
 
 @hookimpl
-def register_backbones(register):
+def register_models(register):
     register("timm:*", "rib_core.models.timm_loader:load",
              "any timm model with an ImageNet-1k head, e.g. timm:vit_base_patch16_224.augreg_in1k",
              weights_status="rib_core.models.timm_loader:weights_status")
-    register("demo/*", "rib_core.demo.backbones:load", "the offline demo's tiny ViTs, pretrained on the spot (demo/narrow, demo/broad)")
+    register("demo/*", "rib_core.demo.backbones:load", "the offline demo's tiny ViTs, pretrained on the spot (demo/narrow, demo/broad)",
+             label_space="rib-demo")  # rib_core.demo.LABEL_SPACE (not imported here: keeps `rib list` light)
 
 
 @hookimpl
@@ -54,6 +55,7 @@ def register_metrics(register):
 
 
 @hookimpl
-def register_sinks(register):
+def register_formats(register):
+    register("table", "rib_core.report.terminal:write", "the report as tables in the terminal (the default)")
     register("json", "rib_core.report.export:write_json", "the full report as JSON")
     register("csv", "rib_core.report.export:write_csv", "the accuracies table as CSV")

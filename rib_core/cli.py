@@ -12,15 +12,7 @@ from pathlib import Path
 
 from rib_core import __version__
 from rib_core.errors import RibError, UsageError
-
-LIST_KINDS = {"models": "backbones", "datasets": "datasets", "strategies": "strategies", "metrics": "metrics",
-              "formats": "sinks"}
-# Plugins the project ships, shown by `rib list` when they are not installed.
-NOT_INSTALLED_HINTS = {
-    "backbones": [("openai-clip/*", "rib-openai-clip"), ("laion/*", "rib-laion"), ("augreg/*", "rib-augreg")],
-    "strategies": [("lora", "rib-lora"), ("ewc", "rib-ewc")],
-}
-
+from rib_core.plugins import KINDS
 
 DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
@@ -57,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true")
 
     lister = sub.add_parser("list", help="registered models, datasets, strategies, metrics or report formats")
-    lister.add_argument("kind", choices=sorted(LIST_KINDS))
+    lister.add_argument("kind", choices=sorted(KINDS))
     lister.add_argument("--json", action="store_true")
 
     datasets = sub.add_parser("datasets", help="dataset utilities")

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rib_core.errors import DataError, RibError, UsageError
-from rib_core.plugins import KINDS, get_registry
+from rib_core.plugins import SHIPPED_PLUGINS, get_registry
 
 
 def _console() -> Console:
@@ -37,15 +37,13 @@ def plugins(args) -> int:
 
 
 def list(args) -> int:  # noqa: A001 - the sub-command's name
-    from rib_core.cli import LIST_KINDS, NOT_INSTALLED_HINTS
-
     registry = get_registry()
-    kind = LIST_KINDS[args.kind]
+    kind = args.kind
     rows = [{"name": r.name, "plugin": r.plugin, "description": r.description, "installed": True}
             for r in registry.names(kind)]
     known = {r["name"] for r in rows}
     installed = {info.name for info in registry.plugins.values() if info.error is None}
-    for name, dist in NOT_INSTALLED_HINTS.get(kind, []):
+    for name, dist in SHIPPED_PLUGINS.get(kind, {}).items():
         if dist not in installed and name not in known:
             rows.append({"name": name, "plugin": dist, "installed": False,
                          "description": f"not installed: pip install {dist} (here: pip install plugins/{dist})"})
@@ -175,15 +173,14 @@ def _print_report(root, suite_name, registry, metric_names=None, fmt="table"):
 
         render(report, _console())
     else:
-        registry.load("sinks", fmt)(report, sys.stdout)
+        registry.load("formats", fmt)(report, sys.stdout)
     return report
 
 
 # -- rib report / status --------------------------------------------------------------------------------------
 def report(args) -> int:
     registry = get_registry()
-    if args.format != "table":
-        registry.get("sinks", args.format)  # unknown format -> exit 2 before any work
+    registry.get("formats", args.format)  # unknown format -> exit 2 before any work
     if not args.dir.is_dir():
         raise UsageError(f"results directory '{args.dir}' does not exist. Pass the --out of a 'rib bench' run.")
     report_data = _print_report(args.dir, args.suite, registry, fmt=args.format)

@@ -13,23 +13,46 @@ Every hook receives one argument, `register`, a callback. Call it once per thing
 rib records which plugin registered each name; two plugins registering the same name is an error naming both.
 New keyword arguments may be added to `register` in later versions; existing ones keep their meaning.
 What each target must be is documented per hook below and in docs/plugins.md.
+
+Plugins import `hookimpl` from `rib_core.api`. One vocabulary per kind across hook, CLI and suite: models
+(`register_models`, `rib list models`, suite key `models`) and formats (`register_formats`, `rib list formats`,
+`rib report --format`). The 0.1 names `register_backbones` and `register_sinks` still work for one release,
+with a deprecation warning.
 """
+
+import warnings
 
 import pluggy
 
 hookspec = pluggy.HookspecMarker("rib")
-hookimpl = pluggy.HookimplMarker("rib")
+HOOKIMPL = pluggy.HookimplMarker("rib")
+
+
+def __getattr__(name: str):
+    # 0.1 plugins wrote `from rib_core.hookspecs import hookimpl`; keep them working while pointing at the API.
+    if name == "hookimpl":
+        warnings.warn("'from rib_core.hookspecs import hookimpl' is deprecated; use 'from rib_core.api import "
+                      "hookimpl'.", DeprecationWarning, stacklevel=2)
+        return HOOKIMPL
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @hookspec
-def register_backbones(register):
-    """Register backbone loaders.
+def register_models(register):
+    """Register pretrained models (backbone loaders): the names a suite lists under `models`.
 
     Target: a function `load(name: str, *, weights: str | None, options: dict) -> rib_core.models.Backbone`.
     `name` is the full name the user wrote (useful for "prefix:*" patterns); `weights` is a local file path
     (safetensors, or a torch file loaded with weights_only=True) that replaces the hub weights when given;
     `options` holds the remaining keys of the suite's model entry. Raise `rib_core.errors.RibError` with a
     message saying what to do when weights are unavailable.
+
+    Optional keywords of `register`: `weights_status="module:attr"`, a function `(name, *, weights, options) ->
+    str | None` saying what is missing offline (rib refuses to start a run while it returns a message);
+    `identity="module:attr"`, a function `(name, *, weights, options) -> str` that changes whenever the weights
+    your plugin will load change (rib puts it into every result key that depends on the model, so changed
+    weights are re-evaluated); `label_space="imagenet-1k"` (the default), checked against each dataset's before
+    any work; `num_params=86_000_000`, used by `rib bench --dry-run` estimates.
     """
 
 
@@ -63,9 +86,20 @@ def register_metrics(register):
 
 
 @hookspec
-def register_sinks(register):
-    """Register report sinks (extra output formats for `rib report --format NAME`).
+def register_formats(register):
+    """Register report formats (`rib report --format NAME`).
 
     Target: a function `write(report: dict, stream) -> None` that writes the report (the JSON structure
     documented in docs/protocol.md) to a text stream.
     """
+
+
+# -- deprecated names (0.1): same arguments, same meaning ---------------------------------------------------------
+@hookspec(warn_on_impl=DeprecationWarning("register_backbones is deprecated: rename the hook to register_models."))
+def register_backbones(register):
+    """Deprecated name of `register_models`."""
+
+
+@hookspec(warn_on_impl=DeprecationWarning("register_sinks is deprecated: rename the hook to register_formats."))
+def register_sinks(register):
+    """Deprecated name of `register_formats`."""

@@ -20,15 +20,20 @@ from rib_core import hookspecs
 from rib_core.errors import PluginError, UnknownNameError
 
 ENTRY_POINT_GROUP = "rib"
-KINDS = ("backbones", "datasets", "strategies", "metrics", "sinks")
+# One vocabulary per kind: the hook is register_<kind>, the command `rib list <kind>`, the suite key <kind>.
+KINDS = ("models", "datasets", "strategies", "metrics", "formats")
+# 0.1 names of two kinds: their hooks still work (deprecated), and internal callers may still say them.
+KIND_ALIASES = {"backbones": "models", "sinks": "formats"}
+DEPRECATED_HOOKS = {"models": "register_backbones", "formats": "register_sinks"}
 # Singular nouns for messages ("unknown model 'x'").
-KIND_NOUN = {"backbones": "model", "datasets": "dataset", "strategies": "strategy", "metrics": "metric",
-             "sinks": "report format"}
+KIND_NOUN = {"models": "model", "datasets": "dataset", "strategies": "strategy", "metrics": "metric",
+             "formats": "report format"}
 BUILTIN_MODULES = ("rib_core.builtins",)
 
-# Names that belong to plugins the project ships, so that an unknown name can say what to install.
-KNOWN_PLUGIN_PREFIXES = {
-    "backbones": {"openai-clip/": "rib-openai-clip", "laion/": "rib-laion", "augreg/": "rib-augreg"},
+# The plugins this project ships, by kind: the names (or patterns) each registers. An unknown name says what to
+# install, and `rib list` shows the names of those not installed.
+SHIPPED_PLUGINS = {
+    "models": {"openai-clip/*": "rib-openai-clip", "laion/*": "rib-laion", "augreg/*": "rib-augreg"},
     "strategies": {"lora": "rib-lora", "ewc": "rib-ewc"},
 }
 
@@ -76,14 +81,20 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     registered: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
+    # Names this plugin registered that another plugin had already taken: only these are refused.
+    clashes: list[str] = field(default_factory=list)
+    deprecations: list[str] = field(default_factory=list)  # 0.1 names it still uses
 
     @property
     def status(self) -> str:
-        return "ok" if self.error is None else self.error
+        if self.error is not None:
+            return self.error
+        notes = self.clashes + self.deprecations
+        return "ok" if not notes else "ok, except: " + "; ".join(notes)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "version": self.version, "builtin": self.builtin, "hooks": self.hooks,
-                "registered": self.registered, "status": self.status}
+                "registered": self.registered, "status": self.status, "clashes": self.clashes}
 
 
 class Registry:
@@ -112,11 +123,13 @@ class Registry:
         added: list[Registration] = []
         try:
             for kind in KINDS:
-                caller = getattr(self.pm.hook, f"register_{kind}")
-                for impl in caller.get_hookimpls():
-                    if impl.plugin_name != name:
-                        continue
-                    impl.function(register=self._register_callback(kind, name, added))
+                hooks = [f"register_{kind}"] + ([DEPRECATED_HOOKS[kind]] if kind in DEPRECATED_HOOKS else [])
+                for hook in hooks:
+                    for impl in getattr(self.pm.hook, hook).get_hookimpls():
+                        if impl.plugin_name == name:
+                            if hook != f"register_{kind}":
+                                info.deprecations.append(f"hook {hook} is deprecated: rename it register_{kind}")
+                            impl.function(register=self._register_callback(kind, name, added, info))
         except Exception as exc:
             for reg in added:
                 self.entries[reg.kind].pop(reg.name, None)
@@ -125,6 +138,8 @@ class Registry:
             return info
         for reg in added:
             info.registered.setdefault(reg.kind, []).append(reg.name)
+        for clash in info.clashes:
+            print(f"rib: warning: plugin '{name}': {clash} (see 'rib plugins')", file=sys.stderr)
         return info
 
     def remove_plugin(self, name: str) -> None:
@@ -134,16 +149,21 @@ class Registry:
         self.plugins.pop(name, None)
         _unregister_quietly(self.pm, name)
 
-    def _register_callback(self, kind: str, plugin: str, added: list):
+    def _register_callback(self, kind: str, plugin: str, added: list, info: PluginInfo):
         def register(name: str, target: str, description: str = "", **extra):
             if not isinstance(name, str) or not name or not isinstance(target, str) or ":" not in target:
                 raise ValueError(f"register() needs a name and a 'module:attr' target, got {name!r}, {target!r}")
             existing = self.entries[kind].get(name)
             if existing is not None:
-                raise PluginError(
-                    f"{KIND_NOUN[kind]} '{name}' is registered by both '{existing.plugin}' and '{plugin}'. "
-                    f"Uninstall one of them, or disable it with RIB_DISABLE_PLUGINS={plugin}."
-                )
+                # Refuse this one name; the plugin's other models, datasets, strategies... keep working.
+                owner = self.plugins.get(existing.plugin)
+                advice = (f"rename it in '{plugin}' with a prefix of its own (e.g. '{plugin}/{name}')"
+                          if owner is not None and owner.builtin else
+                          f"rename it in one of them with a prefix of its own, or disable one with "
+                          f"RIB_DISABLE_PLUGINS={plugin}")
+                info.clashes.append(f"{KIND_NOUN[kind]} '{name}' is already registered by '{existing.plugin}', "
+                                    f"which keeps it: {advice}")
+                return
             reg = Registration(kind, name, target, description, plugin, extra)
             self.entries[kind][name] = reg
             added.append(reg)
@@ -151,6 +171,7 @@ class Registry:
 
     # -- lookup ------------------------------------------------------------------------------------------
     def get(self, kind: str, name: str) -> Registration:
+        kind = KIND_ALIASES.get(kind, kind)
         entries = self.entries[kind]
         if name in entries:
             return entries[name]
@@ -161,25 +182,26 @@ class Registry:
         raise UnknownNameError(unknown_name_message(kind, name, list(entries)))
 
     def names(self, kind: str) -> list[Registration]:
-        return sorted(self.entries[kind].values(), key=lambda r: r.name)
+        return sorted(self.entries[KIND_ALIASES.get(kind, kind)].values(), key=lambda r: r.name)
 
     def load(self, kind: str, name: str):
         return self.get(kind, name).load()
 
 
 def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
+    kind = KIND_ALIASES.get(kind, kind)
     noun = KIND_NOUN.get(kind, kind)
     lines = [f"unknown {noun} '{name}'."]
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     if close:
         lines.append("Did you mean: " + ", ".join(f"'{c}'" for c in close) + "?")
-    for prefix, dist in KNOWN_PLUGIN_PREFIXES.get(kind, {}).items():
-        if name.startswith(prefix):
+    for shipped, dist in SHIPPED_PLUGINS.get(kind, {}).items():
+        if name == shipped or (shipped.endswith("*") and name.startswith(shipped[:-1])):
             lines.append(f"'{name}' is provided by the plugin {dist}: pip install {dist} "
                          f"(from this repository: pip install plugins/{dist}).")
             break
     else:
-        lines.append(f"Run 'rib list {kind if kind != 'backbones' else 'models'}' to see every known {noun}.")
+        lines.append(f"Run 'rib list {KIND_ALIASES.get(kind, kind)}' to see every known {noun}.")
     return "\n".join(lines)
 
 

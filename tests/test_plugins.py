@@ -7,11 +7,11 @@ import sys
 import pytest
 
 from rib_core.errors import UnknownNameError
-from rib_core.hookspecs import hookimpl
+from rib_core.api import hookimpl
 from tests.helpers import REPO, fake_distribution, run_cli
 
 GOOD_PLUGIN = '''
-from rib_core.hookspecs import hookimpl
+from rib_core.api import hookimpl
 
 @hookimpl
 def register_strategies(register):
@@ -64,7 +64,7 @@ def test_load_and_disable_plugin_lists(tmp_path):
         assert "ft" in names  # built-ins are always there
 
 
-def test_two_plugins_registering_one_name_is_an_error_naming_both(register_plugin):
+def test_a_name_clash_refuses_only_that_name_and_says_how_to_fix_it(register_plugin, rib_registry, capsys):
     class First:
         @hookimpl
         def register_strategies(self, register):
@@ -74,10 +74,32 @@ def test_two_plugins_registering_one_name_is_an_error_naming_both(register_plugi
         @hookimpl
         def register_strategies(self, register):
             register("shared-name", "x:z")
+            register("second-own", "x:w")
+
+        @hookimpl
+        def register_metrics(self, register):
+            register("second-metric", "x:m")
 
     assert register_plugin(First(), "first").error is None
     info = register_plugin(Second(), "second")
-    assert "registered by both 'first' and 'second'" in info.error
+    assert info.error is None  # the plugin stays enabled
+    assert rib_registry.get("strategies", "shared-name").plugin == "first"
+    assert rib_registry.get("strategies", "second-own").plugin == "second"
+    assert rib_registry.get("metrics", "second-metric").plugin == "second"
+    assert "strategy 'shared-name' is already registered by 'first'" in info.status
+    assert "prefix" in info.status and "RIB_DISABLE_PLUGINS=second" in info.status
+    assert "plugin 'second': strategy 'shared-name'" in capsys.readouterr().err
+
+
+def test_a_clash_with_a_built_in_advises_a_prefix_not_an_uninstall(register_plugin):
+    class Mine:
+        @hookimpl
+        def register_strategies(self, register):
+            register("ft", "x:y")
+
+    info = register_plugin(Mine(), "rib-mine")
+    assert "already registered by 'rib_core.builtins'" in info.status
+    assert "'rib-mine/ft'" in info.status and "Uninstall" not in info.status
 
 
 def test_plugin_with_invalid_hook_is_unregistered(register_plugin, rib_registry):
@@ -138,3 +160,52 @@ def test_without_plugins_list_names_what_to_install_and_with_them_the_names_appe
     for plugin, name in (("rib_lora", "lora"), ("rib_ewc", "ewc")):
         if __import__("importlib").util.find_spec(plugin):
             assert name in all_strategies
+
+
+OLD_STYLE_PLUGIN = '''
+from rib_core.hookspecs import hookimpl
+
+@hookimpl
+def register_backbones(register):
+    register("old/model", "old_module:load", "a model registered with the 0.1 hook name")
+
+@hookimpl
+def register_sinks(register):
+    register("old-format", "old_module:write", "a report format registered with the 0.1 hook name")
+'''
+
+
+def test_a_plugin_written_for_0_1_still_loads_with_deprecation_warnings_naming_the_new_names(tmp_path):
+    site = tmp_path / "site"
+    fake_distribution(site, "rib-old", "rib_old", OLD_STYLE_PLUGIN)
+    models = run_cli("list", "models", "--json", pythonpath=[site], env={"PYTHONWARNINGS": "always::DeprecationWarning"})
+    assert models.returncode == 0, models.stderr
+    assert "old/model" in {r["name"] for r in json.loads(models.stdout)}
+    assert "use 'from rib_core.api import hookimpl'" in models.stderr
+    assert "rename the hook to register_models" in models.stderr
+    formats = run_cli("list", "formats", "--json", pythonpath=[site])
+    assert "old-format" in {r["name"] for r in json.loads(formats.stdout)}
+    plugins = {p["name"]: p for p in json.loads(run_cli("plugins", "--json", pythonpath=[site]).stdout)}
+    assert "register_backbones is deprecated: rename it register_models" in plugins["rib-old"]["status"]
+    assert "register_sinks is deprecated: rename it register_formats" in plugins["rib-old"]["status"]
+
+
+def test_the_public_api_exports_what_it_lists_and_stays_light():
+    code = ("import sys, rib_core.api as api\n"
+            "missing = [n for n in api.__all__ if not hasattr(api, n)]\n"
+            "print('MISSING', missing)\n"
+            "print('HEAVY', [m for m in ('torch', 'timm', 'open_clip') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert "MISSING []" in result.stdout and "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_shipped_plugins_import_only_the_public_api():
+    import re
+
+    offenders = []
+    for folder in ("plugins", "examples"):
+        for path in (REPO / folder).glob("*/rib_*/**/*.py"):
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if re.search(r"\b(from|import)\s+rib_core(?!\.api\b)", line):
+                    offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert offenders == []

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from rib_core.hookspecs import hookimpl
+from rib_core.api import hookimpl
 from rib_core.plugins import get_registry, reset_registry
 
 VALID = """

@@ -18,7 +18,7 @@ from rib_core.data.folders import FolderAdapter, safe_relative
 from rib_core.data.imagefolder import ImageFolder
 from rib_core.data.imagenet_variants import ImageNetR
 from rib_core.errors import DataError
-from rib_core.hookspecs import hookimpl
+from rib_core.api import hookimpl
 
 TOY_SUITE = """
 [suites.toy]
@@ -85,7 +85,7 @@ def load_tiny_imagenet(name, *, weights, options):
 
 class TinyImagenetBackbones:
     @hookimpl
-    def register_backbones(self, register):
+    def register_models(self, register):
         register("tiny-in1k/*", "tests.test_reliability_data:load_tiny_imagenet", "1000-way linear model (tests)")
 
 

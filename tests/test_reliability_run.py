@@ -22,7 +22,7 @@ import tests.toy_plugin as toy
 from rib_core.engine import store as store_module
 from rib_core.engine.store import Store
 from rib_core.errors import RibError
-from rib_core.hookspecs import hookimpl
+from rib_core.api import hookimpl
 from rib_core.strategies.base import Strategy
 from tests.helpers import REPO, fake_distribution
 
@@ -91,10 +91,12 @@ def load_predictions(data: bytes) -> dict[str, torch.Tensor]:
 # -- a plugin with faults on demand -------------------------------------------------------------------------------
 class FaultsPlugin:
     @hookimpl
-    def register_backbones(self, register):
-        register("broken/*", "tests.test_reliability_run:load_broken", "raises inside its loader (tests)")
-        register("ghost/*", "rib_no_such_module_anywhere:load", "a target that cannot be imported (tests)")
-        register("oom/*", "tests.test_reliability_run:load_oom", "tiny/a that runs out of memory above a batch size")
+    def register_models(self, register):
+        register("broken/*", "tests.test_reliability_run:load_broken", "raises inside its loader (tests)", label_space="toy")
+        register("ghost/*", "rib_no_such_module_anywhere:load", "a target that cannot be imported (tests)",
+                 label_space="toy")
+        register("oom/*", "tests.test_reliability_run:load_oom", "tiny/a that runs out of memory above a batch size",
+                 label_space="toy")
 
     @hookimpl
     def register_strategies(self, register):

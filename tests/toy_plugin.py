@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rib_core.data.base import CheckResult, ClassMap, DatasetAdapter, Sample
-from rib_core.hookspecs import hookimpl
+from rib_core.api import hookimpl
 from rib_core.preprocess import Preprocess
 
 CLASSES = ("red", "green", "blue", "grey")
@@ -27,8 +27,8 @@ def register_datasets(register):
 
 
 @hookimpl
-def register_backbones(register):
-    register("tiny/*", "tests.toy_plugin:load", "tiny MLPs (tests)")
+def register_models(register):
+    register("tiny/*", "tests.toy_plugin:load", "tiny MLPs (tests)", label_space="toy")
 
 
 def write_domain(root: Path, name: str, per_class: int = 10, seed: int = 0) -> Path:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rib_core.config import DatasetSpec, ModelSpec, StrategySpec, Suite, data_root
 from rib_core.errors import DataError, RibError
+from rib_core.models.base import IMAGENET_1K
 
 # Bump when a change in rib alters evaluation or training results (it invalidates stored cells).
 RESULTS_VERSION = 1
@@ -126,15 +128,40 @@ def variant_label(strategy_label: str, variant: str) -> str:
     return f"{strategy_label}[{variant}]" if variant else strategy_label
 
 
-def weights_problem(registry, spec: ModelSpec) -> str | None:
-    """What a backbone plugin says is missing to load `spec` offline (its optional `weights_status` hook)."""
-    target = registry.get("backbones", spec.name).extra.get("weights_status")
+def _model_hook(registry, spec: ModelSpec, keyword: str):
+    """A backbone registration's optional `keyword="module:attr"` function (weights_status, identity), or None."""
+    reg = registry.get("models", spec.name)
+    target = reg.extra.get(keyword)
     if not target:
         return None
     from rib_core.plugins import Registration
 
-    status = Registration("backbones", spec.name, target, "", registry.get("backbones", spec.name).plugin).load()
-    return status(spec.name, weights=spec.weights, options=dict(spec.options))
+    return Registration("models", spec.name, target, "", reg.plugin).load()
+
+
+def weights_problem(registry, spec: ModelSpec) -> str | None:
+    """What a backbone plugin says is missing to load `spec` offline (its optional `weights_status` hook)."""
+    status = _model_hook(registry, spec, "weights_status")
+    message = status(spec.name, weights=spec.weights, options=dict(spec.options)) if status else None
+    if not message:
+        return None
+    message = message.strip()
+    # The plugin's line says what is missing; name the model once, whether or not the plugin already did.
+    for prefix in (f"'{spec.label}': ", f"'{spec.name}': "):
+        message = message.removeprefix(prefix)
+    return f"model '{spec.label}': {message}"
+
+
+def weights_identity(registry, spec: ModelSpec) -> str | None:
+    """The plugin's own identity of the weights it will load (its optional `identity` hook): it enters every key
+    that depends on the model, so weights a plugin manages itself are re-evaluated when they change."""
+    identity = _model_hook(registry, spec, "identity")
+    return str(identity(spec.name, weights=spec.weights, options=dict(spec.options))) if identity else None
+
+
+def hub_offline() -> bool:
+    """True when model hubs must not be reached: missing weights then fail every cell, so a run refuses to start."""
+    return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
 
 
 def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
@@ -214,6 +241,8 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     reference = prepare_dataset(suite.reference) if suite.reference else None
 
     models = []
+    label_spaces = {ds.adapter.class_map().label_space for ds in datasets + [reference]
+                    if ds is not None and ds.adapter is not None and ds.samples}
     for spec in suite.models:
         weights_digest = None
         if spec.weights:
@@ -221,12 +250,22 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
                 weights_digest = file_digest(spec.weights)
             except OSError:
                 problems.append(f"model '{spec.label}': weights file '{spec.weights}' does not exist.")
-        elif check_weights:
+        elif check_weights or hub_offline():
             missing = weights_problem(registry, spec)
             if missing:
-                problems.append(f"model {missing}")
-        models.append(PreparedModel(spec, digest({"name": spec.name, "weights": weights_digest,
-                                                  "options": spec.options})))
+                problems.append(missing)
+        space = registry.get("models", spec.name).extra.get("label_space", IMAGENET_1K)
+        for other in sorted(label_spaces - {space}):
+            users = [ds.label for ds in datasets + [reference] if ds is not None and ds.adapter is not None
+                     and ds.samples and ds.adapter.class_map().label_space == other]
+            problems.append(f"model '{spec.label}' predicts the label space '{space}', but dataset(s) "
+                            f"{', '.join(users)} are labelled in '{other}': pair each model with datasets of its "
+                            f"label space (a plugin declares its model's with register(..., label_space=...)).")
+        fingerprint = {"name": spec.name, "weights": weights_digest, "options": spec.options}
+        identity = weights_identity(registry, spec)
+        if identity is not None:  # only then: keys of models without the hook stay what they were
+            fingerprint["identity"] = identity
+        models.append(PreparedModel(spec, digest(fingerprint)))
 
     strategies = []
     for spec in suite.strategies:

@@ -1,6 +1,6 @@
 """What a backbone loader hands to rib.
 
-A loader (registered through `register_backbones`) returns a `Backbone`: a torch module that maps normalised
+A loader (registered through `register_models`) returns a `Backbone`: a torch module that maps normalised
 images (B, 3, S, S) to logits over its label space (ImageNet-1k: 1000 classes), the preprocessing taken from the
 model's own pretrained config, which parameters form the classifier head, and an identity string that changes
 whenever the weights change (it goes into every cell key).

@@ -136,3 +136,8 @@ def render(report: dict, console: Console | None = None) -> None:
                       "run the same 'rib bench' command again to finish them.")
     for err in report["metric_errors"]:
         console.print(f"[red]{err}[/]")
+
+
+def write(report: dict, stream) -> None:
+    """The `table` format's writer (`rib report --format table`, the default), for any text stream."""
+    render(report, Console(file=stream, width=100))

@@ -16,6 +16,7 @@ what is different about it:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Iterator, Protocol
 
 from rib_core.errors import ConfigError
 
@@ -56,6 +57,22 @@ class TrainSettings:
         return settings
 
 
+class TrainData(Protocol):
+    """What `TrainContext.train_data` and `anchor_data` are: one dataset's images, ready for the model.
+
+    `epoch(i)` yields (images, labels) batches on `ctx.device`: images normalised for the backbone, labels indices
+    into `class_map`'s classes. The order is a function of the seed and `i` only, so a resumed run sees the same
+    batches. `identity` changes whenever the images, their split or the preprocessing change: use it in cache
+    keys (EWC's Fisher is cached by it).
+    """
+
+    batches_per_epoch: int
+    identity: str
+    class_map: object  # rib_core.api.ClassMap
+
+    def epoch(self, index: int) -> Iterator[tuple]: ...
+
+
 @dataclass
 class TrainContext:
     """Everything a strategy may look at or change during fine-tuning."""
@@ -65,10 +82,8 @@ class TrainContext:
     settings: TrainSettings
     device: object  # torch.device
     pretrained_state: dict  # name -> CPU tensor, the weights before fine-tuning
-    # An object with `batches_per_epoch`, `epoch(i) -> iterator of (normalised images, labels)` on ctx.device
-    # (order a function of the seed and i), `identity` (str) and `class_map`.
-    train_data: object = None
-    anchor_data: object = None  # the same for the reference set (EWC's Fisher anchor); None if the suite has none
+    train_data: TrainData | None = None  # the fine-tuning images
+    anchor_data: TrainData | None = None  # the reference set (EWC's Fisher anchor); None if the suite has none
     cache_dir: object = None  # a pathlib.Path a strategy may use to cache things across cells (EWC Fisher)
     load_stage: object = None  # callable(strategy_label) -> state dict of an earlier stage (lp-ft)
     state: dict = field(default_factory=dict)  # a strategy's own scratch space

@@ -1,6 +1,6 @@
 """A complete rib plugin in two files: this hook module and metric.py (docs/plugins.md walks through it)."""
 
-from rib_core.hookspecs import hookimpl
+from rib_core.api import hookimpl
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rib_core.metrics import Metric
+from rib_core.api import Metric
 
 BINS = 15
 

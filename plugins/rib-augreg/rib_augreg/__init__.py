@@ -5,7 +5,7 @@ Each name is an alias of one timm model and loads through rib's `timm:*` loader,
 (its cached results are shared). Nothing here imports torch: the loader is imported when a suite uses a name.
 """
 
-from rib_core.hookspecs import hookimpl
+from rib_core.api import hookimpl
 
 # Friendly name -> timm model name. Names read "vit-<size><patch>-<pretraining>"; every entry has a 1000-way
 # ImageNet-1k head (tests check each against timm's registry).
@@ -35,7 +35,7 @@ TRAINING = {
 
 
 @hookimpl
-def register_backbones(register):
+def register_models(register):
     for name, timm_name in MODELS.items():
         tag = timm_name.partition(".")[2]
         register(name, "rib_augreg:load", f"{TRAINING[tag]}: timm {timm_name}",
@@ -44,13 +44,13 @@ def register_backbones(register):
 
 def load(name: str, *, weights: str | None = None, options: dict | None = None):
     """Load the timm model behind a friendly name; `weights` and `options` as for `timm:*`."""
-    from rib_core.models.timm_loader import load_timm_model
+    from rib_core.api import load_timm_model
 
     return load_timm_model(MODELS[name], weights=weights, options=options, label=name)
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
     """None when the weights are available without a download, else what is missing (for --dry-run)."""
-    from rib_core.models.timm_loader import timm_weights_status
+    from rib_core.api import timm_weights_status
 
     return timm_weights_status(MODELS[name], weights=weights, label=name)

@@ -6,8 +6,7 @@ import logging
 import numbers
 import warnings
 
-from rib_core.errors import ConfigError
-from rib_core.strategies import Strategy, TrainContext
+from rib_core.api import ConfigError, Strategy, TrainContext
 
 from rib_ewc.fisher import LABEL_MODES, cache_path, diagonal_fisher, load_cached, save_cached
 

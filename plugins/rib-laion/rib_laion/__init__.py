@@ -4,7 +4,7 @@ The zero-shot classifier code is shared with rib-openai-clip (`rib_openai_clip.z
 depends. Nothing here imports torch or open_clip: the loaders are imported when a suite uses a name.
 """
 
-from rib_core.hookspecs import hookimpl
+from rib_core.api import hookimpl
 
 # Friendly name -> timm model name: CLIP image towers trained on LAION-2B, fine-tuned on ImageNet-1k
 # (the paper's "LAION-2B CLIP").
@@ -32,7 +32,7 @@ ZEROSHOT = {
 
 
 @hookimpl
-def register_backbones(register):
+def register_models(register):
     for name, timm_name in FINETUNED.items():
         register(name, "rib_laion:load", f"LAION-2B CLIP fine-tuned on IN-1k: timm {timm_name}",
                  weights_status="rib_laion:weights_status")

@@ -1,6 +1,6 @@
 """rib-lora: the "lora" fine-tuning strategy. Importing this module is cheap: torch loads with the strategy."""
 
-from rib_core.hookspecs import hookimpl
+from rib_core.api import hookimpl
 
 __version__ = "0.1.0"
 

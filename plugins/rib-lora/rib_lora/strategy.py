@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numbers
 
-from rib_core.errors import ConfigError, RibError
-from rib_core.strategies import Strategy, TrainContext
+from rib_core.api import ConfigError, RibError, Strategy, TrainContext
 
 from rib_lora.adapter import BLOCKS, add_adapters, find_fused_qkv, merged_state_dict
 

@@ -1,16 +1,11 @@
 """LoRA: frozen base weights, adapters only, exact merge, low-rank updates, timm and open_clip layouts."""
 
-import math
 
 import pytest
 import torch
 
-from rib_core.data.base import ClassMap
-from rib_core.errors import ConfigError, RibError
-from rib_core.models.base import Backbone
-from rib_core.preprocess import Preprocess
-from rib_core.strategies import TrainContext, TrainSettings
-from rib_core.strategies.train import fine_tune
+from rib_core.api import ClassMap, ConfigError, RibError
+from rib_core.testing import fine_tune, random_train_data, tiny_vit, train_context
 from rib_lora.strategy import LoRA
 
 torch.set_num_threads(1)
@@ -19,11 +14,7 @@ DIM = 16
 
 
 def timm_vit():
-    import timm
-
-    torch.manual_seed(0)
-    return timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=16, patch_size=8, embed_dim=DIM,
-                             depth=2, num_heads=2, num_classes=10)
+    return tiny_vit(num_classes=10, image_size=16, depth=2, seed=0)
 
 
 def open_clip_tower():
@@ -33,28 +24,9 @@ def open_clip_tower():
     return VisionTransformer(image_size=16, patch_size=8, width=DIM, layers=2, heads=2, mlp_ratio=2.0, output_dim=10)
 
 
-class FakeTrainData:
-    def __init__(self, n=16, batch_size=8):
-        g = torch.Generator().manual_seed(1)
-        self.images = torch.randn(n, 3, 16, 16, generator=g)
-        self.labels = torch.randint(0, 10, (n,), generator=g)
-        self.batch_size, self.identity = batch_size, "fake"
-        self.batches_per_epoch = math.ceil(n / batch_size)
-
-    def epoch(self, index):
-        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(index))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            yield self.images[idx], self.labels[idx]
-
-
 def make_ctx(model, head=("head.",), epochs=3):
-    backbone = Backbone(model=model, preprocess=Preprocess(input_size=16, resize_size=16), head_prefixes=head,
-                        identity="tiny@test", num_classes=10)
-    settings = TrainSettings(lr=0.5, epochs=epochs, warmup_steps=1, amp=False)
-    return TrainContext(backbone=backbone, class_map=CLASS_MAP, settings=settings, device=torch.device("cpu"),
-                        pretrained_state={k: v.detach().clone() for k, v in model.state_dict().items()},
-                        train_data=FakeTrainData())
+    return train_context(model, random_train_data(n=16, batch_size=8), class_map=CLASS_MAP, head_prefixes=head,
+                         lr=0.5, epochs=epochs)
 
 
 def test_the_plugin_registers_lora_through_its_entry_point():

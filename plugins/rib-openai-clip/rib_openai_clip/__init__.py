@@ -6,7 +6,7 @@ image tower with a 1000-way head made from open_clip's ImageNet class names and 
 imported when a suite uses a name.
 """
 
-from rib_core.hookspecs import hookimpl
+from rib_core.api import hookimpl
 
 # Friendly name -> timm model name: CLIP image towers fine-tuned on ImageNet-1k (the paper's "OpenAI CLIP").
 FINETUNED = {
@@ -27,7 +27,7 @@ ZEROSHOT = {
 
 
 @hookimpl
-def register_backbones(register):
+def register_models(register):
     for name, timm_name in FINETUNED.items():
         register(name, "rib_openai_clip:load", f"OpenAI CLIP fine-tuned on IN-1k: timm {timm_name}", weights_status="rib_openai_clip:weights_status")
     for name, (architecture, tag) in ZEROSHOT.items():
@@ -49,7 +49,7 @@ def weights_status(name: str, *, weights: str | None = None, options: dict | Non
 # Shared with rib-laion, whose names map onto tables of the same two kinds.
 def load_from_tables(name: str, finetuned: dict, zeroshot: dict, *, weights: str | None, options: dict | None):
     if name in finetuned:
-        from rib_core.models.timm_loader import load_timm_model
+        from rib_core.api import load_timm_model
 
         return load_timm_model(finetuned[name], weights=weights, options=options, label=name)
     from rib_openai_clip.zeroshot import load_zeroshot
@@ -60,7 +60,7 @@ def load_from_tables(name: str, finetuned: dict, zeroshot: dict, *, weights: str
 
 def weights_status_from_tables(name: str, finetuned: dict, zeroshot: dict, *, weights: str | None) -> str | None:
     if name in finetuned:
-        from rib_core.models.timm_loader import timm_weights_status
+        from rib_core.api import timm_weights_status
 
         return timm_weights_status(finetuned[name], weights=weights, label=name)
     from rib_openai_clip.zeroshot import open_clip_weights_status

@@ -28,11 +28,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from rib_core.errors import ConfigError, RibError
-from rib_core.models.base import Backbone, file_digest
-from rib_core.models.timm_loader import hub_file_digest, model_kwargs_suffix
-from rib_core.paths import cache_dir
-from rib_core.preprocess import Preprocess
+from rib_core.api import (Backbone, ConfigError, Preprocess, RibError, cache_dir, file_digest, hub_file_digest,
+                          options_suffix)
 
 TEMPLATE_SETS = {
     "openai": open_clip.OPENAI_IMAGENET_TEMPLATES,  # the 80 prompts of the CLIP paper
@@ -76,7 +73,7 @@ def load_zeroshot(name: str, architecture: str, tag: str, *, weights: str | None
 
     clip = _create(name, architecture, tag_cfg, checkpoint, model_kwargs)
     prompts = prompts_digest(templates)
-    suffix = model_kwargs_suffix(model_kwargs)
+    suffix = options_suffix(model_kwargs)
     cache_file = cache_dir() / "zeroshot-heads" / f"{architecture}{suffix}-{weights_digest}-{templates}-{prompts}.safetensors"
     class_embeddings = cached_class_embeddings(clip, architecture, templates, cache_file)
     temperature = float(clip.logit_scale.detach().exp())

@@ -1,0 +1,112 @@
+"""The backbone contract's plan-time promises: a plugin's own weights identity enters every dependent key, label
+spaces are checked before any work, and weights a plugin says are missing refuse an offline run before any work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import tests.toy_plugin as toy
+from rib_core.api import hookimpl
+
+SUITE = """
+[suites.toy]
+models = ["managed/a"]
+datasets = ["toy-a", "toy-b"]
+strategies = ["ft"]
+eval_batch_size = 16
+[suites.toy.training]
+lr = 0.05
+epochs = 1
+warmup_steps = 1
+batch_size = 8
+"""
+
+
+def managed_file() -> Path:
+    import os
+
+    return Path(os.environ["RIB_MANAGED_WEIGHTS"])
+
+
+def load_managed(name, *, weights, options):
+    """tiny/a, whose head is shifted by a number the plugin keeps in a file of its own (its 'checkpoint')."""
+    import torch
+
+    backbone = toy.load("tiny/a", weights=None, options={})
+    with torch.no_grad():
+        backbone.model.head.bias += float(managed_file().read_text())
+    return backbone
+
+
+def managed_identity(name, *, weights, options):
+    return "managed@" + managed_file().read_text()
+
+
+def missing_weights(name, *, weights, options):
+    return "weights not found in /models/ghost.safetensors; copy them there."
+
+
+class ManagedPlugin:
+    @hookimpl
+    def register_models(self, register):
+        register("managed/*", "tests.test_plugin_contract:load_managed", "tiny/a with plugin-managed weights",
+                 identity="tests.test_plugin_contract:managed_identity", label_space="toy")
+        register("ghostly/*", "tests.test_plugin_contract:load_managed", "weights that are never there",
+                 weights_status="tests.test_plugin_contract:missing_weights", label_space="toy")
+        register("imagenet-only/*", "tests.test_plugin_contract:load_managed", "declares ImageNet-1k labels")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, register_plugin):
+    data = tmp_path / "data"
+    for name in ("toy-a", "toy-b"):
+        toy.write_domain(data, name, per_class=6)
+    monkeypatch.setenv("RIB_TOY_DATA", str(data))
+    monkeypatch.setenv("RIB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RIB_MANAGED_WEIGHTS", str(tmp_path / "checkpoint.txt"))
+    (tmp_path / "checkpoint.txt").write_text("0.0")
+    register_plugin(toy, "toy")
+    register_plugin(ManagedPlugin(), "rib-managed")
+    return tmp_path
+
+
+def bench(run_rib, env: Path, model: str = "managed/a"):
+    suite = env / "suite.toml"
+    suite.write_text(SUITE.replace('"managed/a"', f'"{model}"'))
+    return run_rib("bench", "-c", str(suite), "--out", str(env / "out"), "--device", "cpu", "--workers", "0",
+                   "--no-report")
+
+
+def test_changed_plugin_managed_weights_rerun_every_dependent_cell(env, run_rib):
+    first = bench(run_rib, env)
+    assert first.exit_code == 0, first.stderr
+    assert "8 cell(s) run, 0 reused" in first.stderr
+    assert "0 cell(s) run, 8 reused" in bench(run_rib, env).stderr  # same weights: everything reused
+
+    (env / "checkpoint.txt").write_text("3.0")  # the plugin's checkpoint changes; no suite value does
+    again = bench(run_rib, env)
+    assert again.exit_code == 0, again.stderr
+    assert "8 cell(s) run, 0 reused" in again.stderr
+    records = [json.loads(p.read_text()) for p in (env / "out").glob("cells/*/record.json")]
+    assert len(records) == 16  # both generations are kept, under different keys
+
+
+def test_a_label_space_mismatch_is_refused_before_any_work(env, run_rib):
+    result = bench(run_rib, env, model="imagenet-only/x")
+    assert result.exit_code == 2
+    assert ("model 'imagenet-only/x' predicts the label space 'imagenet-1k', but dataset(s) toy-a, toy-b are "
+            "labelled in 'toy'") in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (env / "out").exists()
+
+
+def test_missing_weights_refuse_an_offline_run_before_any_work_naming_the_model_once(env, run_rib, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = bench(run_rib, env, model="ghostly/x")
+    assert result.exit_code == 2
+    assert "- model 'ghostly/x': weights not found in /models/ghost.safetensors; copy them there." in result.stderr
+    assert "model model" not in result.stderr
+    assert not (env / "out").exists()
