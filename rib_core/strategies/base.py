@@ -104,6 +104,8 @@ class Strategy:
     trains: bool = True
     #: Another strategy whose finished weights this one starts from (lp-ft starts from "lp").
     init_from: str | None = None
+    #: Raise when a code change changes results: it enters the keys of this strategy's cells.
+    version: int = 1
 
     def __init__(self, params: dict | None = None):
         params = dict(params or {})

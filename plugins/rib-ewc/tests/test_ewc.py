@@ -1,17 +1,12 @@
 """EWC: the Fisher against independent computations, the penalty and its gradient, the cache, the fallback."""
 
-import math
 
 import numpy as np
 import pytest
 import torch
 
-from rib_core.data.base import ClassMap
-from rib_core.errors import ConfigError
-from rib_core.models.base import Backbone
-from rib_core.preprocess import Preprocess
-from rib_core.strategies import TrainContext, TrainSettings
-from rib_core.strategies.train import fine_tune
+from rib_core.api import ClassMap, ConfigError
+from rib_core.testing import TensorTrainData, fine_tune, tiny_vit, train_context
 from rib_ewc.fisher import diagonal_fisher
 from rib_ewc.strategy import EWC
 
@@ -20,15 +15,8 @@ SUBSET = ClassMap("imagenet-1k", ("a", "b", "c", "d"), ((1,), (4,), (6,), (8,)))
 ALL = ClassMap("imagenet-1k", tuple(f"c{i}" for i in range(10)), tuple((i,) for i in range(10)))
 
 
-class Data:
-    def __init__(self, images, labels, batch_size=4, identity="data", class_map=None):
-        self.images, self.labels, self.batch_size = images, labels, batch_size
-        self.identity, self.class_map = identity, class_map
-        self.batches_per_epoch = math.ceil(len(images) / batch_size)
-
-    def epoch(self, index):
-        for start in range(0, len(self.images), self.batch_size):
-            yield self.images[start:start + self.batch_size], self.labels[start:start + self.batch_size]
+def Data(images, labels, batch_size=4, identity="data", class_map=None):
+    return TensorTrainData(images, labels, batch_size, class_map, identity, shuffle=False)
 
 
 def linear_model(seed=0):
@@ -36,24 +24,12 @@ def linear_model(seed=0):
     return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 10))
 
 
-def tiny_vit():
-    import timm
-
-    torch.manual_seed(0)
-    return timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=16, patch_size=8, embed_dim=16,
-                             depth=1, num_heads=2, num_classes=10)
-
-
 def make_ctx(model, size, anchor=None, cache_dir=None, identity="model@1", train_labels=10):
     g = torch.Generator().manual_seed(2)
     train = Data(torch.randn(8, 3, size, size, generator=g), torch.randint(0, train_labels, (8,), generator=g),
                  identity="train")
-    backbone = Backbone(model=model, preprocess=Preprocess(input_size=size, resize_size=size),
-                        head_prefixes=("head.",), identity=identity, num_classes=10)
-    return TrainContext(backbone=backbone, class_map=ALL, settings=TrainSettings(lr=0.1, epochs=2, warmup_steps=1,
-                        amp=False), device=torch.device("cpu"),
-                        pretrained_state={k: v.detach().clone() for k, v in model.state_dict().items()},
-                        train_data=train, anchor_data=anchor, cache_dir=cache_dir)
+    return train_context(model, train, class_map=ALL, image_size=size, anchor_data=anchor, cache_dir=cache_dir,
+                         identity=identity, lr=0.1, epochs=2)
 
 
 def anchor_set(n=12, size=4, identity="anchor"):
@@ -99,7 +75,7 @@ def test_empirical_fisher_equals_the_analytic_per_sample_computation():
 def test_fisher_of_a_vit_equals_brute_force_per_sample_gradients():
     import copy
 
-    model, anchor = tiny_vit(), anchor_set(n=6, size=16)
+    model, anchor = tiny_vit(depth=1), anchor_set(n=6, size=16)
     model.train()  # diagonal_fisher must evaluate in eval mode and restore this
     fisher, _ = diagonal_fisher(model, anchor.epoch(0), SUBSET.project, n_samples=6, labels="empirical")
     assert model.training
@@ -194,7 +170,7 @@ def test_without_a_reference_set_the_fine_tuning_set_is_used_with_a_warning():
 
 def test_a_larger_lambda_keeps_the_weights_closer_to_theta0_in_the_fisher_metric(tmp_path):
     def distance(lam):
-        ctx = make_ctx(tiny_vit(), 16, anchor=anchor_set(size=16))
+        ctx = make_ctx(tiny_vit(depth=1), 16, anchor=anchor_set(size=16))
         ctx.settings.lr = 0.01  # lr * 2 * lambda * max F stays < 2: plain SGD on the penalty is stable
         out = fine_tune(ctx, EWC({"lambda": lam, "fisher_samples": 12}), work_dir=tmp_path / str(lam), seed=0)[""]
         names = [n for n, _ in ctx.model.named_parameters()]
