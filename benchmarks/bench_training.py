@@ -9,7 +9,7 @@ of the logits, bf16 autocast and fused SGD on CUDA in both. Timed in rotation:
 
   plain loop           the loop anyone would write: shuffled batches from an in-memory uint8 tensor, normalise,
                        forward, cross-entropy, backward, step; no checks, no logging, no checkpoints;
-  rib, no checkpoints  rib_core.strategies.train.fine_tune with checkpoint_every_epoch = false: the harness's
+  rib, no checkpoints  rib_core.engine.train.fine_tune with checkpoint_every_epoch = false: the harness's
                        own per-step costs (lr schedule, NaN check, loss log, data from the cache);
   rib                  fine_tune as `rib bench` runs it: plus an epoch checkpoint (model + optimizer state,
                        SHA-256) and train_log.json after every epoch, so a killed run resumes.
@@ -89,7 +89,7 @@ def rib_fine_tune(model, images, positions, labels, preprocess, class_map, setti
     from rib_core.models.base import Backbone
     from rib_core.strategies.base import TrainContext
     from rib_core.strategies.builtin import FullFineTune
-    from rib_core.strategies.train import fine_tune
+    from rib_core.engine.train import fine_tune
 
     backbone = Backbone(model=model, preprocess=preprocess, head_prefixes=("head.",), identity="bench@0")
     data = TrainData(images, positions, np.asarray(labels), preprocess, device, settings.batch_size, seed,

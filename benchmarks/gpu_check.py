@@ -267,7 +267,7 @@ def main(argv=None) -> int:
             skipped.append("fused-vs-foreach and gradient checkpointing (time budget)")
 
         # A model whose predictions mean something, for the correctness check: a short AdamW run.
-        from rib_core.strategies.train import TrainingDiverged
+        from rib_core.engine.train import TrainingDiverged
 
         decisive = copy.deepcopy(initial).to(device)
         adamw = TrainSettings(optimizer="adamw", lr=1e-4, epochs=1 if smoke else 3, warmup_steps=2 if smoke else 10,

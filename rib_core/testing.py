@@ -183,6 +183,6 @@ def train_context(model, train_data=None, *, class_map=None, head_prefixes=("hea
 def fine_tune(ctx, strategy, work_dir, seed: int = 0, on_step=None) -> dict:
     """Run rib's own training loop (the one every cell uses) with `strategy`; returns {variant: state dict}.
     Epoch checkpoints go to `work_dir`, so calling it again with the same `work_dir` resumes."""
-    from rib_core.strategies.train import fine_tune as run
+    from rib_core.engine.train import fine_tune as run
 
     return run(ctx, strategy, work_dir=work_dir, seed=seed, on_step=on_step)

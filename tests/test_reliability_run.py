@@ -495,7 +495,7 @@ def test_results_checkpoints_and_caches_are_json_or_safetensors_never_pickles(to
     out = toy_env / "out"
     assert bench(run_rib, write_suite(toy_env), out).exit_code == 0
     # A finished fine-tune deletes its checkpoints; write one as a killed run leaves it, with optimizer state.
-    from rib_core.strategies.train import _Run, save_checkpoint
+    from rib_core.engine.train import _Run, save_checkpoint
 
     net = torch.nn.Linear(2, 2)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)

@@ -13,7 +13,7 @@ from rib_core.preprocess import Preprocess
 from rib_core.strategies.base import TrainContext, TrainSettings
 from rib_core.strategies.builtin import (L2SP, Freeze, FullFineTune, LearningWithoutForgetting, LinearProbe,
                                          LinearProbeThenFineTune, WiseFT)
-from rib_core.strategies.train import fine_tune
+from rib_core.engine.train import fine_tune
 
 torch.set_num_threads(1)
 NUM_CLASSES = 10

@@ -13,7 +13,7 @@ from rib_core.models.base import Backbone
 from rib_core.preprocess import Preprocess
 from rib_core.strategies.base import Strategy, TrainContext, TrainSettings
 from rib_core.strategies.builtin import Freeze, FullFineTune
-from rib_core.strategies.train import TrainingDiverged, count_steps, fine_tune, lr_at
+from rib_core.engine.train import TrainingDiverged, count_steps, fine_tune, lr_at
 
 torch.set_num_threads(1)
 NUM_CLASSES = 10

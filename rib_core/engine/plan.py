@@ -296,7 +296,7 @@ def eval_key(source: str, ds: PreparedDataset, subset: str, split: list) -> str:
 
 def build_plan(prepared: Prepared) -> list[Cell]:
     """Every cell of the suite in a valid execution order (dependencies first), without duplicates."""
-    from rib_core.strategies.train import count_steps
+    from rib_core.engine.train import count_steps
 
     suite, settings = prepared.suite, prepared.settings
     split = [suite.split, suite.seed]

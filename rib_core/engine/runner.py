@@ -313,7 +313,7 @@ class Runner:
 
     def run_finetune(self, cell: Cell) -> None:
         from rib_core.strategies.base import TrainContext
-        from rib_core.strategies.train import fine_tune
+        from rib_core.engine.train import fine_tune
 
         prepared = self.prepared
         ps_cls = prepared.registry.load("strategies", cell.strategy_name)

@@ -1,7 +1,7 @@
 """The fine-tuning strategy contract.
 
 rib owns the training loop (optimizer, warm-up + cosine schedule, epochs, batching, gradient accumulation,
-autocast, clipping, epoch checkpoints, NaN detection: see rib_core/strategies/train.py). A strategy only says
+autocast, clipping, epoch checkpoints, NaN detection: see rib_core/engine/train.py). A strategy only says
 what is different about it:
 
 - `setup(ctx)`: choose trainable parameters (`requires_grad`), wrap modules (LoRA), precompute things (EWC's

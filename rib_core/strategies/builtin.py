@@ -1,7 +1,7 @@
 """The strategies that ship with rib: ft, lp, lp-ft, l2-sp, lwf, wise-ft, freeze.
 
 Each says only what differs from full fine-tuning (see rib_core/strategies/base.py); the loop is
-rib_core/strategies/train.py.
+rib_core/engine/train.py.
 """
 
 from __future__ import annotations

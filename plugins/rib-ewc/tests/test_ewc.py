@@ -1,6 +1,5 @@
 """EWC: the Fisher against independent computations, the penalty and its gradient, the cache, the fallback."""
 
-
 import numpy as np
 import pytest
 import torch
