@@ -1,7 +1,6 @@
 """rib backbones: LAION CLIP image towers, fine-tuned on ImageNet-1k (through timm) or zero-shot (through open_clip).
 
-The zero-shot classifier code is shared with rib-openai-clip (`rib_openai_clip.zeroshot`), on which this plugin
-depends. Nothing here imports torch or open_clip: the loaders are imported when a suite uses a name.
+The zero-shot classifier code is shared with rib-openai-clip through the rib-clip library (`rib_clip.zeroshot`). Nothing here imports torch or open_clip: the loaders are imported when a suite uses a name.
 """
 
 from rib_core.api import hookimpl
@@ -44,13 +43,13 @@ def register_models(register):
 
 def load(name: str, *, weights: str | None = None, options: dict | None = None):
     """Load a fine-tuned (timm) or zero-shot (open_clip) LAION CLIP backbone by its friendly name."""
-    from rib_openai_clip import load_from_tables
+    from rib_clip import load_from_tables
 
     return load_from_tables(name, FINETUNED, ZEROSHOT, weights=weights, options=options)
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
     """None when the weights are available without a download, else what is missing (for --dry-run)."""
-    from rib_openai_clip import weights_status_from_tables
+    from rib_clip import weights_status_from_tables
 
     return weights_status_from_tables(name, FINETUNED, ZEROSHOT, weights=weights)

@@ -2,7 +2,7 @@
 
 Fine-tuned names are aliases of timm models and load through rib's `timm:*` loader. Zero-shot names build CLIP's
 image tower with a 1000-way head made from open_clip's ImageNet class names and prompt templates
-(`rib_openai_clip.zeroshot`, which rib-laion reuses). Nothing here imports torch or open_clip: the loaders are
+(`rib_clip.zeroshot`, shared with rib-laion through the rib-clip library). Nothing here imports torch or open_clip: the loaders are
 imported when a suite uses a name.
 """
 
@@ -38,32 +38,13 @@ def register_models(register):
 
 def load(name: str, *, weights: str | None = None, options: dict | None = None):
     """Load a fine-tuned (timm) or zero-shot (open_clip) OpenAI CLIP backbone by its friendly name."""
+    from rib_clip import load_from_tables
+
     return load_from_tables(name, FINETUNED, ZEROSHOT, weights=weights, options=options)
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
     """None when the weights are available without a download, else what is missing (for --dry-run)."""
+    from rib_clip import weights_status_from_tables
+
     return weights_status_from_tables(name, FINETUNED, ZEROSHOT, weights=weights)
-
-
-# Shared with rib-laion, whose names map onto tables of the same two kinds.
-def load_from_tables(name: str, finetuned: dict, zeroshot: dict, *, weights: str | None, options: dict | None):
-    if name in finetuned:
-        from rib_core.api import load_timm_model
-
-        return load_timm_model(finetuned[name], weights=weights, options=options, label=name)
-    from rib_openai_clip.zeroshot import load_zeroshot
-
-    architecture, tag = zeroshot[name]
-    return load_zeroshot(name, architecture, tag, weights=weights, options=options)
-
-
-def weights_status_from_tables(name: str, finetuned: dict, zeroshot: dict, *, weights: str | None) -> str | None:
-    if name in finetuned:
-        from rib_core.api import timm_weights_status
-
-        return timm_weights_status(finetuned[name], weights=weights, label=name)
-    from rib_openai_clip.zeroshot import open_clip_weights_status
-
-    architecture, tag = zeroshot[name]
-    return open_clip_weights_status(name, architecture, tag, weights=weights)

@@ -11,7 +11,8 @@ they train through is the one CLIP was trained with.
 Encoding 1000 classes x 80 templates takes a while, so the unit rows are cached as safetensors under
 `$RIB_CACHE_DIR/zeroshot-heads/` (default ~/.cache/rib), keyed by architecture, weights digest and prompts digest.
 
-Shared by rib-openai-clip and rib-laion (rib-laion depends on this distribution).
+Shared by rib-openai-clip and rib-laion through this library distribution (rib-clip), so neither plugin
+depends on the other.
 """
 
 from __future__ import annotations
