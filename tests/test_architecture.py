@@ -11,7 +11,7 @@ from tests.helpers import REPO
 
 # Lower number = lower layer. A module may import its own layer and those below, never above.
 LAYERS = {
-    "rib_core": 0, "rib_core.errors": 0, "rib_core.paths": 0, "rib_core.preprocess": 0, "rib_core.hookspecs": 0,
+    "rib_core": 0, "rib_core.errors": 0, "rib_core.hashing": 0, "rib_core.paths": 0, "rib_core.preprocess": 0, "rib_core.hookspecs": 0,
     "rib_core.models": 1, "rib_core.data": 1, "rib_core.strategies": 1, "rib_core.metrics": 1,
     "rib_core.plugins": 2, "rib_core.config": 2, "rib_core.builtins": 2, "rib_core.demo": 2,
     "rib_core.engine": 3,

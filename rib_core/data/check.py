@@ -12,7 +12,6 @@ determines results, so a lab can prove that two machines evaluate the same data.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from rib_core.data.base import CheckResult
 from rib_core.errors import DataError, RibError
+from rib_core.hashing import sha256_file
 
 MANIFEST_FORMAT = "rib-data-manifest/1"
 EXAMPLES = 5  # how many names a problem line quotes
@@ -138,14 +138,6 @@ def check_adapter(adapter, deep: bool = True, workers: int = 0, progress=None) -
 
 # -- manifests -----------------------------------------------------------------------------------------------
 
-def _sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _manifest_paths(adapter) -> list[str]:
     if hasattr(adapter, "manifest_files"):
         return list(adapter.manifest_files())
@@ -155,7 +147,7 @@ def _manifest_paths(adapter) -> list[str]:
 def _describe(root: Path, paths: list[str], workers: int, progress) -> list[tuple[str, int, str]]:
     def one(path):
         full = root / path
-        return path, full.stat().st_size, _sha256(full)
+        return path, full.stat().st_size, sha256_file(full)
 
     rows = []
     with ThreadPoolExecutor(_threads(workers)) as pool:

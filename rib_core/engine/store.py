@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from rib_core.errors import RibError
+from rib_core.hashing import sha256_file
 
 RECORD = "record.json"
 
@@ -45,14 +46,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, obj) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_tensors(path: Path, tensors: dict, metadata: dict | None = None) -> str:

@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from rib_core.engine import distributed
-from rib_core.engine.store import atomic_write_json, sha256_file
+from rib_core.engine.store import atomic_write_json
+from rib_core.hashing import sha256_file
 from rib_core.errors import RibError
 
 log = logging.getLogger(__name__)

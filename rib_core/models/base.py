@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rib_core.errors import RibError
+from rib_core.hashing import sha256_file
 from rib_core.preprocess import Preprocess
 
 IMAGENET_1K = "imagenet-1k"
@@ -38,13 +39,9 @@ class Backbone:
         return [p for n, p in self.model.named_parameters() if not self.is_head(n)]
 
 
-def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
+def file_digest(path: str | Path) -> str:
     """SHA-256 of a weights file (first 16 hex digits), for backbone identities."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()[:16]
+    return sha256_file(path)[:16]
 
 
 def state_dict_digest(state_dict) -> str:
