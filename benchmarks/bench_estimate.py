@@ -77,8 +77,9 @@ def main() -> int:
         e, a = estimate[key] / scale, actual[key] / scale
         print(f"{key:14} {e:>10.1f}{unit:>2} {a:>10.1f}{unit:>2} {a / e if e else float('nan'):>10.2f}")
     ratio = actual["seconds"] / estimate["seconds"]
-    print(f"time within 2x: {'yes' if 0.5 <= ratio <= 2.0 else 'NO'} ({ratio:.2f})")
-    return 0
+    within = 0.5 <= ratio <= 2.0
+    print(f"time within 2x: {'yes' if within else 'NO'} ({ratio:.2f})")
+    return 0 if within else 1
 
 
 if __name__ == "__main__":
