@@ -32,7 +32,7 @@ __all__ = [
     "RibError", "UsageError", "ConfigError", "DataError", "PluginError",
     # helpers
     "load_state_dict_file", "file_digest", "state_dict_digest", "hub_file_digest", "cache_dir",
-    "load_timm_model", "timm_weights_status", "options_suffix",
+    "load_timm_model", "timm_weights_status", "timm_architecture", "options_suffix",
 ]
 
 
@@ -59,6 +59,14 @@ def timm_weights_status(model_name: str, *, weights: str | None = None, label: s
     from rib_core.models.timm_loader import timm_weights_status as status
 
     return status(model_name, weights=weights, label=label)
+
+
+def timm_architecture(model_name: str, *, options: dict | None = None, label: str | None = None):
+    """(untrained model, input size) of a timm model, built without any download: an `architecture` function for
+    timm-backed names (`rib bench --dry-run` times it and counts its parameters) is one call to this."""
+    from rib_core.models.timm_loader import timm_architecture as build
+
+    return build(model_name, options=options, label=label)
 
 
 def hub_file_digest(path) -> str:

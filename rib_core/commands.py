@@ -6,7 +6,6 @@ import json
 import sys
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from rib_core.errors import DataError, RibError, UsageError
@@ -150,16 +149,13 @@ def bench(args) -> int:
                   f"{stats.image_forwards} image forwards, {stats.train_steps} training steps.")
     if not args.no_report:
         _print_report(store.root, suite.name, registry, suite.metrics)
-    if stats.failed or stats.skipped:
-        # Escaped: error messages hold brackets ("[training] lr") that rich would eat as markup; unwrapped, so
-        # that file paths in them stay whole for copy and paste.
-        lines = [escape(f"- {what}: {why}") for what, why in stats.failed]
-        if stats.skipped:
-            lines.append(f"- {len(stats.skipped)} cell(s) not run because a cell they depend on failed")
-        console.print("[red]Some cells failed[/] (kept results are valid; fix and re-run to finish):\n" + "\n".join(lines),
-                      soft_wrap=True)
-        return 1
-    return 0
+    from rib_core.report.endings import next_steps
+
+    # Plain text, unwrapped: error messages hold brackets ("[training] lr") that rich would eat as markup, and
+    # file paths in them must stay whole for copy and paste.
+    console.print("\n".join(next_steps(args.out, stats.failed, stats.skipped)), markup=False, highlight=False,
+                  soft_wrap=True)
+    return 1 if stats.failed or stats.skipped else 0
 
 
 def _print_report(root, suite_name, registry, metric_names=None, fmt="table"):

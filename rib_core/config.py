@@ -282,7 +282,7 @@ def resolve_names(suite: Suite, registry) -> None:
     Instantiates strategies (cheap, no torch) so that unknown hyper-parameters are caught here too.
     """
     for model in suite.models:
-        registry.get("backbones", model.name)
+        registry.get("models", model.name)
     for spec in suite.datasets + ([suite.reference] if suite.reference else []):
         registry.get("datasets", spec.adapter)
     kept = []

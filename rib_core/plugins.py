@@ -55,6 +55,12 @@ class Registration:
     def matches(self, name: str) -> bool:
         return name.startswith(self.name[:-1]) if self.is_pattern else name == self.name
 
+    def load_extra(self, keyword: str):
+        """The object an optional `keyword="module:attr"` of this registration names (weights_status, identity,
+        architecture), imported now; None when the plugin did not give one."""
+        target = self.extra.get(keyword)
+        return Registration(self.kind, self.name, target, "", self.plugin).load() if target else None
+
     def load(self):
         """Import the target. A failure names the plugin responsible."""
         if self._loaded is None:

@@ -6,11 +6,14 @@ backbones and runs the whole demo grid), and the one a new user meets first.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from statistics import mean, pstdev
 
 import pytest
+
+from tests.helpers import REPO
 
 DOMAINS = ["demo-photo", "demo-sketch", "demo-cartoon", "demo-drawing", "demo-noise"]
 
@@ -54,3 +57,82 @@ def test_demo_numbers_are_meaningful(demo_run):
     mri = {(m["model"], m["strategy"]): m["mri"] for m in report["mri"]}
     assert pstdev(mri.values()) > 1.0
     assert mri[("demo/broad", "ft")] < mri[("demo/narrow", "ft")] - 3.0
+    assert mri[("demo/broad", "ft")] < 2 * mri[("demo/narrow", "ft")]  # "more than twice", README.md says
+
+
+# -- the documented numbers --------------------------------------------------------------------------------------
+# The demo is deterministic: two cold runs on one machine agree byte for byte, and two different 2-core x86
+# machines printed the same numbers (issue 22). So the docs' numbers must be exactly what the current code prints
+# (to the printed digit); when a change of rib moves them, refresh them with scripts/demo-excerpt. If a CI machine
+# ever prints different numbers with unchanged code, that is a new measurement of cross-CPU variation: record it
+# in README.md and widen these tolerances to it.
+ACCURACY_TOLERANCE = 0.05  # any accuracy, or change of accuracy (RI_i, its interval, delta ref, ID gain)
+MRI_TOLERANCE = 0.05
+NUMBER = re.compile(r"[-+]?\d+\.\d")
+
+
+def _marked(path, name: str) -> str:
+    text = (REPO / path).read_text()
+    return text.split(f"<!-- demo:{name} -->\n", 1)[1].split(f"<!-- /demo:{name} -->", 1)[0]
+
+
+def _rows(block: str) -> dict[str, list[float]]:
+    """Table rows of a report block, keyed by their label cells, as their numbers."""
+    rows = {}
+    title = ""
+    for line in block.splitlines():
+        if "│" not in line:
+            title = line.strip() if line.strip() and "━" not in line and "┃" not in line else title
+            continue
+        cells = [c.strip() for c in line.split("│")]
+        labels = tuple(c for c in cells if re.search(r"[a-z]", c) or not c)  # "wise-ft[alpha=0.5]" is a label
+        rows[(title,) + labels] = [float(x) for c in cells if c not in labels for x in NUMBER.findall(c)]
+    return rows
+
+
+def _compare(documented: dict, printed: dict, where: str) -> None:
+    for label, numbers in documented.items():
+        assert label in printed, f"{where}: row {label} is documented but not printed any more"
+        now = printed[label]
+        assert len(now) == len(numbers), f"{where}: row {label}: {numbers} documented, {now} printed"
+        summary = label[0].startswith("Summary")
+        for k, (doc, new) in enumerate(zip(numbers, now)):
+            tolerance = MRI_TOLERANCE if summary and k == 0 else ACCURACY_TOLERANCE
+            assert abs(doc - new) <= tolerance, (f"{where}: row {label}: documented {numbers}, printed now {now}. "
+                                                 "Refresh the docs with scripts/demo-excerpt (see its docstring).")
+
+
+@pytest.fixture(scope="module")
+def printed_report(demo_run, tmp_path_factory):
+    bench, _ = demo_run
+    out = bench.args[bench.args.index("--out") + 1]
+    env = dict(os.environ, COLUMNS="100", NO_COLOR="1")
+    text = subprocess.run([sys.executable, "-m", "rib_core", "report", out], capture_output=True, text=True,
+                          env=env, timeout=300).stdout
+    return _rows(text)
+
+
+@pytest.mark.slow
+def test_the_readme_excerpt_is_what_the_demo_prints_within_the_stated_tolerance(printed_report):
+    documented = _rows(_marked("README.md", "excerpt"))
+    assert len(documented) == 6 + 10  # the broad/ft matrix (pretrained + 5 domains) and the summary
+    _compare(documented, printed_report, "README.md")
+
+
+@pytest.mark.slow
+def test_docs_demo_numbers_are_what_the_demo_prints_within_the_stated_tolerance(demo_run, printed_report):
+    _, report = demo_run
+    pre = {(a["model"], a["eval_dataset"]): a["accuracy"] for a in report["accuracies"] if a["strategy"] is None}
+    table = [line for line in _marked("docs/demo.md", "pretrained").splitlines() if line.startswith("| `demo/")]
+    assert len(table) == 2
+    for line in table:
+        model = line.split("`")[1]
+        numbers = [float(x) for x in NUMBER.findall(line)]
+        values = [pre[(model, d)] for d in ["demo-source"] + DOMAINS]
+        for doc, new in zip(numbers, values + [mean(values[1:])]):
+            assert abs(doc - new) <= ACCURACY_TOLERANCE, f"docs/demo.md: {line} against {values}"
+    # The every-strategy summary (another suite, not run here) is marked as not yet refreshed until it is.
+    strategies = _rows(_marked("docs/demo.md", "strategies"))
+    shared = {k: v for k, v in strategies.items() if k in printed_report}
+    if any(shared[k] != printed_report[k] for k in shared):
+        assert "not yet refreshed" in (REPO / "docs" / "demo.md").read_text()

@@ -51,6 +51,12 @@ def build_model(seed: int = 0) -> VisionTransformer:
     return model.eval()
 
 
+def architecture(name: str, *, options: dict | None = None):
+    """(untrained model, input size) for `rib bench --dry-run` to time: no pretraining, no file."""
+    variant_of(name)
+    return build_model(), PREPROCESS.input_size
+
+
 def variant_of(name: str) -> str:
     """ "demo/narrow" -> "narrow", or an error listing the demo backbones."""
     variant = name[len(NAME_PREFIX):] if name.startswith(NAME_PREFIX) else name

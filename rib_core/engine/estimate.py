@@ -8,6 +8,7 @@ from rich.table import Table
 # GPU: bf16 inference on a current datacenter GPU; CPU: fp32 on a few cores. Training ~ 3x an inference pass.
 FALLBACK_IMAGES_PER_S = {"cuda": 3000.0, "mps": 150.0, "cpu": 6.0}  # cpu: 2 cores, docs/performance.md
 TRAIN_COST_FACTOR = 3.0
+VIT_B16_PARAMETERS = 86e6
 
 
 def _device_type(requested: str) -> str:
@@ -23,45 +24,75 @@ def _device_type(requested: str) -> str:
     return "cpu"
 
 
-def calibrate(device_type: str) -> tuple[float, float] | None:
-    """Measured (inference, training) images/s of a randomly initialised ViT-B/16 on this device, or None.
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
-    The paper's architecture stands in for every backbone: a few batches, a few seconds.
-    """
-    try:
-        import time
 
-        import timm
-        import torch
+def _bytes(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
-        device = torch.device(device_type)
-        model = timm.create_model("vit_base_patch16_224", pretrained=False).to(device)
-        batch = 64 if device.type == "cuda" else 2
-        x = torch.randn(batch, 3, 224, 224, device=device)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
 
-        def timed(fn, repeats=2):
-            fn()  # warm-up
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            for _ in range(repeats):
-                fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            return repeats * batch / (time.perf_counter() - start)
+def _count(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
 
-        def forward():
-            with torch.no_grad(), (autocast or torch.autocast("cpu", enabled=False)):
-                model(x)
 
-        def train_step():
-            with autocast or torch.autocast("cpu", enabled=False):
-                model(x).float().mean().backward()
+def storage_rows(prepared, plan, costs) -> list[tuple[str, str]]:
+    """The decoded-image cache (real image counts at each model's input size) and the fine-tuned weights
+    (each model's real parameter count, fp32, one file per evaluated variant of each fine-tune)."""
+    datasets = prepared.datasets + ([prepared.reference] if prepared.reference else [])
+    images = sum(ds.size("all") for ds in datasets)
+    published = " (published sizes of missing datasets)" if any(not d.samples for d in datasets) else ""
+    sizes = sorted({c.input_size if c else 224 for c in costs.values()} or {224})
+    if not prepared.suite.cache:
+        cache = "none (the suite sets cache = false: images are decoded on every pass)"
+    else:
+        cache_bytes = sum(images * side * side * 3 for side in sizes)
+        cache = (f"~{_bytes(cache_bytes)}: {images:,} images{published} at "
+                 f"{', '.join(f'{side} px' for side in sizes)}")
+    weights_bytes, guessed = 0.0, False
+    variants = {p.label: len(set([""] + list(p.strategy.variant_labels()))) for p in prepared.strategies}
+    for cell in plan:
+        if cell.kind != "finetune":
+            continue
+        cost = costs.get(cell.model)
+        guessed |= cost is None
+        parameters = cost.parameters if cost else VIT_B16_PARAMETERS
+        weights_bytes += parameters * 4 * variants.get(cell.strategy, 1)
+    per_model = ", ".join(f"{label} {_count(c.parameters)}" for label, c in costs.items() if c)
+    basis = "fp32; parameters: " + (per_model or "") + ("; ViT-B/16's 86M where not known" if guessed else "")
+    return [("decoded-image cache", cache), ("fine-tuned weights", f"~{_bytes(weights_bytes)} ({basis.strip('; ')})")]
 
-        return timed(forward), timed(train_step, repeats=1)
-    except Exception:
-        return None
+
+def estimated_seconds(plan, store, settings, costs, dev: str) -> tuple[float, str]:
+    """Seconds for the pending cells: each model's measured rates here, or the documented table."""
+    table_eval = FALLBACK_IMAGES_PER_S.get(dev, FALLBACK_IMAGES_PER_S["cpu"])
+    seconds, measured, fallback = 0.0, set(), set()
+    for cell in plan:
+        if store.is_done(cell.key):
+            continue
+        cost = costs.get(cell.model)
+        if cost is not None and cost.eval_images_per_s:
+            eval_rate, train_rate = cost.eval_images_per_s, cost.train_images_per_s
+            measured.add(cell.model)
+        else:
+            eval_rate, train_rate = table_eval, table_eval / TRAIN_COST_FACTOR
+            fallback.add(cell.model)
+        if cell.kind == "finetune":
+            seconds += cell.work * settings.batch_size / train_rate
+        else:
+            seconds += cell.work / eval_rate
+    parts = []
+    if measured:
+        rates = ", ".join(f"{label} {costs[label].eval_images_per_s:,.0f} img/s inference, "
+                          f"{costs[label].train_images_per_s:,.0f} training" for label in sorted(measured))
+        parts.append(f"measured here: {rates}")
+    if fallback:
+        parts.append(f"ViT-B/16 table, {table_eval:.0f} img/s (docs/performance.md), for {', '.join(sorted(fallback))}")
+    return seconds, "; ".join(parts) or "nothing to run"
 
 
 def summarize(plan, store) -> dict:
@@ -94,24 +125,14 @@ def print_dry_run(prepared, plan, plan_to_run, store, console, calibrate_speed: 
     table.add_row("to run", str(s["pending"]))
     table.add_row("image forwards to run", f"{s['image_forwards']:,}")
     table.add_row("training steps to run", f"{s['train_steps']:,} (batch {settings.batch_size})")
-    images = sum(ds.size("all") for ds in prepared.datasets + ([prepared.reference] if prepared.reference else []))
-    side = 224
-    estimated = " (published sizes of missing datasets)" if any(not d.samples for d in prepared.datasets) else ""
-    table.add_row("decoded-image cache", f"~{images * side * side * 3 / 1e9:.1f} GB at {side} px, "
-                  f"{images:,} images{estimated}")
-    weights_gb = s["finetune_cells"] * 86e6 * 4 / 1e9
-    table.add_row("fine-tuned weights", f"~{weights_gb:.0f} GB (ViT-B/16: 86M parameters, fp32, per fine-tune)")
     dev = _device_type(device)
-    measured = calibrate(dev) if calibrate_speed and s["pending"] else None
-    if measured:
-        eval_rate, train_rate = measured
-        source = f"measured here on a random ViT-B/16: {eval_rate:.0f} img/s inference, {train_rate:.0f} training"
-    else:
-        eval_rate = FALLBACK_IMAGES_PER_S.get(dev, FALLBACK_IMAGES_PER_S["cpu"])
-        train_rate = eval_rate / TRAIN_COST_FACTOR
-        source = f"ViT-B/16 table: {eval_rate:.0f} img/s; docs/performance.md"
-    seconds = s["image_forwards"] / eval_rate + s["train_steps"] * settings.batch_size / train_rate
-    table.add_row(f"estimated time on {dev}", f"~{seconds / 3600:.1f} h ({source})")
+    from rib_core.engine.calibrate import model_costs
+
+    costs = model_costs(prepared, dev, timed=calibrate_speed and bool(s["pending"]))
+    for label, text in storage_rows(prepared, plan_to_run, costs):
+        table.add_row(label, text)
+    seconds, source = estimated_seconds(plan_to_run, store, settings, costs, dev)
+    table.add_row(f"estimated time on {dev}", f"~{_duration(seconds)} ({source})")
     console.print(table)
     if suite.skipped:
         console.print(f"[dim]optional strategies not installed, skipped: {', '.join(suite.skipped)}[/]")

@@ -128,20 +128,9 @@ def variant_label(strategy_label: str, variant: str) -> str:
     return f"{strategy_label}[{variant}]" if variant else strategy_label
 
 
-def _model_hook(registry, spec: ModelSpec, keyword: str):
-    """A backbone registration's optional `keyword="module:attr"` function (weights_status, identity), or None."""
-    reg = registry.get("models", spec.name)
-    target = reg.extra.get(keyword)
-    if not target:
-        return None
-    from rib_core.plugins import Registration
-
-    return Registration("models", spec.name, target, "", reg.plugin).load()
-
-
 def weights_problem(registry, spec: ModelSpec) -> str | None:
     """What a backbone plugin says is missing to load `spec` offline (its optional `weights_status` hook)."""
-    status = _model_hook(registry, spec, "weights_status")
+    status = registry.get("models", spec.name).load_extra("weights_status")
     message = status(spec.name, weights=spec.weights, options=dict(spec.options)) if status else None
     if not message:
         return None
@@ -155,7 +144,7 @@ def weights_problem(registry, spec: ModelSpec) -> str | None:
 def weights_identity(registry, spec: ModelSpec) -> str | None:
     """The plugin's own identity of the weights it will load (its optional `identity` hook): it enters every key
     that depends on the model, so weights a plugin manages itself are re-evaluated when they change."""
-    identity = _model_hook(registry, spec, "identity")
+    identity = registry.get("models", spec.name).load_extra("identity")
     return str(identity(spec.name, weights=spec.weights, options=dict(spec.options))) if identity else None
 
 

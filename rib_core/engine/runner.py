@@ -134,7 +134,7 @@ class Runner:
             self._pretrained_state.clear()
             self._loaded_variant, self._variant_model = None, None
             model = next(m for m in self.prepared.models if m.label == label)
-            loader = self.prepared.registry.load("backbones", model.spec.name)
+            loader = self.prepared.registry.load("models", model.spec.name)
             backbone = loader(model.spec.name, weights=model.spec.weights, options=dict(model.spec.options))
             backbone.model.to(self.device).eval()
             self._pretrained_state[label] = {k: v.detach().cpu().clone() for k, v in backbone.model.state_dict().items()}

@@ -231,6 +231,16 @@ def _cached_hub_file(pretrained_cfg: dict) -> str | None:
 
 
 
+def architecture(name: str, *, options: dict | None = None):
+    """(model with random weights, input size) for `rib bench --dry-run` to time: never downloads."""
+    return timm_architecture(name.removeprefix("timm:"), options=options, label=name)
+
+
+def timm_architecture(model_name: str, *, options: dict | None = None, label: str | None = None):
+    model = timm.create_model(model_name, pretrained=False, **_check_options(label or model_name, options))
+    return model, preprocess_from_timm(model, label or model_name).input_size
+
+
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
     """None when `load` would find the weights without a download, else what is missing and how to get it.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -10,7 +12,7 @@ from rib_core.report.build import lookup
 
 
 def short(name: str) -> str:
-    """Column headers that fit 100 columns: drop the common 'imagenet-' / 'demo-' prefixes."""
+    """Short column headers: drop the common 'imagenet-' / 'demo-' prefixes."""
     for prefix in ("imagenet-", "demo-"):
         if name.startswith(prefix) and len(name) > len(prefix):
             return name[len(prefix):]
@@ -111,6 +113,21 @@ def other_metrics(report: dict) -> Table | None:
     return table
 
 
+def fit_width(console: Console, renderable) -> None:
+    """Off a terminal (a file, nohup, SLURM), widen the console to the content so that no number is cut.
+
+    The width is COLUMNS (or 100) unless the content needs more; a terminal keeps its own width.
+    """
+    if console.is_terminal:
+        return
+    try:
+        width = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        width = 100
+    needed = console.measure(renderable, options=console.options.update_width(100_000)).maximum
+    console.width = max(width, needed)
+
+
 def render(report: dict, console: Console | None = None) -> None:
     console = console or Console(width=100)
     parts = []
@@ -123,6 +140,7 @@ def render(report: dict, console: Console | None = None) -> None:
     extra = other_metrics(report)
     if extra is not None:
         parts += [Text(""), extra]
+    fit_width(console, Group(*parts))
     console.print(Group(*parts))
     console.print(Text("Accuracy in %, top-1 on each dataset's classes. Rows: fine-tuning set; (x) = held-out "
                        "part of that set; * = reference set. Colour: change vs pretrained on the same images. "

@@ -39,7 +39,7 @@ def register_models(register):
     for name, timm_name in MODELS.items():
         tag = timm_name.partition(".")[2]
         register(name, "rib_augreg:load", f"{TRAINING[tag]}: timm {timm_name}",
-                 weights_status="rib_augreg:weights_status")
+                 weights_status="rib_augreg:weights_status", architecture="rib_augreg:architecture")
 
 
 def load(name: str, *, weights: str | None = None, options: dict | None = None):
@@ -47,6 +47,13 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None):
     from rib_core.api import load_timm_model
 
     return load_timm_model(MODELS[name], weights=weights, options=options, label=name)
+
+
+def architecture(name: str, *, options: dict | None = None):
+    """The untrained model and its input size, for `rib bench --dry-run` to time (no download)."""
+    from rib_core.api import timm_architecture
+
+    return timm_architecture(MODELS[name], options=options, label=name)
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:

@@ -34,7 +34,8 @@ ZEROSHOT = {
 def register_models(register):
     for name, timm_name in FINETUNED.items():
         register(name, "rib_laion:load", f"LAION-2B CLIP fine-tuned on IN-1k: timm {timm_name}",
-                 weights_status="rib_laion:weights_status")
+                 weights_status="rib_laion:weights_status",
+                 architecture="rib_laion:architecture")
     for name, (architecture, tag) in ZEROSHOT.items():
         register(name, "rib_laion:load",
                  f"LAION CLIP zero-shot (class-name prompt head): open_clip {architecture} {tag}",
@@ -46,6 +47,13 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None):
     from rib_clip import load_from_tables
 
     return load_from_tables(name, FINETUNED, ZEROSHOT, weights=weights, options=options)
+
+
+def architecture(name: str, *, options: dict | None = None):
+    """The untrained fine-tuned (timm) model and its input size, for `rib bench --dry-run` to time."""
+    from rib_core.api import timm_architecture
+
+    return timm_architecture(FINETUNED[name], options=options, label=name)
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:

@@ -29,7 +29,8 @@ ZEROSHOT = {
 @hookimpl
 def register_models(register):
     for name, timm_name in FINETUNED.items():
-        register(name, "rib_openai_clip:load", f"OpenAI CLIP fine-tuned on IN-1k: timm {timm_name}", weights_status="rib_openai_clip:weights_status")
+        register(name, "rib_openai_clip:load", f"OpenAI CLIP fine-tuned on IN-1k: timm {timm_name}", weights_status="rib_openai_clip:weights_status",
+                 architecture="rib_openai_clip:architecture")
     for name, (architecture, tag) in ZEROSHOT.items():
         register(name, "rib_openai_clip:load",
                  f"OpenAI CLIP zero-shot (class-name prompt head): open_clip {architecture} {tag}",
@@ -41,6 +42,13 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None):
     from rib_clip import load_from_tables
 
     return load_from_tables(name, FINETUNED, ZEROSHOT, weights=weights, options=options)
+
+
+def architecture(name: str, *, options: dict | None = None):
+    """The untrained fine-tuned (timm) model and its input size, for `rib bench --dry-run` to time."""
+    from rib_core.api import timm_architecture
+
+    return timm_architecture(FINETUNED[name], options=options, label=name)
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
