@@ -8,6 +8,7 @@ a verified one. A mismatch deletes the partial file and says so.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -108,10 +109,11 @@ def _fetch(archive: Archive, url: str, part: Path, final: Path, progress) -> Pat
     total = archive.size
     if response is not None and response.status != 206 and offset:
         offset = 0  # the server ignored the range: start again
+    announced = None  # the last byte the server promised to send
     if response is not None:
         length = response.headers.get("Content-Length")
-        if total is None and length is not None:
-            total = offset + int(length)
+        announced = offset + int(length) if length is not None else None
+        total = total if total is not None else announced
     if offset:
         _hash_existing(part, hasher)
     task = progress.start(archive.name, total, offset)
@@ -119,14 +121,23 @@ def _fetch(archive: Archive, url: str, part: Path, final: Path, progress) -> Pat
     try:
         if response is not None:
             with response, open(part, "ab" if offset else "wb") as out:
-                while block := response.read(CHUNK):
-                    out.write(block)
-                    if hasher is not None:
-                        hasher.update(block)
-                    size += len(block)
-                    progress.advance(task, len(block))
-                out.flush()
-                os.fsync(out.fileno())
+                try:
+                    while block := response.read(CHUNK):
+                        out.write(block)
+                        if hasher is not None:
+                            hasher.update(block)
+                        size += len(block)
+                        progress.advance(task, len(block))
+                except (http.client.HTTPException, ConnectionError, TimeoutError) as exc:
+                    raise DataError(f"the download of {archive.name} from {url} broke off after {size} bytes "
+                                    f"({type(exc).__name__}). Run the same command again: it continues from "
+                                    f"there.") from exc
+                finally:
+                    out.flush()
+                    os.fsync(out.fileno())
+                if announced is not None and size < announced:
+                    raise DataError(f"the download of {archive.name} from {url} broke off after {size} bytes "
+                                    f"of {announced}. Run the same command again: it continues from there.")
     finally:
         progress.stop(task)
     verify(archive, part, size, hasher)

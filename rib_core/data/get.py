@@ -117,7 +117,7 @@ def print_plan(items: list[Item], root: Path, mirror: str | None, console) -> No
         for archive in item.source.archives:
             into = f"{item.folder} exists: checked, not downloaded" if item.present else f"-> {item.folder}"
             check = (f"{archive.checksum.split(':')[0]} ({archive.checksum_from})" if archive.checksum else
-                     "size only" if archive.size else "no checksum or size published: image count checked")
+                     "size only" if archive.size else "image count only (no checksum or size is published)")
             origin = "your --val-tar" if item.dataset == "imagenet-val" else mirrored(archive.urls[0], mirror)
             console.print(f"{item.dataset}: {archive.name}, {human(archive.size)}, verified by {check}, from "
                           f"{origin} {into}", highlight=False, soft_wrap=True)
@@ -162,6 +162,8 @@ def get_one(item: Item, root: Path, args, progress, console) -> None:
     os.replace(staging, item.folder)
     if not args.keep_archives and item.dataset != "imagenet-val":
         shutil.rmtree(downloads, ignore_errors=True)
+        if not any(downloads.parent.iterdir()):
+            downloads.parent.rmdir()
 
 
 def _verified_val_tar(path: Path, progress, any_tar: bool) -> Path:

@@ -30,7 +30,7 @@ class PlainProgress:
     def start(self, name, total, done):
         start = "resuming at " + human(done) if done else "starting"
         self.console.print(f"{name}: {start} of {human(total)}", highlight=False)
-        key = len(self.tasks)
+        key = object()
         self.tasks[key] = [name, total, done, time.monotonic(), time.monotonic(), done]
         return key
 
@@ -63,7 +63,7 @@ class RichProgress:
         bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                        TimeRemainingColumn(), console=self.console)
         bar.start()
-        key = len(self.bars)
+        key = object()
         self.bars[key] = (bar, bar.add_task(name, total=total, completed=done))
         return key
 
