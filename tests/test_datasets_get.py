@@ -42,10 +42,10 @@ def _recorded(archive: sources.Archive, data: bytes) -> sources.Archive:
         checksum=f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}" if algorithm else None)
 
 
-@pytest.fixture
-def published(tmp_path, monkeypatch):
-    """Build every built-in source's archives from fixture trees; serve them at their real URL paths."""
-    trees, served, expected = tmp_path / "trees", {}, {}
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Every built-in source's archives, from fixture trees (built once): (served files, table rows, layouts)."""
+    trees, served, rows, expected = tmp_path_factory.mktemp("trees"), {}, {}, {}
     for name, source in sources.BUILTIN_SOURCES.items():
         tree = make_dataset_tree(name, trees)
         if name == "imagenet-c":  # the fixture has no digital corruption: give digital.tar one
@@ -54,13 +54,21 @@ def published(tmp_path, monkeypatch):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(path.read_bytes())
         expected[name] = {p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()}
-        rows = []
+        rows[name] = []
         for archive in source.archives:
             data = _pack(_archive_files(name, tree, archive), archive, PASSWORD if source.password_env else None)
             served[urlsplit(archive.urls[0]).path] = data
-            rows.append(_recorded(archive, data))
-        monkeypatch.setitem(sources.BUILTIN_SOURCES, name, dataclasses.replace(source, archives=tuple(rows)))
+            rows[name].append(_recorded(archive, data))
     assert set(FIXTURE_CORRUPTIONS) < set(IMAGENET_C_FAMILY)
+    return served, rows, expected
+
+
+@pytest.fixture
+def published(built, monkeypatch):
+    """The built-in table with the test archives' sizes and checksums; a fresh loopback server serving them."""
+    served, rows, expected = built
+    for name, source in sources.BUILTIN_SOURCES.items():
+        monkeypatch.setitem(sources.BUILTIN_SOURCES, name, dataclasses.replace(source, archives=tuple(rows[name])))
     with DatasetServer(served) as server:
         yield server, expected
 
@@ -136,10 +144,34 @@ def test_a_killed_download_resumes_with_a_range_request(published, tmp_path, run
     assert second.exit_code == 1  # check: 3 of 200 classes, "partial", not a download failure
 
 
+def test_an_interrupted_unpack_is_never_taken_for_a_dataset(published, tmp_path, run_rib, rib_registry,
+                                                           monkeypatch):
+    server, expected = published
+    real_unpack, calls = get_module.unpack, []
+
+    def interrupted(path, *args, **kwargs):
+        calls.append(path.name)
+        if len(calls) == 2:  # ImageNet-C: the second of its four tars
+            raise KeyboardInterrupt
+        return real_unpack(path, *args, **kwargs)
+
+    monkeypatch.setattr(get_module, "unpack", interrupted)
+    root = tmp_path / "data"
+    first = run_rib("datasets", "get", "imagenet-c", "--root", str(root), "--mirror", server.url)
+    assert first.exit_code == 130 and not (root / "imagenet-c").exists()
+    assert (root / ".rib-unpacking-imagenet-c").is_dir()  # what was unpacked stays out of rib's sight
+    fetched = len(server.requests)
+    monkeypatch.setattr(get_module, "unpack", real_unpack)
+    run_rib("datasets", "get", "imagenet-c", "--root", str(root), "--mirror", server.url)
+    assert _files(root / "imagenet-c") == expected["imagenet-c"]
+    assert len(server.requests) == fetched  # the verified archives were kept: nothing downloaded again
+    assert not (root / ".rib-unpacking-imagenet-c").exists()
+
+
 def test_a_checksum_mismatch_deletes_the_partial_file(published, tmp_path, run_rib, rib_registry):
     server, _ = published
     path = "/~hendrycks/imagenet-a.tar"
-    server.files[path] = server.files[path][:-1] + b"x"  # same size, one byte changed
+    server.files[path] = server.files[path][:-1] + b"x"  # same size, one byte changed (this server's copy)
     root = tmp_path / "data"
     result = run_rib("datasets", "get", "imagenet-a", "--root", str(root), "--mirror", server.url)
     assert result.exit_code == 2
