@@ -264,3 +264,26 @@ def test_a_plugin_dataset_declares_its_own_source(tmp_path, run_rib, register_pl
     assert _files(tmp_path / "data" / "mine") == _files(tree)
     assert "mine" in {r["dataset"] for r in json.loads(run_rib("datasets", "sources", "--json").stdout)}
     assert result.exit_code == 1  # partial by check (fixture size), but unpacked
+
+
+@pytest.mark.parametrize("tool", ["unzip", "python"])
+def test_objectnet_zip_decrypts_with_unzip_or_python(tool, published, tmp_path, run_rib, rib_registry, monkeypatch):
+    import shutil
+
+    from rib_core.data import unpack as unpack_module
+
+    if tool == "unzip" and shutil.which("unzip") is None:
+        pytest.skip("no unzip program here; the python path is tested")
+    calls = []
+    real_tool = unpack_module.unzip_tool
+    monkeypatch.setattr(unpack_module, "unzip_tool",
+                        lambda *a: calls.append(tool) or (real_tool(*a) if tool == "unzip" else None))
+    server, expected = published
+    result = run_rib("datasets", "get", "objectnet", "--root", str(tmp_path), "--mirror", server.url,
+                     "--objectnet-password", PASSWORD)
+    assert calls == [tool]
+    assert _files(tmp_path / "objectnet-1.0") == expected["objectnet"], result.stderr
+    wrong = run_rib("datasets", "get", "objectnet", "--root", str(tmp_path / "again"), "--mirror", server.url,
+                    "--objectnet-password", "wrong")
+    assert wrong.exit_code == 2 and "the password is wrong" in wrong.stderr
+    assert not (tmp_path / "again" / "objectnet-1.0").exists()

@@ -37,7 +37,7 @@ class Item:
     unknown: list[str] = field(default_factory=list)
 
     def download_bytes(self) -> int:
-        if self.source is None or self.present:
+        if self.source is None or self.present or self.dataset == "imagenet-val":  # the val tar is the user's
             return 0
         return sum(a.size for a in self.source.archives if a.size is not None) - self.partial_bytes
 
