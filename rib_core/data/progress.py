@@ -28,8 +28,8 @@ class PlainProgress:
         self.tasks = {}
 
     def start(self, name, total, done):
-        start = "resuming at " + human(done) if done else "starting"
-        self.console.print(f"{name}: {start} of {human(total)}", highlight=False)
+        start = f"resuming at {human(done)} of" if done else "downloading"
+        self.console.print(f"{name}: {start} {human(total)}", highlight=False)
         key = object()
         self.tasks[key] = [name, total, done, time.monotonic(), time.monotonic(), done]
         return key
