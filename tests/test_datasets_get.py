@@ -287,3 +287,43 @@ def test_objectnet_zip_decrypts_with_unzip_or_python(tool, published, tmp_path, 
                     "--objectnet-password", "wrong")
     assert wrong.exit_code == 2 and "the password is wrong" in wrong.stderr
     assert not (tmp_path / "again" / "objectnet-1.0").exists()
+
+
+def test_a_terminal_gets_a_rich_bar_with_bytes_rate_and_eta(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from rib_core.data.download import download
+    from rib_core.data.progress import RichProgress, make_progress
+
+    data = bytes(3_000_000)
+    out = io.StringIO()
+    progress = make_progress(Console(file=out, force_terminal=True, width=120))
+    archive = sources.Archive("f.tar", ("https://example.org/x/f.tar",), "tar", size=len(data))
+    with DatasetServer({"/x/f.tar": data}) as server:
+        path = download(archive, tmp_path, progress, server.url)
+    assert isinstance(progress, RichProgress) and path.read_bytes() == data
+    assert "3.0/3.0 MB" in out.getvalue() and "/s" in out.getvalue() and "0:00:00" in out.getvalue()
+
+
+@pytest.mark.parametrize("member, expected", [
+    ("imagenet-r/n01443537/a.jpg", "n01443537/a.jpg"),
+    ("./imagenet-r/README.txt", "README.txt"),
+    ("imagenet-r/../../etc/passwd", None),
+    ("/imagenet-r/x.jpg", None),
+    ("other/x.jpg", None),
+    ("imagenet-r", None),
+])
+def test_members_outside_the_dataset_folder_are_never_written(member, expected):
+    from rib_core.data.unpack import mapped_path
+
+    assert mapped_path(member, "imagenet-r") == expected
+
+
+def test_a_mirror_replaces_scheme_and_host_and_keeps_the_path():
+    from rib_core.data.download import mirrored
+
+    url = "https://zenodo.org/records/2235448/files/noise.tar"
+    assert mirrored(url, "http://mirror.lab/rib/") == "http://mirror.lab/rib/records/2235448/files/noise.tar"
+    assert mirrored(url, None) == url
