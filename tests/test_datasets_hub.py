@@ -99,3 +99,20 @@ def test_missing_cache_says_what_to_do(tmp_path, monkeypatch, rib_registry):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     result = HubDataset("hub:objectnet", None, {"adapter": "hub:objectnet"}).check()
     assert result.verdict == "missing" and "clip-benchmark/wds_objectnet is not available" in result.problems[0]
+
+
+def test_the_image_cache_key_follows_the_shards(hub_imagenet_r, rib_registry):
+    import os
+
+    from rib_core.data.images import cache_key
+
+    class Geometry:
+        def geometry_key(self):
+            return "224"
+
+    hub = HubDataset("hub:imagenet-r", None, {"adapter": "hub:imagenet-r"})
+    before = cache_key(hub, hub.samples(), Geometry())
+    assert hub.root is not None and cache_key(hub, hub.samples(), Geometry()) == before
+    shard = hub.root / "test" / "0.tar"
+    os.utime(shard, ns=(1, 1))  # a re-fetched shard
+    assert cache_key(hub, hub.samples(), Geometry()) != before

@@ -115,6 +115,7 @@ class HubDataset(DatasetAdapter):
                             f"({len(listed)} names, {len(expected)} expected; first difference at line {first + 1}). "
                             "Its labels cannot be trusted: use the published archive (`rib datasets get "
                             f"{self.base_name}`).")
+        self.root = folder
         return folder
 
     @cached_property
@@ -141,6 +142,10 @@ class HubDataset(DatasetAdapter):
 
     def samples(self) -> list[Sample]:
         return sorted((Sample(path, entry[3], "") for path, entry in self.index.items()), key=lambda s: s.path)
+
+    def stat_sample(self, path: str) -> os.stat_result:
+        """The shard's stat stands for its images' (the image cache keys on size and modification time)."""
+        return os.stat(self.folder / "test" / self.index[path][0])
 
     def read_bytes(self, path: str) -> bytes:
         shard, offset, size, _ = self.index[path]
