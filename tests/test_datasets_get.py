@@ -327,3 +327,9 @@ def test_a_mirror_replaces_scheme_and_host_and_keeps_the_path():
     url = "https://zenodo.org/records/2235448/files/noise.tar"
     assert mirrored(url, "http://mirror.lab/rib/") == "http://mirror.lab/rib/records/2235448/files/noise.tar"
     assert mirrored(url, None) == url
+
+
+def test_check_of_a_missing_dataset_names_the_get_command(tmp_path, run_rib, rib_registry):
+    result = run_rib("datasets", "check", "imagenet-a", "--data-root", str(tmp_path), "--json")
+    problems = json.loads(result.stdout)[0]["problems"]
+    assert "or let rib download it: rib datasets get imagenet-a --root DATA_ROOT" in problems
