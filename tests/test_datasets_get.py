@@ -333,3 +333,14 @@ def test_check_of_a_missing_dataset_names_the_get_command(tmp_path, run_rib, rib
     result = run_rib("datasets", "check", "imagenet-a", "--data-root", str(tmp_path), "--json")
     problems = json.loads(result.stdout)[0]["problems"]
     assert "or let rib download it: rib datasets get imagenet-a --root DATA_ROOT" in problems
+
+
+def test_an_archive_of_unpublished_size_is_checked_against_free_disk_before_unpacking(published, tmp_path, run_rib,
+                                                                                    rib_registry, monkeypatch):
+    server, _ = published
+    free = iter([10**12, 100, 100, 100])  # the start's check passes (size unknown); the unpack's sees 100 bytes
+    monkeypatch.setattr(get_module, "free_bytes", lambda path: next(free))
+    result = run_rib("datasets", "get", "imagenet-sketch", "--root", str(tmp_path / "data"), "--mirror", server.url)
+    assert result.exit_code == 2 and "imagenet-sketch: unpacking needs about" in result.stderr
+    assert (tmp_path / "data" / ".rib-downloads" / "imagenet-sketch" / "ImageNet-Sketch.zip").is_file()  # kept
+    assert not (tmp_path / "data" / "imagenet-sketch").exists()

@@ -150,6 +150,10 @@ def get_one(item: Item, root: Path, args, progress, console) -> None:
     staging = root / f"{STAGING_PREFIX}{item.dataset}"
     if staging.exists():
         shutil.rmtree(staging)  # left by an interrupted unpack: start it again
+    unpacked = sum(path.stat().st_size for path in files)  # sizes not published are known now
+    if unpacked > free_bytes(root):
+        raise DataError(f"{item.dataset}: unpacking needs about {human(unpacked)}, {human(free_bytes(root))} are free "
+                        f"at {root}. Free some space and run again: the downloaded files are kept.")
     console.print(f"{item.dataset}: unpacking into {item.folder}", highlight=False)
     if item.dataset == "imagenet-val":
         sort_val_tar(files[0], labels, staging)
