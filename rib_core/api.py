@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from rib_core.data.base import CheckResult, ClassMap, DatasetAdapter, Sample
 from rib_core.data.folders import FolderAdapter
+from rib_core.data.sources import Archive, Source
 from rib_core.errors import ConfigError, DataError, PluginError, RibError, UsageError
 from rib_core.hookspecs import HOOKIMPL as hookimpl
 from rib_core.metrics.base import Metric
@@ -25,7 +26,7 @@ __all__ = [
     "hookimpl",
     # contracts
     "Backbone", "Preprocess",
-    "DatasetAdapter", "FolderAdapter", "ClassMap", "Sample", "CheckResult", "check_adapter",
+    "DatasetAdapter", "FolderAdapter", "ClassMap", "Sample", "CheckResult", "check_adapter", "Source", "Archive",
     "Strategy", "TrainContext", "TrainData", "TrainSettings",
     "Metric",
     # errors

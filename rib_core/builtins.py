@@ -19,6 +19,7 @@ def register_datasets(register):
     register("imagenet-c", f"{D}.imagenet_c:ImageNetC", "ImageNet-C: 15 corruptions x 5 severities (mean over both)")
     register("objectnet", f"{D}.objectnet:ObjectNet", "ObjectNet 1.0, the 113 classes overlapping ImageNet-1k")
     register("imagenet-val", f"{D}.imagenet_variants:ImageNetVal", "ImageNet-1k validation set (the reference set)")
+    register("hub:*", f"{D}.hub:HubDataset", "hub:<dataset>: CLIP_benchmark's webdataset shards on the Hugging Face Hub (rib-core[hub])")
     register("imagefolder", f"{D}.imagefolder:ImageFolder", "any ImageNet-labelled folder tree (wnid or index folders)")
     register("demo-*", "rib_core.demo.datasets:DemoDataset", "the offline demo's synthetic domains (demo-source, demo-photo, ...)")
 

@@ -11,6 +11,7 @@ import traceback
 from pathlib import Path
 
 from rib_core import __version__
+from rib_core.data.get_cli import add_get_parsers
 from rib_core.errors import RibError, UsageError
 from rib_core.plugins import KINDS
 
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--deep", action="store_true", help="open every image to find unreadable files")
     check.add_argument("--digest", type=Path, help="manifest file: write it if absent, else compare against it")
     check.add_argument("--json", action="store_true")
+    add_get_parsers(dsub)
 
     report = sub.add_parser("report", help="print or export the report of a results directory")
     report.add_argument("dir", nargs="?", type=Path, default=Path("rib-results"))
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         if args.command == "datasets" and args.datasets_command is None:
-            raise UsageError("'rib datasets' needs an action: rib datasets check [NAMES...]")
+            raise UsageError("'rib datasets' needs an action: check, get or sources")
         from rib_core import commands
 
         return getattr(commands, args.command)(args) or 0

@@ -197,5 +197,7 @@ def status(args) -> int:
 # -- rib datasets check ---------------------------------------------------------------------------------------
 def datasets(args) -> int:
     from rib_core.data.commands import check_command
+    from rib_core.data.get_cli import GET_COMMANDS
 
-    return check_command(args, get_registry(), _console())
+    command = GET_COMMANDS.get(args.datasets_command, check_command)
+    return command(args, get_registry(), _console())

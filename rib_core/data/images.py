@@ -66,9 +66,10 @@ def cache_key(adapter, samples, preprocess) -> str:
     root = Path(adapter.root)
     h = hashlib.sha256()
     h.update(f"{CACHE_FORMAT}\n{adapter.identity()}\n{preprocess.geometry_key()}\n".encode())
+    stat = getattr(adapter, "stat_sample", None)  # adapters whose images are not files (Hub shards) say how
     for sample in samples:
         try:
-            st = os.stat(root / sample.path)
+            st = stat(sample.path) if stat is not None else os.stat(root / sample.path)
         except OSError as exc:
             raise DataError(f"dataset '{adapter.label}': cannot read {root / sample.path} ({exc}). "
                             f"Run `rib datasets check {adapter.label}`.") from exc

@@ -1,0 +1,227 @@
+"""`rib datasets get`: download, verify, unpack and check the datasets of a suite (or named ones).
+
+Per dataset: its archives are downloaded into `<root>/.rib-downloads/<dataset>/` (resumable), unpacked into
+`<root>/.rib-unpacking-<dataset>/` and only then renamed to the folder rib looks in, so a killed run never
+leaves something that looks complete. A folder that is already there is checked, never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+from rib_core.data.download import MIRROR_ENV, download, mirrored
+from rib_core.data.imagenet_val import NEEDS_ACCOUNT, read_labels, sort_val_tar
+from rib_core.data.progress import human, make_progress
+from rib_core.data.sources import IMAGENET_VAL_TAR, Source, source_of
+from rib_core.data.unpack import unpack
+from rib_core.errors import DataError, UsageError
+
+DOWNLOADS = ".rib-downloads"
+STAGING_PREFIX = ".rib-unpacking-"
+
+
+@dataclass
+class Item:
+    """One dataset to get: its source (None when it cannot be downloaded) and what stands in the way."""
+
+    dataset: str
+    source: Source | None
+    folder: Path | None = None
+    present: bool = False
+    problem: str = ""
+    partial_bytes: int = 0  # already downloaded (.part files and finished archives)
+    unknown: list[str] = field(default_factory=list)
+
+    def download_bytes(self) -> int:
+        if self.source is None or self.present or self.dataset == "imagenet-val":  # the val tar is the user's
+            return 0
+        return sum(a.size for a in self.source.archives if a.size is not None) - self.partial_bytes
+
+    def unpacked_bytes(self) -> int:
+        # Images do not compress: an unpacked archive takes about its own size (the estimate rib uses).
+        if self.source is None or self.present:
+            return 0
+        return sum(a.size for a in self.source.archives if a.size is not None)
+
+
+def free_bytes(path: Path) -> int:
+    while not path.exists():
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def _names(args, registry) -> list[str]:
+    if args.names:
+        for name in args.names:
+            registry.get("datasets", name)  # unknown names: a clear error listing the known ones
+        return list(args.names)
+    from rib_core.config import load_suite
+
+    suite = load_suite(args.config, args.suite)
+    specs = suite.datasets + ([suite.reference] if suite.reference else [])
+    return list(dict.fromkeys(spec.adapter for spec in specs))
+
+
+def data_root(args) -> Path:
+    root = args.root or os.environ.get("RIB_DATA_ROOT")
+    if not root:
+        raise UsageError("rib datasets get needs a data root: give --root DIR (or set RIB_DATA_ROOT).")
+    return Path(root).expanduser()
+
+
+def plan(names: list[str], registry, root: Path, val_tar: Path | None) -> list[Item]:
+    items = []
+    for name in names:
+        cls = registry.load("datasets", name)
+        if name == "imagenet-val":
+            source = None if val_tar is None else Source("imagenet-val", "imagenet/val", (IMAGENET_VAL_TAR,))
+            item = Item(name, source, problem="" if val_tar else NEEDS_ACCOUNT)
+        else:
+            source = source_of(name, cls)
+            item = Item(name, source, problem="" if source else f"rib knows no published source for '{name}'; "
+                        "get it by hand (see `rib datasets check " + name + "`).")
+        if source is not None:
+            item.folder = root / source.folder
+            item.present = item.folder.exists()
+            downloads = root / DOWNLOADS / name
+            for archive in source.archives:
+                for candidate in (downloads / archive.name, downloads / f"{archive.name}.part"):
+                    if candidate.is_file() and archive.size is not None:
+                        item.partial_bytes += candidate.stat().st_size
+                if archive.size is None:
+                    item.unknown.append(archive.name)
+        items.append(item)
+    return items
+
+
+def disk_line(items: list[Item], root: Path) -> tuple[int, str]:
+    needed = sum(i.download_bytes() + i.unpacked_bytes() for i in items)
+    unknown = [f for i in items if not i.present for f in i.unknown]
+    line = (f"disk needed: {human(needed)} (download + unpacked, unpacked estimated as the archive size), "
+            f"{human(free_bytes(root))} free at {root}")
+    if unknown:
+        line += f"; plus the unpublished sizes of {', '.join(unknown)} (about twice each file's size)"
+    return needed, line
+
+
+def print_plan(items: list[Item], root: Path, mirror: str | None, console) -> None:
+    """One line per file: dataset, file, size, how it is verified, where from, where to."""
+    for item in items:
+        if item.source is None:
+            console.print(f"{item.dataset}: not downloaded: {item.problem}", highlight=False, soft_wrap=True)
+            continue
+        for archive in item.source.archives:
+            into = f"{item.folder} exists: checked, not downloaded" if item.present else f"-> {item.folder}"
+            check = (f"{archive.checksum.split(':')[0]} ({archive.checksum_from})" if archive.checksum else
+                     "size only" if archive.size else "image count only (no checksum or size is published)")
+            origin = "your --val-tar" if item.dataset == "imagenet-val" else mirrored(archive.urls[0], mirror)
+            console.print(f"{item.dataset}: {archive.name}, {human(archive.size)}, verified by {check}, from "
+                          f"{origin} {into}", highlight=False, soft_wrap=True)
+    console.print(disk_line(items, root)[1], highlight=False, soft_wrap=True)
+
+
+def _password(item: Item, given: str | None) -> str | None:
+    source = item.source
+    if not source.password_env:
+        return None
+    password = given or os.environ.get(source.password_env)
+    if not password:
+        raise DataError(f"{item.dataset}: {source.archives[0].name} is password-protected. Read and accept its licence "
+                        f"({source.licence}), then pass {source.password_hint} with --objectnet-password or the "
+                        f"environment variable {source.password_env}.")
+    return password
+
+
+def get_one(item: Item, root: Path, args, progress, console) -> None:
+    source = item.source
+    password = _password(item, getattr(args, "objectnet_password", None))
+    downloads = root / DOWNLOADS / item.dataset
+    if item.dataset == "imagenet-val":
+        if not args.val_labels:
+            raise DataError(f"imagenet-val: --val-labels is missing. {NEEDS_ACCOUNT}")
+        labels = read_labels(Path(args.val_labels))
+        files = [_verified_val_tar(Path(args.val_tar), progress, args.any_val_tar)]
+    else:
+        files = [download(a, downloads, progress, args.mirror) for a in source.archives]
+    staging = root / f"{STAGING_PREFIX}{item.dataset}"
+    if staging.exists():
+        shutil.rmtree(staging)  # left by an interrupted unpack: start it again
+    unpacked = sum(path.stat().st_size for path in files)  # sizes not published are known now
+    if unpacked > free_bytes(root):
+        raise DataError(f"{item.dataset}: unpacking needs about {human(unpacked)}, {human(free_bytes(root))} are free "
+                        f"at {root}. Free some space and run again: the downloaded files are kept.")
+    console.print(f"{item.dataset}: unpacking into {item.folder}", highlight=False)
+    if item.dataset == "imagenet-val":
+        sort_val_tar(files[0], labels, staging)
+    else:
+        help_text = (f"Pass {source.password_hint} with --objectnet-password or {source.password_env}."
+                     if source.password_env else "")
+        for archive, path in zip(source.archives, files):
+            unpack(path, archive.format, archive.strip, staging, password, help_text)
+    item.folder.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, item.folder)
+    if not args.keep_archives and item.dataset != "imagenet-val":
+        shutil.rmtree(downloads, ignore_errors=True)
+        if not any(downloads.parent.iterdir()):
+            downloads.parent.rmdir()
+
+
+def _verified_val_tar(path: Path, progress, any_tar: bool) -> Path:
+    from rib_core.data.download import CHUNK, mismatch, new_hasher
+
+    if not path.is_file():
+        raise DataError(f"--val-tar {path}: no such file. {NEEDS_ACCOUNT}")
+    hasher, size = new_hasher(IMAGENET_VAL_TAR), path.stat().st_size
+    if size == IMAGENET_VAL_TAR.size and not any_tar:  # hash only a file that can be the published one
+        task = progress.start(f"verifying {path.name}", size, 0)
+        with open(path, "rb") as f:
+            while block := f.read(CHUNK):
+                hasher.update(block)
+                progress.advance(task, len(block))
+        progress.stop(task)
+    problem = None if any_tar else mismatch(IMAGENET_VAL_TAR, size, hasher)
+    if problem:
+        raise DataError(f"--val-tar {path} is not the published ILSVRC2012_img_val.tar: {problem}. Your file was "
+                        "kept. Add --any-val-tar to sort it anyway (e.g. a re-packed copy).")
+    return path
+
+
+def get_command(args, registry, console) -> int:
+    from rib_core.data.commands import check_command
+
+    root = data_root(args)
+    args.mirror = args.mirror or os.environ.get(MIRROR_ENV) or None
+    if args.val_tar is not None and not args.names and not args.suite:
+        args.names = ["imagenet-val"]
+    items = plan(_names(args, registry), registry, root, args.val_tar)
+    if args.dry_run:
+        print_plan(items, root, args.mirror, console)
+        return 0
+    explicit_val = args.names == ["imagenet-val"]
+    if explicit_val and items[0].source is None:
+        raise UsageError(items[0].problem)
+    wanted = [i for i in items if i.source is not None and not i.present]
+    for item in wanted:
+        _password(item, args.objectnet_password)  # before any byte is downloaded
+    needed, line = disk_line(wanted, root)
+    if needed > free_bytes(root):
+        raise DataError(f"not enough free disk: {line}. Free some space or choose another --root, then run again.")
+    progress = make_progress(console)
+    for item in items:
+        if item.source is None:
+            console.print(f"{item.dataset}: skipped: {item.problem}", highlight=False)
+        elif item.present:
+            console.print(f"{item.dataset}: {item.folder} exists; checking it, not downloading", highlight=False)
+        else:
+            get_one(item, root, args, progress, console)
+    checked = [i.dataset for i in items if i.source is not None]
+    if not checked:
+        return 1
+    check_args = SimpleNamespace(names=checked, config=None, suite=None, data_root=str(root), deep=False,
+                                 digest=None, json=False)
+    code = check_command(check_args, registry, console)
+    return code or (1 if len(checked) < len(items) else 0)
