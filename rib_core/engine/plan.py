@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rib_core.config import DatasetSpec, ModelSpec, StrategySpec, Suite, data_root
+from rib_core.engine.order import order_cells, run_manifest  # noqa: F401 (part of this module's interface)
+from rib_core.engine.soup_plan import ingredient_deps
 from rib_core.errors import DataError, RibError
 
 # Bump when a change in rib alters evaluation or training results (it invalidates stored cells).
@@ -280,7 +282,11 @@ def build_plan(prepared: Prepared) -> list[Cell]:
 
         def add_finetune(name: str, strategy, label: str, ds: PreparedDataset, reported: bool) -> Cell:
             init_key, deps = None, ()
-            if strategy.init_from:
+            if getattr(strategy, "ingredients", None):  # a soup: after the fine-tunes it averages
+                used, deps = ingredient_deps(strategy, label, prepared, lambda o, d: add_finetune(
+                    o.spec.name, o.strategy, o.label, d, reported=True), ds)
+                init_key = digest(used)
+            elif strategy.init_from:
                 stage_cls = prepared.registry.get("strategies", strategy.init_from).load()
                 stage = add_finetune(strategy.init_from, stage_cls(), strategy.init_from, ds, reported=False)
                 init_key, deps = stage.key, (stage.key,)
@@ -308,45 +314,3 @@ def build_plan(prepared: Prepared) -> list[Cell]:
                                  work=ds_j.size(subset), strategy_name=ps.spec.name,
                                  finetune_key=ft.key))
     return order_cells(list(cells.values()))
-
-
-def order_cells(cells: list[Cell]) -> list[Cell]:
-    """Group work per model (one backbone load), pre-evaluations first, each fine-tune followed by its evals."""
-    by_key = {c.key: c for c in cells}
-    ordered: list[Cell] = []
-    seen: set[str] = set()
-
-    def visit(cell: Cell):
-        if cell.key in seen:
-            return
-        for dep in cell.deps:
-            if dep in by_key:
-                visit(by_key[dep])
-        seen.add(cell.key)
-        ordered.append(cell)
-
-    for cell in cells:
-        if cell.kind == "eval" and cell.strategy is None:
-            visit(cell)
-    for cell in cells:
-        if cell.kind == "finetune":
-            visit(cell)
-            for other in cells:
-                if other.finetune_key == cell.key:
-                    visit(other)
-    for cell in cells:
-        visit(cell)
-    return ordered
-
-
-def run_manifest(prepared: Prepared, plan: list[Cell]) -> dict:
-    """What `rib report` needs to rebuild the tables: which keys, and what they mean."""
-    return {
-        "suite": prepared.suite.name,
-        "source": prepared.suite.source,
-        "datasets": [d.label for d in prepared.datasets],
-        "reference": prepared.reference.label if prepared.reference else None,
-        "models": [m.label for m in prepared.models],
-        "strategies": [variant_label(s.label, v) for s in prepared.strategies for v in s.strategy.variant_labels()],
-        "cells": [c.as_dict() for c in plan],
-    }
