@@ -252,9 +252,9 @@ def finetune_key(prepared: Prepared, model: PreparedModel, strategy_name: str, s
     })
 
 
-def eval_key(source: str, ds: PreparedDataset, subset: str, split: list) -> str:
+def eval_key(source: str, ds: PreparedDataset, subset: str, split: list, precision: str = "fp32") -> str:
     return digest({"kind": "eval", "v": RESULTS_VERSION, "source": source, "dataset": ds.fingerprint,
-                   "subset": subset, "split": split if subset != "all" else None})
+                   "subset": subset, "split": split if subset != "all" else None, "precision": precision})
 
 
 def build_plan(prepared: Prepared) -> list[Cell]:
@@ -277,7 +277,8 @@ def build_plan(prepared: Prepared) -> list[Cell]:
     for model in prepared.models:
         pre_source = digest({"pretrained": model.fingerprint})
         for ds in eval_sets:
-            add(Cell("eval", eval_key(pre_source, ds, "all", split), model.label, eval_dataset=ds.label,
+            add(Cell("eval", eval_key(pre_source, ds, "all", split, suite.eval_precision), model.label,
+                     eval_dataset=ds.label,
                      subset="all", work=ds.size("all")))
 
         def add_finetune(name: str, strategy, label: str, ds: PreparedDataset, reported: bool) -> Cell:
@@ -308,7 +309,7 @@ def build_plan(prepared: Prepared) -> list[Cell]:
                             subset = "all"
                         else:
                             subset = "held-out" if suite.eval_images == "held-out" else "all"
-                        add(Cell("eval", eval_key(source, ds_j, subset, split), model.label,
+                        add(Cell("eval", eval_key(source, ds_j, subset, split, suite.eval_precision), model.label,
                                  strategy=variant_label(ps.label, variant), ft_dataset=ds_i.label,
                                  eval_dataset=ds_j.label, variant=variant, subset=subset, deps=(ft.key,),
                                  work=ds_j.size(subset), strategy_name=ps.spec.name,

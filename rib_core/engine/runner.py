@@ -90,7 +90,6 @@ class Runner:
         self.progress = progress
         self.workers = workers
         self.stats = RunStats()
-        self.amp = bool(prepared.settings.amp)
         self._backbones: dict[str, object] = {}  # model label -> pretrained Backbone (kept on CPU state)
         self._pretrained_state: dict[str, dict] = {}
         self._images: dict[tuple, object] = {}
@@ -237,7 +236,7 @@ class Runner:
         _check_label_space(backbone, class_map, ds.label)
         started = time.perf_counter()
         out = predict(model, backbone.preprocess, images, distributed.my_part(positions), class_map, self.device,
-                      self.prepared.suite.eval_batch_size, amp=self.amp, counter=self.stats,
+                      self.prepared.suite.eval_batch_size, precision=self.prepared.suite.eval_precision, counter=self.stats,
                       on_batch=self.progress.advance if self.progress else None)
         seconds = time.perf_counter() - started
         parts = distributed.gather(out)  # rank order == image order: each rank held a contiguous part
@@ -264,7 +263,7 @@ class Runner:
         record = self._base_record(cell) | {
             "kind": "eval", "accuracy": accuracy, "n_images": int(len(evaluated)), "details": details,
             "groups": group_names, "unreadable": [ds.samples[p].path for p in unreadable],
-            "backbone": backbone.identity, "batch_size": out["batch_size"],
+            "backbone": backbone.identity, "batch_size": out["batch_size"], "precision": self.prepared.suite.eval_precision,
             "timing": {"seconds": seconds, "images_per_s": len(evaluated) / seconds if seconds > 0 else None},
             "files": {"predictions.safetensors": digest},
         }
