@@ -22,7 +22,7 @@ from rib_core.engine.soup_plan import ingredient_deps
 from rib_core.errors import DataError, RibError
 
 # Bump when a change in rib alters evaluation or training results (it invalidates stored cells).
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2  # 2: timm-exact resize/crop geometry, fp32 evaluation by default
 
 
 def digest(obj) -> str:
