@@ -217,6 +217,6 @@ def test_every_builtin_registration_loads_the_class_with_that_name():
     registry = Registry()
     registry.add_plugin(__import__("rib_core.builtins", fromlist=["x"]), "rib_core.builtins", builtin=True)
     names = [r.name for r in registry.names("strategies")]
-    assert names == sorted(["ft", "lp", "lp-ft", "l2-sp", "lwf", "wise-ft", "freeze"])
+    assert names == sorted(["ft", "lp", "lp-ft", "l2-sp", "lwf", "wise-ft", "soup", "freeze"])
     for name in names:
         assert registry.load("strategies", name).name == name
