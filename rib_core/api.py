@@ -19,6 +19,7 @@ from rib_core.metrics.base import Metric
 from rib_core.models.base import Backbone, file_digest, load_state_dict_file, state_dict_digest
 from rib_core.paths import cache_dir
 from rib_core.preprocess import Preprocess
+from rib_core.strategies import trainable as trainable_extra
 from rib_core.strategies.base import Strategy, TrainContext, TrainData, TrainSettings
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
     # contracts
     "Backbone", "Preprocess",
     "DatasetAdapter", "FolderAdapter", "ClassMap", "Sample", "CheckResult", "check_adapter", "Source", "Archive",
-    "Strategy", "TrainContext", "TrainData", "TrainSettings",
+    "Strategy", "TrainContext", "TrainData", "TrainSettings", "trainable_extra",
     "Metric",
     # errors
     "RibError", "UsageError", "ConfigError", "DataError", "PluginError",

@@ -44,6 +44,7 @@ def register_strategies(register):
     register("l2-sp", f"{S}:L2SP", "full fine-tuning plus weight * ||theta - theta0||^2 on backbone weights (L2-SP)")
     register("lwf", f"{S}:LearningWithoutForgetting", "KL distillation from the frozen pretrained model (LwF)")
     register("wise-ft", f"{S}:WiseFT", "fine-tune, then interpolate weights with the pretrained ones (WiSE-FT)")
+    register("soup", "rib_core.strategies.soup:Soup", "average of pretrained and other strategies' fine-tuned weights (model soup)")
     register("freeze", f"{S}:Freeze", "no training: the pretrained model as the 'fine-tuned' one (RI is exactly 0)")
 
 

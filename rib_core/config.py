@@ -62,6 +62,7 @@ class Suite:
     seed: int = 0
     split: float = 0.8
     eval_images: str = "all"  # "all": every image of D_j (j != i); "held-out": only held-out parts
+    eval_precision: str = "fp32"  # "fp32" | "bf16" | "fp16": evaluation only; [training] amp is separate
     data_root: str | None = None
     cache: bool = True
     allow_partial: bool = False
@@ -74,7 +75,7 @@ class Suite:
 
 SUITE_KEYS = {
     "description": str, "models": list, "datasets": list, "reference": (str, dict), "strategies": list,
-    "training": dict, "seed": int, "split": float, "eval_images": str, "data_root": str, "cache": bool,
+    "training": dict, "seed": int, "split": float, "eval_images": str, "eval_precision": str, "data_root": str, "cache": bool,
     "allow_partial": bool, "strict_images": bool, "eval_batch_size": int, "metrics": list, "cpu_threads": int,
 }
 MODEL_KEYS = {"name", "label", "weights"}
@@ -187,7 +188,7 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
         if not isinstance(value, expected):
             raise ConfigError(f"{where}.{key}: expected {_type_name(expected)}, got {value!r}.")
     suite = Suite(name=name, source=source)
-    for key in ("description", "seed", "split", "eval_images", "data_root", "cache", "allow_partial",
+    for key in ("description", "seed", "split", "eval_images", "eval_precision", "data_root", "cache", "allow_partial",
                 "strict_images", "eval_batch_size", "training", "metrics", "cpu_threads"):
         if key in raw:
             setattr(suite, key, raw[key])
@@ -247,6 +248,8 @@ def _validate_values(suite: Suite, where: str) -> None:
         raise ConfigError(f"{where}.split: the fine-tuning fraction must be between 0 and 1 (exclusive), got {suite.split}.")
     if suite.eval_images not in ("all", "held-out"):
         raise ConfigError(f"{where}.eval_images: expected \"all\" or \"held-out\", got {suite.eval_images!r}.")
+    if suite.eval_precision not in ("fp32", "bf16", "fp16"):
+        raise ConfigError(f"{where}.eval_precision: expected \"fp32\", \"bf16\" or \"fp16\", got {suite.eval_precision!r}.")
     if suite.cpu_threads is not None and suite.cpu_threads < 1:
         raise ConfigError(f"{where}.cpu_threads: must be >= 1, got {suite.cpu_threads}.")
     if suite.eval_batch_size < 1:

@@ -21,7 +21,8 @@ class Preprocess:
 
     def geometry_key(self) -> str:
         """Identifies the uint8 images this preprocessing produces (normalisation excluded)."""
-        return f"{self.input_size}-{self.resize_size}-{self.interpolation}"
+        # "-tv": torchvision's (timm's) resize and crop arithmetic; caches of the earlier rounding are not reused.
+        return f"{self.input_size}-{self.resize_size}-{self.interpolation}-tv"
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -33,14 +34,21 @@ class Preprocess:
 
         resample = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR, "nearest": Image.NEAREST}[self.interpolation]
         image = image.convert("RGB")
-        w, h = image.size
-        scale = self.resize_size / min(w, h)
-        nw, nh = max(self.input_size, round(w * scale)), max(self.input_size, round(h * scale))
-        image = image.resize((nw, nh), resample)
-        left, top = (nw - self.input_size) // 2, (nh - self.input_size) // 2
+        nw, nh = self.resized_size(*image.size)
+        if (nw, nh) != image.size:
+            image = image.resize((nw, nh), resample)
+        # torchvision's center_crop (timm's eval transform): offsets int(round(excess / 2)), round half to even.
+        left, top = int(round((nw - self.input_size) / 2.0)), int(round((nh - self.input_size) / 2.0))
         image = image.crop((left, top, left + self.input_size, top + self.input_size))
         return torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).view(
             self.input_size, self.input_size, 3).permute(2, 0, 1).contiguous()
+
+    def resized_size(self, w: int, h: int) -> tuple[int, int]:
+        """(width, height) after resizing the shorter side to resize_size, as torchvision's Resize(int) computes it
+        for timm's eval transform: the long side is truncated, int(resize_size * long / short), not rounded."""
+        if w <= h:
+            return self.resize_size, max(self.input_size, int(self.resize_size * h / w))
+        return max(self.input_size, int(self.resize_size * w / h)), self.resize_size
 
     def normalize(self, batch_uint8, dtype=None):
         """uint8 (B,3,H,W) on any device -> normalised float tensor on the same device."""

@@ -242,7 +242,7 @@ def test_sources_lists_every_dataset_with_its_url_and_checksum(run_rib, rib_regi
 
 
 def test_a_plugin_dataset_declares_its_own_source(tmp_path, run_rib, register_plugin, monkeypatch):
-    from rib_core.hookspecs import hookimpl
+    from rib_core.api import hookimpl
     from rib_core.data.imagenet_variants import ImageNetR
 
     class Mine(ImageNetR):

@@ -23,7 +23,7 @@ def test_builtins_are_listed_with_their_plugin(run_rib, rib_registry):
     result = run_rib("list", "strategies", "--json")
     assert result.exit_code == 0
     rows = {r["name"]: r for r in json.loads(result.stdout)}
-    for name in ("ft", "lp", "lp-ft", "l2-sp", "lwf", "wise-ft", "freeze"):
+    for name in ("ft", "lp", "lp-ft", "l2-sp", "lwf", "wise-ft", "soup", "freeze"):
         assert rows[name]["plugin"] == "rib_core.builtins"
 
 
@@ -151,7 +151,7 @@ def test_without_plugins_list_names_what_to_install_and_with_them_the_names_appe
     assert rows["openai-clip/*"]["installed"] is False and "pip install rib-openai-clip" in rows["openai-clip/*"]["description"]
     strategies = {r["name"] for r in json.loads(run_cli("list", "strategies", "--json",
                                                         env={"RIB_LOAD_PLUGINS": ""}).stdout) if r["installed"]}
-    assert strategies == {"ft", "lp", "lp-ft", "l2-sp", "lwf", "wise-ft", "freeze"}
+    assert strategies == {"ft", "lp", "lp-ft", "l2-sp", "lwf", "wise-ft", "soup", "freeze"}
 
     installed = {r["name"] for r in json.loads(run_cli("list", "models", "--json").stdout) if r["installed"]}
     if "rib-openai-clip" in json.dumps(json.loads(run_cli("plugins", "--json").stdout)):

@@ -18,7 +18,7 @@ from tests.test_reliability_run import bench, toy_env, write_suite  # noqa: F401
 
 # The toy backbones and datasets, plus a strategy whose loss turns NaN at step 2 (a cell that fails).
 PLUGIN = """from tests.toy_plugin import *
-from rib_core.hookspecs import hookimpl as _hookimpl
+from rib_core.api import hookimpl as _hookimpl
 
 
 @_hookimpl

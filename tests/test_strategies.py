@@ -70,6 +70,24 @@ def test_lp_changes_only_the_head(tmp_path):
     assert changed(ctx.pretrained_state, out) == {"head.weight", "head.bias"}
 
 
+def test_lp_released_headonly_also_trains_cls_token_pos_embed_and_final_norm(tmp_path):
+    # The released code's HeadOnly froze patch_embed and blocks only.
+    ctx = make_ctx()
+    out = fine_tune(ctx, LinearProbe({"trainable_extra": "released"}), work_dir=tmp_path, seed=0)[""]
+    assert changed(ctx.pretrained_state, out) == {"head.weight", "head.bias", "cls_token", "pos_embed",
+                                                  "norm.weight", "norm.bias"}
+
+
+def test_lp_trainable_extra_takes_names_and_refuses_unknown_ones(tmp_path):
+    ctx = make_ctx()
+    out = fine_tune(ctx, LinearProbe({"trainable_extra": ["pos_embed"]}), work_dir=tmp_path, seed=0)[""]
+    assert changed(ctx.pretrained_state, out) == {"head.weight", "head.bias", "pos_embed"}
+    with pytest.raises(RibError, match="pos_embd"):
+        LinearProbe({"trainable_extra": ["pos_embd"]}).setup(make_ctx())
+    with pytest.raises(ConfigError, match="trainable_extra"):
+        LinearProbe({"trainable_extra": "everything"})
+
+
 def test_lp_without_a_head_is_an_error(tmp_path):
     ctx = make_ctx()
     ctx.backbone.head_prefixes = ("classifier.",)
@@ -92,9 +110,25 @@ def test_lp_ft_starts_from_the_lp_stage_and_trains_everything(tmp_path):
     assert "blocks.0.mlp.fc1.weight" in changed(lp_state, out)
 
 
-def test_l2sp_penalty_is_weight_times_squared_distance_on_backbone_only():
+def test_l2sp_default_penalises_every_parameter_like_the_released_ewc_penalty():
     ctx = make_ctx()
-    strategy = L2SP({"weight": 0.3})
+    strategy = L2SP({"weight": 1})
+    strategy.setup(ctx)
+    with torch.no_grad():
+        for p in ctx.model.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    # the released code's ewc_penalty(model, old_model.state_dict()), computed independently in float64
+    expected = sum(float(((p.detach().double() - ctx.pretrained_state[n].double()) ** 2).sum())
+                   for n, p in ctx.model.named_parameters())
+    assert float(strategy.extra_loss(ctx, None, None, None).detach()) == pytest.approx(expected, rel=1e-5)
+    with torch.no_grad():
+        ctx.model.head.weight.add_(1.0)
+    assert float(strategy.extra_loss(ctx, None, None, None).detach()) > expected + 0.9 * ctx.model.head.weight.numel()
+
+
+def test_l2sp_penalty_without_head_is_weight_times_squared_distance_on_backbone_only():
+    ctx = make_ctx()
+    strategy = L2SP({"weight": 0.3, "include_head": False})
     strategy.setup(ctx)
     assert float(strategy.extra_loss(ctx, None, None, None).detach()) == 0.0
     with torch.no_grad():
@@ -183,6 +217,6 @@ def test_every_builtin_registration_loads_the_class_with_that_name():
     registry = Registry()
     registry.add_plugin(__import__("rib_core.builtins", fromlist=["x"]), "rib_core.builtins", builtin=True)
     names = [r.name for r in registry.names("strategies")]
-    assert names == sorted(["ft", "lp", "lp-ft", "l2-sp", "lwf", "wise-ft", "freeze"])
+    assert names == sorted(["ft", "lp", "lp-ft", "l2-sp", "lwf", "wise-ft", "soup", "freeze"])
     for name in names:
         assert registry.load("strategies", name).name == name

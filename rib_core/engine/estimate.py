@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
+
+from rib_core.engine.plan import variant_label
 
 # Documented fallback throughputs (images/s) for a ViT-B/16 at 224 px, used when no calibration is possible.
 # GPU: bf16 inference on a current datacenter GPU; CPU: fp32 on a few cores. Training ~ 3x an inference pass.
@@ -115,7 +118,8 @@ def print_dry_run(prepared, plan, plan_to_run, store, console, calibrate_speed: 
     table.add_column("", no_wrap=True)
     table.add_column("", justify="right")
     table.add_row("models", ", ".join(m.label for m in prepared.models))
-    table.add_row("strategies", ", ".join(s_.label for s_ in prepared.strategies))
+    table.add_row("strategies", escape(", ".join(variant_label(s_.label, v) for s_ in prepared.strategies
+                                                 for v in s_.strategy.variant_labels())))  # "[...]" is not markup
     table.add_row("datasets", ", ".join(d.label for d in prepared.datasets))
     table.add_row("models × strategies × datasets",
                   f"{len(prepared.models)} × {len(prepared.strategies)} × {len(prepared.datasets)}"

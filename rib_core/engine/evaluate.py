@@ -10,15 +10,34 @@ import torch
 TOPK = 5
 
 
-def autocast(device: torch.device, enabled: bool):
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str = "fp32"):
+    """The suite's `eval_precision`: "fp32" (default, as timm's validate.py and the released code: no autocast and
+    TF32 off on CUDA for the duration), or "bf16" / "fp16" autocast on the device (CPU bf16 autocast included)."""
+    if precision is True or precision is False:  # the old `amp` flag
+        precision = "bf16" if precision and device.type == "cuda" else "fp32"
+    dtype = PRECISIONS[precision]
+    if dtype is not None:
+        with torch.autocast(device.type, dtype=dtype):
+            yield
+        return
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 @torch.inference_mode()
 def predict(model, preprocess, images, positions: np.ndarray, class_map, device: torch.device, batch_size: int,
-            amp: bool = True, counter=None, on_batch=None) -> dict:
+            precision: str = "fp32", counter=None, on_batch=None) -> dict:
     """Top-5 predictions over the dataset's classes for the images at `positions`.
 
     Results stay on the device until the end (no per-batch synchronisation). On CUDA out-of-memory the batch
@@ -38,7 +57,7 @@ def predict(model, preprocess, images, positions: np.ndarray, class_map, device:
         try:
             for batch, pos in images.batches(positions[done:], batch_size, pin_memory=pin):
                 x = normalize(batch.to(device, non_blocking=pin))
-                with autocast(device, amp):
+                with autocast(device, precision):
                     logits = model(x)
                 prob, idx = project(logits.float()).softmax(dim=1).topk(k, dim=1)
                 idx_out.append(idx.to(torch.int32))

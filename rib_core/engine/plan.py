@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rib_core.config import DatasetSpec, ModelSpec, StrategySpec, Suite, data_root
+from rib_core.engine.order import order_cells, run_manifest  # noqa: F401 (part of this module's interface)
+from rib_core.engine.soup_plan import ingredient_deps
 from rib_core.errors import DataError, RibError
 from rib_core.models.base import IMAGENET_1K
 
 # Bump when a change in rib alters evaluation or training results (it invalidates stored cells).
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2  # 2: timm-exact resize/crop geometry, fp32 evaluation by default
 
 
 def digest(obj) -> str:
@@ -278,9 +280,9 @@ def finetune_key(prepared: Prepared, model: PreparedModel, strategy_name: str, s
     })
 
 
-def eval_key(source: str, ds: PreparedDataset, subset: str, split: list) -> str:
+def eval_key(source: str, ds: PreparedDataset, subset: str, split: list, precision: str = "fp32") -> str:
     return digest({"kind": "eval", "v": RESULTS_VERSION, "source": source, "dataset": ds.fingerprint,
-                   "subset": subset, "split": split if subset != "all" else None})
+                   "subset": subset, "split": split if subset != "all" else None, "precision": precision})
 
 
 def build_plan(prepared: Prepared) -> list[Cell]:
@@ -303,12 +305,17 @@ def build_plan(prepared: Prepared) -> list[Cell]:
     for model in prepared.models:
         pre_source = digest({"pretrained": model.fingerprint})
         for ds in eval_sets:
-            add(Cell("eval", eval_key(pre_source, ds, "all", split), model.label, eval_dataset=ds.label,
+            add(Cell("eval", eval_key(pre_source, ds, "all", split, suite.eval_precision), model.label,
+                     eval_dataset=ds.label,
                      subset="all", work=ds.size("all")))
 
         def add_finetune(name: str, strategy, label: str, ds: PreparedDataset, reported: bool) -> Cell:
             init_key, deps = None, ()
-            if strategy.init_from:
+            if getattr(strategy, "ingredients", None):  # a soup: after the fine-tunes it averages
+                used, deps = ingredient_deps(strategy, label, prepared, lambda o, d: add_finetune(
+                    o.spec.name, o.strategy, o.label, d, reported=True), ds)
+                init_key = digest(used)
+            elif strategy.init_from:
                 stage_cls = prepared.registry.get("strategies", strategy.init_from).load()
                 stage = add_finetune(strategy.init_from, stage_cls(), strategy.init_from, ds, reported=False)
                 init_key, deps = stage.key, (stage.key,)
@@ -330,51 +337,9 @@ def build_plan(prepared: Prepared) -> list[Cell]:
                             subset = "all"
                         else:
                             subset = "held-out" if suite.eval_images == "held-out" else "all"
-                        add(Cell("eval", eval_key(source, ds_j, subset, split), model.label,
+                        add(Cell("eval", eval_key(source, ds_j, subset, split, suite.eval_precision), model.label,
                                  strategy=variant_label(ps.label, variant), ft_dataset=ds_i.label,
                                  eval_dataset=ds_j.label, variant=variant, subset=subset, deps=(ft.key,),
                                  work=ds_j.size(subset), strategy_name=ps.spec.name,
                                  finetune_key=ft.key))
     return order_cells(list(cells.values()))
-
-
-def order_cells(cells: list[Cell]) -> list[Cell]:
-    """Group work per model (one backbone load), pre-evaluations first, each fine-tune followed by its evals."""
-    by_key = {c.key: c for c in cells}
-    ordered: list[Cell] = []
-    seen: set[str] = set()
-
-    def visit(cell: Cell):
-        if cell.key in seen:
-            return
-        for dep in cell.deps:
-            if dep in by_key:
-                visit(by_key[dep])
-        seen.add(cell.key)
-        ordered.append(cell)
-
-    for cell in cells:
-        if cell.kind == "eval" and cell.strategy is None:
-            visit(cell)
-    for cell in cells:
-        if cell.kind == "finetune":
-            visit(cell)
-            for other in cells:
-                if other.finetune_key == cell.key:
-                    visit(other)
-    for cell in cells:
-        visit(cell)
-    return ordered
-
-
-def run_manifest(prepared: Prepared, plan: list[Cell]) -> dict:
-    """What `rib report` needs to rebuild the tables: which keys, and what they mean."""
-    return {
-        "suite": prepared.suite.name,
-        "source": prepared.suite.source,
-        "datasets": [d.label for d in prepared.datasets],
-        "reference": prepared.reference.label if prepared.reference else None,
-        "models": [m.label for m in prepared.models],
-        "strategies": [variant_label(s.label, v) for s in prepared.strategies for v in s.strategy.variant_labels()],
-        "cells": [c.as_dict() for c in plan],
-    }

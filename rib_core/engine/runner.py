@@ -21,8 +21,10 @@ import torch
 
 import rib_core
 from rib_core.engine import distributed
-from rib_core.engine.evaluate import hierarchical_weights, normalizer, predict
+from rib_core.engine.evaluate import hierarchical_weights, predict
 from rib_core.engine.plan import Cell, Prepared
+from rib_core.engine.soup_plan import split_label
+from rib_core.engine.train_data import TrainData
 from rib_core.engine.store import Store, save_tensors
 from rib_core.errors import RibError
 from rib_core.paths import cache_dir
@@ -67,35 +69,6 @@ class RunStats:
         setattr(self, name, value)
 
 
-class TrainData:
-    """Shuffled fine-tuning batches, normalised on the device; the order is a function of (seed, epoch)."""
-
-    def __init__(self, images, positions, labels, preprocess, device, batch_size, seed, identity, class_map):
-        self.images, self.positions, self.labels = images, np.asarray(positions), labels
-        self.preprocess, self.device, self.batch_size, self.seed = preprocess, device, batch_size, seed
-        self.identity, self.class_map = identity, class_map
-        self.batches_per_epoch = -(-len(self.positions) // batch_size)
-
-    def epoch(self, index: int):
-        order = self.positions[np.random.default_rng([self.seed, index]).permutation(len(self.positions))]
-        batch_size = self.batch_size
-        if distributed.active():
-            # Each rank takes an equal strided slice of every global batch; DDP averages their gradients.
-            world = distributed.world_size()
-            if self.batch_size % world:
-                raise RibError(f"[training] batch_size {self.batch_size} is not divisible by the {world} "
-                               "processes torchrun started; choose a multiple of the process count.")
-            batch_size = self.batch_size // world
-            order = np.concatenate([distributed.batch_slice(order[k:k + self.batch_size])
-                                    for k in range(0, len(order), self.batch_size)] or [order[:0]])
-        pin = self.device.type == "cuda"
-        normalize = normalizer(self.preprocess, self.device)
-        for batch, pos in self.images.batches(order, batch_size, pin_memory=pin):
-            x = normalize(batch.to(self.device, non_blocking=pin))
-            y = torch.as_tensor(self.labels[np.asarray(pos)], dtype=torch.long).to(self.device)
-            yield x, y
-
-
 def versions(prepared: Prepared) -> dict:
     out = {"rib": rib_core.__version__, "torch": torch.__version__, "python": platform.python_version()}
     try:
@@ -117,7 +90,6 @@ class Runner:
         self.progress = progress
         self.workers = workers
         self.stats = RunStats()
-        self.amp = bool(prepared.settings.amp)
         self._backbones: dict[str, object] = {}  # model label -> pretrained Backbone (kept on CPU state)
         self._pretrained_state: dict[str, dict] = {}
         self._images: dict[tuple, object] = {}
@@ -264,7 +236,7 @@ class Runner:
         _check_label_space(backbone, class_map, ds.label)
         started = time.perf_counter()
         out = predict(model, backbone.preprocess, images, distributed.my_part(positions), class_map, self.device,
-                      self.prepared.suite.eval_batch_size, amp=self.amp, counter=self.stats,
+                      self.prepared.suite.eval_batch_size, precision=self.prepared.suite.eval_precision, counter=self.stats,
                       on_batch=self.progress.advance if self.progress else None)
         seconds = time.perf_counter() - started
         parts = distributed.gather(out)  # rank order == image order: each rank held a contiguous part
@@ -291,7 +263,7 @@ class Runner:
         record = self._base_record(cell) | {
             "kind": "eval", "accuracy": accuracy, "n_images": int(len(evaluated)), "details": details,
             "groups": group_names, "unreadable": [ds.samples[p].path for p in unreadable],
-            "backbone": backbone.identity, "batch_size": out["batch_size"],
+            "backbone": backbone.identity, "batch_size": out["batch_size"], "precision": self.prepared.suite.eval_precision,
             "timing": {"seconds": seconds, "images_per_s": len(evaluated) / seconds if seconds > 0 else None},
             "files": {"predictions.safetensors": digest},
         }
@@ -338,12 +310,16 @@ class Runner:
                                ref.adapter.class_map())
 
         def load_stage(name: str) -> dict:
+            """The stored weights of a dependency: a strategy name (lp of lp-ft) or a label[variant] (soups)."""
             from safetensors.torch import load_file
 
+            label, variant = split_label(name)
             for dep in cell.deps:
                 dep_cell = self.by_key.get(dep)
-                if dep_cell is not None and dep_cell.strategy_name == name:
+                if dep_cell is not None and name in (dep_cell.strategy_name, dep_cell.strategy):
                     return load_file(str(self.store.cell_dir(dep) / weights_file("")))
+                if dep_cell is not None and variant and dep_cell.strategy == label:
+                    return load_file(str(self.store.cell_dir(dep) / weights_file(variant)))
             raise RibError(f"strategy '{cell.strategy}' needs the result of '{name}', which this plan lacks.")
 
         ctx = TrainContext(backbone=backbone, class_map=class_map, settings=settings, device=self.device,

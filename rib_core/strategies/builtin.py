@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from rib_core.errors import ConfigError, RibError
+from rib_core.strategies import trainable
 from rib_core.strategies.base import Strategy, TrainContext
 
 
@@ -22,14 +23,20 @@ class FullFineTune(Strategy):
 
 
 class LinearProbe(Strategy):
-    """Only the classifier head is trained.
+    """Only the classifier head is trained, plus the parameters `trainable_extra` names.
 
-    The reference code's "HeadOnly" also left the cls token, position embedding and final norm trainable; rib
-    does not copy that: a linear probe here changes nothing but the parameters under `backbone.head_prefixes`.
+    `trainable_extra = []` (default): a true linear probe, nothing but the parameters under
+    `backbone.head_prefixes` changes. `trainable_extra = "released"`: the released code's "HeadOnly", which also
+    trains the class token, position embedding and pre-/final norms (rib_core/strategies/trainable.py).
     """
 
     name = "lp"
-    description = "train only the classifier head (linear probe)"
+    description = "train only the classifier head (linear probe); trainable_extra adds the released HeadOnly set"
+    defaults = {"trainable_extra": []}
+
+    def __init__(self, params: dict | None = None):
+        super().__init__(params)
+        self.params["trainable_extra"] = trainable.check_option(self.name, self.params["trainable_extra"])
 
     def setup(self, ctx: TrainContext) -> None:
         found = False
@@ -40,6 +47,7 @@ class LinearProbe(Strategy):
         if not found:
             raise RibError(f"strategy 'lp': backbone '{ctx.backbone.identity}' has no parameter under its "
                            f"head_prefixes {ctx.backbone.head_prefixes}; its loader must name the classifier head.")
+        trainable.mark_trainable(ctx.model, self.name, self.params["trainable_extra"])
 
 
 class LinearProbeThenFineTune(Strategy):
@@ -55,27 +63,31 @@ class LinearProbeThenFineTune(Strategy):
 
 
 class L2SP(Strategy):
-    """Full fine-tuning plus weight * sum over backbone (non-head) parameters of ||theta - theta0||^2.
+    """Full fine-tuning plus weight * sum over parameters of ||theta - theta0||^2.
 
     L2-SP (Li et al., 2018) pulls the weights towards the pretrained starting point rather than towards 0. The
     default weight 0.01 keeps the penalty of a ViT-B/16 (86M weights moving by ~1e-3 each: ~0.9) on the scale of
-    the cross-entropy; the reference code's "EWC" is this penalty with weight 1 (set weight = 1 to reproduce it).
-    The head is not pulled back: it must be free to fit the new dataset (weight_decay acts on it if set).
+    the cross-entropy. The released code's "EWC" (`ewc_penalty`) is this penalty with weight 1 summed over every
+    parameter, the head included: `weight = 1` with the default `include_head = true` reproduces it.
+    `include_head = false` leaves the head free to fit the new dataset (the original L2-SP's choice).
     """
 
     name = "l2-sp"
-    description = "full fine-tuning with weight * ||theta - theta0||^2 on backbone weights"
-    defaults = {"weight": 0.01}
+    description = "full fine-tuning with weight * ||theta - theta0||^2 (head included unless include_head = false)"
+    defaults = {"weight": 0.01, "include_head": True}
 
     def __init__(self, params: dict | None = None):
         super().__init__(params)
         _check_number(self, "weight", minimum=0.0)
+        if not isinstance(self.params["include_head"], bool):
+            raise ConfigError(f"strategy 'l2-sp': include_head must be true or false, "
+                              f"got {self.params['include_head']!r}.")
 
     def setup(self, ctx: TrainContext) -> None:
         super().setup(ctx)
         anchors = []
         for name, p in ctx.model.named_parameters():
-            if not ctx.backbone.is_head(name):
+            if self.params["include_head"] or not ctx.backbone.is_head(name):
                 anchors.append((p, ctx.pretrained_state[name].to(device=p.device, dtype=p.dtype)))
         ctx.state["l2sp_anchors"] = anchors
 

@@ -39,7 +39,7 @@ def test_the_plugin_registers_every_name_without_importing_torch():
     registry = build_registry()
     assert registry.plugins["rib-augreg"].status == "ok"
     for name in rib_augreg.MODELS:
-        registration = registry.get("backbones", name)
+        registration = registry.get("models", name)
         assert registration.plugin == "rib-augreg" and registration.load() is rib_augreg.load
         assert rib_augreg.MODELS[name] in registration.description
     code = "import sys, rib_augreg; print(sorted({'torch', 'timm'} & set(sys.modules)))"

@@ -60,7 +60,7 @@ def test_the_plugin_registers_every_name_without_importing_torch():
     registry = build_registry()
     assert registry.plugins["rib-laion"].status == "ok"
     for name in list(rib_laion.FINETUNED) + list(rib_laion.ZEROSHOT):
-        registration = registry.get("backbones", name)
+        registration = registry.get("models", name)
         assert registration.plugin == "rib-laion" and registration.load() is rib_laion.load
     code = "import sys, rib_laion; print(sorted({'torch', 'open_clip', 'timm'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 
-from rib_core.api import ConfigError, RibError, Strategy, TrainContext
+from rib_core.api import ConfigError, RibError, Strategy, TrainContext, trainable_extra
 
 from rib_lora.adapter import BLOCKS, add_adapters, find_fused_qkv, merged_state_dict
 
@@ -15,13 +15,15 @@ class LoRA(Strategy):
     Parameters: `rank` (8), `alpha` (1: the update is scaled by alpha / rank, the loralib and peft convention;
     the ImageNet-RIB reference code used rank 8, alpha 1, i.e. a scale of 1/8), `targets` ("qv": which row
     blocks of the fused projection get an adapter; any of "q", "k", "v"), `train_head` (false: the classifier
-    head stays frozen, as in the reference code). Every base weight is frozen; `finalize` merges W + scale*B@A
-    into plain weights so evaluation runs at full speed.
+    head stays frozen, as in the reference code), `trainable_extra` ("released": the base parameters the released
+    code left trainable, i.e. cls_token, pos_embed, norm_pre and the final norm where present, because it froze
+    only the blocks, patch_embed and head; `[]` freezes every base weight). `finalize` merges W + scale*B@A into
+    plain weights so evaluation runs at full speed.
     """
 
     name = "lora"
     description = "LoRA adapters on attention q and v, merged into the weights after training"
-    defaults = {"rank": 8, "alpha": 1.0, "targets": "qv", "train_head": False}
+    defaults = {"rank": 8, "alpha": 1.0, "targets": "qv", "train_head": False, "trainable_extra": "released"}
 
     def __init__(self, params: dict | None = None):
         super().__init__(params)
@@ -37,6 +39,7 @@ class LoRA(Strategy):
                               f"(e.g. 'qv' or 'qkv'), got {targets!r}.")
         if not isinstance(p["train_head"], bool):
             raise ConfigError(f"strategy 'lora': train_head must be true or false, got {p['train_head']!r}.")
+        p["trainable_extra"] = trainable_extra.check_option(self.name, p["trainable_extra"])
         p["targets"] = "".join(b for b in BLOCKS if b in targets)  # canonical order
         p["alpha"] = float(p["alpha"])
 
@@ -50,6 +53,7 @@ class LoRA(Strategy):
         model.requires_grad_(False)
         rank = self.params["rank"]
         add_adapters(targets, self.params["targets"], rank, self.params["alpha"] / rank)
+        trainable_extra.mark_trainable(model, self.name, self.params["trainable_extra"])
         if self.params["train_head"]:
             for name, p in model.named_parameters():
                 if backbone.is_head(name):

@@ -37,9 +37,31 @@ def test_the_plugin_registers_lora_through_its_entry_point():
     assert registration.load() is LoRA
 
 
-def test_only_adapters_on_q_and_v_are_trainable():
+def test_default_trains_adapters_and_the_released_codes_top_level_set():
+    # The released code froze only blocks (all but lora_*), patch_embed and head: cls_token, pos_embed and the
+    # final norm stayed trainable (vit_tiny has an Identity norm_pre and fc_norm: no parameters there).
     ctx = make_ctx(timm_vit())
     LoRA().setup(ctx)
+    trainable = sorted(n for n, p in ctx.model.named_parameters() if p.requires_grad)
+    adapters = [f"blocks.{b}.attn.qkv.parametrizations.weight.0.lora_{m}_{x}"
+                for b in range(2) for m in "AB" for x in "qv"]
+    assert trainable == sorted(adapters + ["cls_token", "pos_embed", "norm.weight", "norm.bias"])
+
+
+def test_clip_layout_also_trains_norm_pre():
+    import timm
+
+    model = timm.create_model("vit_base_patch16_clip_224", pretrained=False, img_size=16, patch_size=8,
+                              embed_dim=DIM, depth=1, num_heads=2, num_classes=10)
+    ctx = make_ctx(model)
+    LoRA().setup(ctx)
+    base = sorted(n for n, p in ctx.model.named_parameters() if p.requires_grad and "lora_" not in n)
+    assert base == sorted(["cls_token", "pos_embed", "norm_pre.weight", "norm_pre.bias", "norm.weight", "norm.bias"])
+
+
+def test_trainable_extra_empty_trains_only_adapters_on_q_and_v():
+    ctx = make_ctx(timm_vit())
+    LoRA({"trainable_extra": []}).setup(ctx)
     trainable = sorted(n for n, p in ctx.model.named_parameters() if p.requires_grad)
     expected = sorted(f"blocks.{b}.attn.qkv.parametrizations.weight.0.lora_{m}_{x}"
                       for b in range(2) for m in "AB" for x in "qv")
@@ -66,7 +88,7 @@ def test_scale_is_alpha_over_rank():
 def test_training_keeps_base_weights_and_merges_exactly(tmp_path):
     rank = 2
     ctx = make_ctx(timm_vit())
-    merged = fine_tune(ctx, LoRA({"rank": rank, "alpha": 8}), work_dir=tmp_path, seed=0)[""]
+    merged = fine_tune(ctx, LoRA({"rank": rank, "alpha": 8, "trainable_extra": []}), work_dir=tmp_path, seed=0)[""]
     pre = ctx.pretrained_state
 
     # the frozen originals are bit-identical, and so is every weight LoRA does not touch
@@ -103,9 +125,14 @@ def test_train_head_also_trains_the_classifier(tmp_path):
     assert torch.equal(merged["blocks.0.mlp.fc1.weight"], ctx.pretrained_state["blocks.0.mlp.fc1.weight"])
 
 
+def test_an_unknown_trainable_extra_name_is_refused_naming_the_models_names():
+    with pytest.raises(RibError, match="cls_tokn.*cls_token"):
+        LoRA({"trainable_extra": ["cls_tokn"]}).setup(make_ctx(timm_vit()))
+
+
 def test_open_clip_tower_multihead_attention(tmp_path):
     ctx = make_ctx(open_clip_tower(), head=("proj",))
-    merged = fine_tune(ctx, LoRA({"targets": "vq"}), work_dir=tmp_path, seed=0)[""]
+    merged = fine_tune(ctx, LoRA({"targets": "vq", "trainable_extra": []}), work_dir=tmp_path, seed=0)[""]
     pre = ctx.pretrained_state
     assert merged.keys() == pre.keys()
     name = "transformer.resblocks.0.attn.in_proj_weight"
@@ -141,7 +168,8 @@ def test_a_model_without_attention_is_refused():
 
 @pytest.mark.parametrize("params, word", [({"rank": 0}, "rank"), ({"alpha": -1}, "alpha"),
                                           ({"targets": "qx"}, "targets"), ({"train_head": "yes"}, "train_head"),
-                                          ({"dropout": 0.1}, "unknown parameter")])
+                                          ({"dropout": 0.1}, "unknown parameter"),
+                                          ({"trainable_extra": "all"}, "trainable_extra")])
 def test_bad_parameters_are_config_errors(params, word):
     with pytest.raises(ConfigError, match=word):
         LoRA(params)

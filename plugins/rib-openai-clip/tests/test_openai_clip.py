@@ -81,7 +81,7 @@ def test_the_plugin_registers_every_name_without_importing_torch():
     registry = build_registry()
     assert registry.plugins["rib-openai-clip"].status == "ok"
     for name in list(rib_openai_clip.FINETUNED) + list(rib_openai_clip.ZEROSHOT):
-        registration = registry.get("backbones", name)
+        registration = registry.get("models", name)
         assert registration.plugin == "rib-openai-clip"
         assert registration.load() is rib_openai_clip.load
     code = "import sys, rib_openai_clip; print(sorted({'torch', 'open_clip', 'timm'} & set(sys.modules)))"

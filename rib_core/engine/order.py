@@ -1,0 +1,56 @@
+"""The execution order of a plan's cells, and the manifest that records them for `rib report`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rib_core.engine.plan import Cell, Prepared
+
+
+def order_cells(cells: list[Cell]) -> list[Cell]:
+    """Group work per model (one backbone load), pre-evaluations first, each fine-tune followed by its evals."""
+    by_key = {c.key: c for c in cells}
+    ordered: list[Cell] = []
+    seen: set[str] = set()
+
+    def visit(cell: Cell):
+        if cell.key in seen:
+            return
+        for dep in cell.deps:
+            if dep in by_key:
+                visit(by_key[dep])
+        seen.add(cell.key)
+        ordered.append(cell)
+
+    for cell in cells:
+        if cell.kind == "eval" and cell.strategy is None:
+            visit(cell)
+    for cell in cells:
+        if cell.kind == "finetune":
+            visit(cell)
+            for other in cells:
+                if other.finetune_key == cell.key:
+                    visit(other)
+    for cell in cells:
+        visit(cell)
+    return ordered
+
+
+def run_manifest(prepared: Prepared, plan: list[Cell]) -> dict:
+    """What `rib report` needs to rebuild the tables: which keys, and what they mean."""
+    return {
+        "suite": prepared.suite.name,
+        "source": prepared.suite.source,
+        "datasets": [d.label for d in prepared.datasets],
+        "reference": prepared.reference.label if prepared.reference else None,
+        "models": [m.label for m in prepared.models],
+        "strategies": [_variant_label(s.label, v) for s in prepared.strategies for v in s.strategy.variant_labels()],
+        "cells": [c.as_dict() for c in plan],
+    }
+
+
+def _variant_label(strategy_label: str, variant: str) -> str:
+    from rib_core.engine.plan import variant_label
+
+    return variant_label(strategy_label, variant)
