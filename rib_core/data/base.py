@@ -23,6 +23,9 @@ class Sample:
     path: str  # relative to the dataset root, with "/" separators
     label: int  # index into the adapter's class list
     group: str = ""  # sub-population for accuracy(): ImageNet-C uses "<corruption>/<severity>"
+    # Bootstrap resampling unit: samples sharing a non-empty cluster are not independent draws (ImageNet-C:
+    # the 75 corrupted versions of one source image share its file name). "" = the sample is its own cluster.
+    cluster: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,3 +150,11 @@ class DatasetAdapter:
         """What, besides the image list, determines this dataset's results (name + options that matter)."""
         relevant = {k: self.options[k] for k in sorted(self.options) if k in self.option_names}
         return f"{type(self).__module__}.{type(self).__name__}:{relevant}"
+
+
+def cluster_index(samples) -> np.ndarray:
+    """Bootstrap cluster id per sample of a dataset, numbered in sample order (same for every evaluation of it)."""
+    import numpy as np
+
+    ids: dict[str, int] = {}
+    return np.array([ids.setdefault(s.cluster or f"\0{n}", len(ids)) for n, s in enumerate(samples)], dtype=np.int64)

@@ -78,6 +78,11 @@ class ImageNetC(WnidFolders):
         corruption, severity, _ = folder.split("/")
         return f"{corruption}/{severity}"
 
+    def cluster_of(self, path: str) -> str:
+        # <corruption>/<severity>/<wnid>/<file>: the 15 x 5 versions of one ImageNet-val image share its file
+        # name, so they are resampled together.
+        return path.rsplit("/", 1)[-1]
+
     def unexpected_folders(self) -> list[str]:
         root = self.require_root()
         known = set(CORRUPTIONS + EXTRA_CORRUPTIONS)

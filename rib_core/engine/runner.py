@@ -23,6 +23,7 @@ import rib_core
 from rib_core.engine import distributed
 from rib_core.engine.evaluate import hierarchical_weights, normalizer, predict
 from rib_core.engine.plan import Cell, Prepared
+from rib_core.data.base import cluster_index
 from rib_core.engine.store import Store, save_tensors
 from rib_core.errors import RibError
 from rib_core.paths import cache_dir
@@ -286,6 +287,7 @@ class Runner:
         digest = save_tensors(self.store.cell_dir(cell.key) / "predictions.safetensors", {
             "positions": out["positions"], "labels": torch.from_numpy(labels),
             "top_idx": out["top_idx"], "top_prob": out["top_prob"], "group_index": torch.from_numpy(group_index),
+            "cluster_index": torch.from_numpy(cluster_index(ds.samples)[evaluated]),  # for the bootstrap
         })
         unreadable = sorted(set(int(p) for p in positions) - set(int(p) for p in evaluated))
         record = self._base_record(cell) | {
