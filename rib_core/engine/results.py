@@ -18,6 +18,19 @@ from rib_core.engine.store import Store
 from rib_core.errors import RibError
 
 
+def group_weights(names: list[str] | None, group_index, n: int) -> np.ndarray:
+    """hierarchical_weights of the images whose groups are names[group_index], bit for bit, without a per-image loop.
+
+    The share of each group is computed on one stand-in image per group, then split over its images: the same
+    divisions in the same order as hierarchical_weights over all images.
+    """
+    if not names or not n:
+        return hierarchical_weights([""] * n)
+    index = np.asarray(group_index, dtype=np.int64)
+    counts = np.bincount(index, minlength=len(names))
+    return hierarchical_weights(list(names))[index] / counts[index]
+
+
 @dataclass
 class Evaluation:
     model: str
@@ -52,16 +65,7 @@ class Evaluation:
     def weights(self, predictions: dict | None = None) -> np.ndarray:
         """Per-image weights of the hierarchical mean over groups (as the runner computes accuracy)."""
         p = self.predictions if predictions is None else predictions
-        n = len(p["positions"])
-        names = self.record.get("groups")
-        if not names or not n:
-            return hierarchical_weights([""] * n)
-        # The share of each group, computed on one stand-in image per group, then split over its images:
-        # the same divisions in the same order as hierarchical_weights over all images, without a per-image loop.
-        index = np.asarray(p["group_index"], dtype=np.int64)
-        share = hierarchical_weights(list(names))
-        counts = np.bincount(index, minlength=len(names))
-        return share[index] / counts[index]
+        return group_weights(self.record.get("groups"), p["group_index"], len(p["positions"]))
 
     def clusters(self, predictions: dict | None = None) -> np.ndarray:
         """Bootstrap cluster id per image: the adapter's (ImageNet-C: the source image), else the image itself."""
