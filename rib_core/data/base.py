@@ -83,6 +83,10 @@ class CheckResult:
     classes: int = 0
     expected_images: int | None = None
     expected_classes: int | None = None
+    # Side of the dataset's image files when they all share one (ImageNet-C: 224-px JPEGs), else None. With the
+    # suite's cache = "auto", datasets whose files are no larger than the model input are decoded on the fly:
+    # cheap to decode, and caching them would cost as much disk as the decoded pixels (565 GB for ImageNet-C).
+    image_size: int | None = None
     missing_classes: list[str] = field(default_factory=list)
     unexpected_classes: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
@@ -158,3 +162,11 @@ def cluster_index(samples) -> np.ndarray:
 
     ids: dict[str, int] = {}
     return np.array([ids.setdefault(s.cluster or f"\0{n}", len(ids)) for n, s in enumerate(samples)], dtype=np.int64)
+
+
+def use_cache(setting, adapter, input_size: int) -> bool:
+    """Whether to build the decoded-image cache for a dataset: `setting` is True, False or "auto"."""
+    if setting == "auto":
+        size = getattr(adapter, "image_size", None)
+        return size is None or size > input_size
+    return bool(setting)

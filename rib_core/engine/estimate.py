@@ -94,11 +94,7 @@ def print_dry_run(prepared, plan, plan_to_run, store, console, calibrate_speed: 
     table.add_row("to run", str(s["pending"]))
     table.add_row("image forwards to run", f"{s['image_forwards']:,}")
     table.add_row("training steps to run", f"{s['train_steps']:,} (batch {settings.batch_size})")
-    images = sum(ds.size("all") for ds in prepared.datasets + ([prepared.reference] if prepared.reference else []))
-    side = 224
-    estimated = " (published sizes of missing datasets)" if any(not d.samples for d in prepared.datasets) else ""
-    table.add_row("decoded-image cache", f"~{images * side * side * 3 / 1e9:.1f} GB at {side} px, "
-                  f"{images:,} images{estimated}")
+    _cache_rows(table, prepared)
     weights_gb = s["finetune_cells"] * 86e6 * 4 / 1e9
     table.add_row("fine-tuned weights", f"~{weights_gb:.0f} GB (ViT-B/16: 86M parameters, fp32, per fine-tune)")
     dev = _device_type(device)
@@ -120,3 +116,24 @@ def print_dry_run(prepared, plan, plan_to_run, store, console, calibrate_speed: 
         for p in prepared.problems:
             console.print(f"  - {p}")
     return s
+
+
+def _cache_rows(table, prepared, side: int = 224) -> None:
+    """Disk of the decoded-image cache, in total and per dataset (cache = true / false / "auto")."""
+    from rib_core.data.base import use_cache
+
+    rows, total = [], 0.0
+    for ds in prepared.datasets + ([prepared.reference] if prepared.reference else []):
+        setting = prepared.suite.cache if ds.spec.cache is None else ds.spec.cache
+        images = ds.size("all")
+        if use_cache(setting, ds.adapter, side):
+            gb = images * side * side * 3 / 1e9
+            total += gb
+            rows.append((f"  cache {ds.label}", f"~{gb:.1f} GB ({images:,} images)"))
+        else:
+            why = "" if setting is False else f", its files are {ds.adapter.image_size} px"
+            rows.append((f"  cache {ds.label}", f"0 GB: streamed (cache = {str(setting).lower()}{why})"))
+    estimated = " (published sizes of missing datasets)" if any(not d.samples for d in prepared.datasets) else ""
+    table.add_row("decoded-image cache", f"~{total:.1f} GB at {side} px{estimated}")
+    for label, value in rows:
+        table.add_row(label, value)

@@ -23,7 +23,7 @@ import rib_core
 from rib_core.engine import distributed
 from rib_core.engine.evaluate import hierarchical_weights, normalizer, predict
 from rib_core.engine.plan import Cell, Prepared
-from rib_core.data.base import cluster_index
+from rib_core.data.base import cluster_index, use_cache
 from rib_core.engine.store import Store, save_tensors
 from rib_core.errors import RibError
 from rib_core.paths import cache_dir
@@ -147,7 +147,8 @@ class Runner:
 
         key = (ds.label, preprocess.geometry_key())
         if key not in self._images:
-            cache = cache_dir() / "images" if self.prepared.suite.cache else None
+            setting = self.prepared.suite.cache if ds.spec.cache is None else ds.spec.cache
+            cache = cache_dir() / "images" if use_cache(setting, ds.adapter, preprocess.input_size) else None
 
             def open_():
                 return open_images(ds.adapter, ds.samples, preprocess, cache, workers=self.workers,
