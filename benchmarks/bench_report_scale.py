@@ -11,7 +11,7 @@ all images elsewhere). Per-sample predictions are drawn so that accuracies and t
 paper's: a per-image (ImageNet-C: per-source-image) difficulty shared by pre and post, accuracy changes of a
 few points, large gains on the fine-tuning set.
 
-Then it times, each in a fresh process with its peak RSS (ru_maxrss of the child):
+Then it times, each in a fresh process with its peak RSS (VmHWM, read by the child as it exits):
     rib report DIR --format json    and    rib status DIR --json     at every scale of 1/16, 1/4, ... up to
                                                                        --scale and every --pairs (M x S);
     rib report DIR (terminal), --format csv, --plot F                  at --scale with the first pair;
@@ -126,20 +126,30 @@ def write_results(out: Path, scale: float, models: int, strategies: int, seed: i
             "bytes": sum(f.stat().st_size for f in out.rglob("*") if f.is_file())}
 
 
+# The child reads its own peak RSS (VmHWM) as it exits. ru_maxrss from wait4 would not do: Linux carries the
+# forking parent's peak (this process, which held the arrays it wrote) over into the child's.
+CHILD = """import atexit, os, runpy, sys
+def peak():
+    with open(os.environ["RIB_BENCH_PEAK"], "w") as f:
+        f.write(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM:")))
+atexit.register(peak)
+sys.argv = ["rib"] + sys.argv[1:]
+runpy.run_module("rib_core", run_name="__main__")
+"""
+
+
 def run_rib(*args: str) -> tuple[float, float]:
     """Wall seconds and peak RSS (GiB) of `rib ARGS` in a fresh process; output discarded, failures raised."""
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "rib_core", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    stderr = proc.stderr.read().decode()
-    proc.stderr.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"rib {' '.join(args)} failed ({proc.returncode}):\n{stderr}")
-    return wall, usage.ru_maxrss / 2**20  # ru_maxrss is in KiB on Linux
+    with tempfile.NamedTemporaryFile(suffix=".peak") as peak:
+        env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                   RIB_BENCH_PEAK=peak.name)
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", CHILD, *args], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, env=env)
+        wall = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise SystemExit(f"rib {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr.decode()}")
+        return wall, int(Path(peak.name).read_text()) / 2**20  # VmHWM is in kB
 
 
 def scales_up_to(scale: float) -> list[float]:

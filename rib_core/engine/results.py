@@ -25,7 +25,7 @@ def group_weights(names: list[str] | None, group_index, n: int) -> np.ndarray:
     divisions in the same order as hierarchical_weights over all images.
     """
     if not names or not n:
-        return hierarchical_weights([""] * n)
+        return np.full(n, 1.0 / n) if n else np.zeros(0)  # = hierarchical_weights([""] * n): share 1.0 / n each
     index = np.asarray(group_index, dtype=np.int64)
     counts = np.bincount(index, minlength=len(names))
     return hierarchical_weights(list(names))[index] / counts[index]
