@@ -138,18 +138,25 @@ runpy.run_module("rib_core", run_name="__main__")
 """
 
 
-def run_rib(*args: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GiB) of `rib ARGS` in a fresh process; output discarded, failures raised."""
+def run_rib(*args: str) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (GiB) of `rib ARGS` in a fresh process; output discarded.
+
+    CPU seconds (user + system of the child) do not move with the machine's load; wall time does.
+    """
     with tempfile.NamedTemporaryFile(suffix=".peak") as peak:
         env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                    RIB_BENCH_PEAK=peak.name)
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", CHILD, *args], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, *args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, env=env)
+        stderr = proc.stderr.read().decode()  # read before waiting: a full pipe would block the child
+        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
+        proc.stderr.close()
+        proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
-            raise SystemExit(f"rib {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr.decode()}")
-        return wall, int(Path(peak.name).read_text()) / 2**20  # VmHWM is in kB
+            raise SystemExit(f"rib {' '.join(args)} failed ({proc.returncode}):\n{stderr}")
+        return wall, usage.ru_utime + usage.ru_stime, int(Path(peak.name).read_text()) / 2**20  # VmHWM in kB
 
 
 def scales_up_to(scale: float) -> list[float]:
@@ -197,11 +204,12 @@ def main() -> int:
                     runs |= {"report table": ("report", str(out)), "report csv": ("report", str(out), "--format", "csv"),
                              "report --plot": ("report", str(out), "--format", "json", "--plot", str(out / "p.png"))}
                 for name, rib_args in runs.items():
-                    wall, rss = run_rib(*rib_args)
+                    wall, cpu, rss = run_rib(*rib_args)
                     seen[(name, scale, models * strategies)] = (wall, rss)
                     goal = name == "report json" and scale == 1 and (models, strategies) == (1, 2)
                     report.figure(f"{tag} {name} wall", wall, "s", f"<= {GOAL_SECONDS:g}" if goal else "",
-                                  wall <= GOAL_SECONDS if goal else None)
+                                  wall <= GOAL_SECONDS if goal else None, note=f"load average {os.getloadavg()[0]:.1f}")
+                    report.figure(f"{tag} {name} CPU", cpu, "s")
                     report.figure(f"{tag} {name} peak RSS", rss, "GiB", f"<= {GOAL_RSS_GIB:g}" if goal else "",
                                   rss <= GOAL_RSS_GIB if goal else None)
             finally:
