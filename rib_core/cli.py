@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="print or export the report of a results directory")
     report.add_argument("dir", nargs="?", type=Path, default=Path("rib-results"))
-    report.add_argument("--suite", help="only this suite's results (default: every suite in DIR)")
+    report.add_argument("--suite", help="only this suite's results (default: every suite in DIR, each on its own)")
     report.add_argument("--format", default="table", help="table (default), json, csv, or a plugin's format")
     report.add_argument("--plot", type=Path, help="write the RI heatmaps and the pre-vs-post chart (.png or .svg)")
 

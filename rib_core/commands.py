@@ -179,7 +179,19 @@ def report(args) -> int:
     registry.get("formats", args.format)  # unknown format -> exit 2 before any work
     if not args.dir.is_dir():
         raise UsageError(f"results directory '{args.dir}' does not exist. Pass the --out of a 'rib bench' run.")
-    report_data = _print_report(args.dir, args.suite, registry, fmt=args.format)
+    from rib_core.engine.results import suites_in
+
+    suites = [args.suite] if args.suite else suites_in(args.dir)
+    if len(suites) > 1:
+        # Suites never share a table: their cells differ even where their labels agree (paper-quick vs paper).
+        if args.format != "table" or args.plot:
+            raise UsageError(f"'{args.dir}' holds {len(suites)} suites ({', '.join(suites)}); choose one with "
+                             "--suite NAME for --format or --plot.")
+        for name in suites:
+            _console().rule(f"suite {name}")
+            _print_report(args.dir, name, registry)
+        return 0
+    report_data = _print_report(args.dir, suites[0] if suites else None, registry, fmt=args.format)
     if args.plot:
         from rib_core.report.plot import plot
 

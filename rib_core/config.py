@@ -39,6 +39,7 @@ class DatasetSpec:
     path: str | None = None
     max_images: int | None = None
     options: dict = field(default_factory=dict)
+    cache: bool | str | None = None  # decoded-image cache: True | False | "auto"; None: the suite's `cache`
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Suite:
     eval_images: str = "all"  # "all": every image of D_j (j != i); "held-out": only held-out parts
     eval_precision: str = "fp32"  # "fp32" | "bf16" | "fp16": evaluation only; [training] amp is separate
     data_root: str | None = None
-    cache: bool = True
+    cache: bool | str = "auto"  # per dataset unless it says otherwise; "auto": see rib_core.data.images.use_cache
     allow_partial: bool = False
     strict_images: bool = False
     eval_batch_size: int = 256
@@ -75,11 +76,13 @@ class Suite:
 
 SUITE_KEYS = {
     "description": str, "models": list, "datasets": list, "reference": (str, dict), "strategies": list,
-    "training": dict, "seed": int, "split": float, "eval_images": str, "eval_precision": str, "data_root": str, "cache": bool,
+    "training": dict, "seed": int, "split": float, "eval_images": str, "eval_precision": str, "data_root": str,
+    "cache": (bool, str),
     "allow_partial": bool, "strict_images": bool, "eval_batch_size": int, "metrics": list, "cpu_threads": int,
 }
 MODEL_KEYS = {"name", "label", "weights"}
-DATASET_KEYS = {"name", "label", "adapter", "path", "max_images"}
+DATASET_KEYS = {"name", "label", "adapter", "path", "max_images", "cache"}
+CACHE_VALUES = (True, False, "auto")
 STRATEGY_KEYS = {"name", "label", "optional"}
 
 
@@ -183,7 +186,7 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
             raw[key] = value
-        if isinstance(value, bool) and expected is not bool:
+        if isinstance(value, bool) and expected is not bool and not (isinstance(expected, tuple) and bool in expected):
             raise ConfigError(f"{where}.{key}: expected {_type_name(expected)}, got {value!r}.")
         if not isinstance(value, expected):
             raise ConfigError(f"{where}.{key}: expected {_type_name(expected)}, got {value!r}.")
@@ -218,13 +221,16 @@ def _dataset_spec(where: str, entry) -> DatasetSpec:
     adapter = rest.pop("adapter", name)
     path = rest.pop("path", None)
     max_images = rest.pop("max_images", None)
+    cache = rest.pop("cache", None)
+    if cache is not None and (not isinstance(cache, (bool, str)) or cache not in CACHE_VALUES):
+        raise ConfigError(f"{where}.cache: expected true, false or \"auto\", got {cache!r}.")
     if path is not None and not isinstance(path, str):
         raise ConfigError(f"{where}.path: expected a folder path string, got {path!r}.")
     if max_images is not None and (isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1):
         raise ConfigError(f"{where}.max_images: expected a positive integer, got {max_images!r}.")
     if adapter == "imagefolder" and path is not None:
         rest["path"] = path
-    return DatasetSpec(label=label, adapter=adapter, path=path, max_images=max_images, options=rest)
+    return DatasetSpec(label=label, adapter=adapter, path=path, max_images=max_images, options=rest, cache=cache)
 
 
 def _validate_values(suite: Suite, where: str) -> None:
@@ -235,6 +241,8 @@ def _validate_values(suite: Suite, where: str) -> None:
                           "(fine-tune on one, evaluate on the others).")
     if not suite.strategies:
         raise ConfigError(f"{where}: 'strategies' is empty. List at least one, e.g. strategies = [\"ft\"].")
+    if suite.cache not in CACHE_VALUES or not isinstance(suite.cache, (bool, str)):
+        raise ConfigError(f"{where}.cache: expected true, false or \"auto\", got {suite.cache!r}.")
     for kind, items in (("model", suite.models), ("dataset", suite.datasets), ("strategy", suite.strategies)):
         labels = [item.label for item in items]
         dupes = sorted({x for x in labels if labels.count(x) > 1})

@@ -23,6 +23,9 @@ class Sample:
     path: str  # relative to the dataset root, with "/" separators
     label: int  # index into the adapter's class list
     group: str = ""  # sub-population for accuracy(): ImageNet-C uses "<corruption>/<severity>"
+    # Bootstrap resampling unit: samples sharing a non-empty cluster are not independent draws (ImageNet-C:
+    # the 75 corrupted versions of one source image share its file name). "" = the sample is its own cluster.
+    cluster: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,10 @@ class CheckResult:
     classes: int = 0
     expected_images: int | None = None
     expected_classes: int | None = None
+    # Side of the dataset's image files when they all share one (ImageNet-C: 224-px JPEGs), else None. With the
+    # suite's cache = "auto", datasets whose files are no larger than the model input are decoded on the fly:
+    # cheap to decode, and caching them would cost as much disk as the decoded pixels (565 GB for ImageNet-C).
+    image_size: int | None = None
     missing_classes: list[str] = field(default_factory=list)
     unexpected_classes: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
@@ -147,3 +154,19 @@ class DatasetAdapter:
         """What, besides the image list, determines this dataset's results (name + options that matter)."""
         relevant = {k: self.options[k] for k in sorted(self.options) if k in self.option_names}
         return f"{type(self).__module__}.{type(self).__name__}:{relevant}"
+
+
+def cluster_index(samples) -> np.ndarray:
+    """Bootstrap cluster id per sample of a dataset, numbered in sample order (same for every evaluation of it)."""
+    import numpy as np
+
+    ids: dict[str, int] = {}
+    return np.array([ids.setdefault(s.cluster or f"\0{n}", len(ids)) for n, s in enumerate(samples)], dtype=np.int64)
+
+
+def use_cache(setting, adapter, input_size: int) -> bool:
+    """Whether to build the decoded-image cache for a dataset: `setting` is True, False or "auto"."""
+    if setting == "auto":
+        size = getattr(adapter, "image_size", None)
+        return size is None or size > input_size
+    return bool(setting)

@@ -82,6 +82,10 @@ class FolderAdapter(DatasetAdapter):
         """The sub-population a class folder belongs to (ImageNet-C: '<corruption>/<severity>')."""
         return ""
 
+    def cluster_of(self, path: str) -> str:
+        """The bootstrap cluster of an image (see Sample.cluster); "" = the image is its own."""
+        return ""
+
     def require_root(self) -> Path:
         if self.root is None or not self.root.is_dir():
             where = f" at {self.root}" if self.root is not None else ""
@@ -98,7 +102,8 @@ class FolderAdapter(DatasetAdapter):
         for folder, label in self.class_folders().items():
             folder = safe_relative(folder, f"dataset '{self.label}'")
             group = self.group_of(folder)
-            found.extend(Sample(f"{folder}/{name}", label, group) for name in list_images(root / folder))
+            found.extend(Sample(f"{folder}/{name}", label, group, self.cluster_of(f"{folder}/{name}"))
+                         for name in list_images(root / folder))
         found.sort(key=lambda s: s.path)
         self._samples = found
         return found

@@ -28,6 +28,7 @@ IMAGES_PER_SEVERITY = 50_000
 class ImageNetC(WnidFolders):
     folder_names = ("imagenet-c", "imagenet_c", "ImageNet-C")
     expected_classes = 1000
+    image_size = 224  # the released JPEGs are 224 x 224: streamed, not cached, with cache = "auto"
     option_names = ("corruptions", "severities")
     source_hint = ("ImageNet-C: https://zenodo.org/records/2235448 (one tar per corruption family: blur.tar, "
                    "digital.tar, noise.tar, weather.tar); unpack all into one folder so that it holds "
@@ -77,6 +78,11 @@ class ImageNetC(WnidFolders):
     def group_of(self, folder: str) -> str:
         corruption, severity, _ = folder.split("/")
         return f"{corruption}/{severity}"
+
+    def cluster_of(self, path: str) -> str:
+        # <corruption>/<severity>/<wnid>/<file>: the 15 x 5 versions of one ImageNet-val image share its file
+        # name, so they are resampled together.
+        return path.rsplit("/", 1)[-1]
 
     def unexpected_folders(self) -> list[str]:
         root = self.require_root()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
+from rib_core.data.base import use_cache
 from rib_core.engine.plan import variant_label
 
 # Documented fallback throughputs (images/s) for a ViT-B/16 at 224 px, used when no calibration is possible.
@@ -47,15 +48,22 @@ def storage_rows(prepared, plan, costs) -> list[tuple[str, str]]:
     """The decoded-image cache (real image counts at each model's input size) and the fine-tuned weights
     (each model's real parameter count, fp32, one file per evaluated variant of each fine-tune)."""
     datasets = prepared.datasets + ([prepared.reference] if prepared.reference else [])
-    images = sum(ds.size("all") for ds in datasets)
     published = " (published sizes of missing datasets)" if any(not d.samples for d in datasets) else ""
     sizes = sorted({c.input_size if c else 224 for c in costs.values()} or {224})
-    if not prepared.suite.cache:
-        cache = "none (the suite sets cache = false: images are decoded on every pass)"
-    else:
-        cache_bytes = sum(images * side * side * 3 for side in sizes)
-        cache = (f"~{_bytes(cache_bytes)}: {images:,} images{published} at "
-                 f"{', '.join(f'{side} px' for side in sizes)}")
+    rows, total = [], 0.0
+    for ds in datasets:  # cache = true / false / "auto" (streams files already at the model's input size)
+        setting = prepared.suite.cache if ds.spec.cache is None else ds.spec.cache
+        images = ds.size("all")
+        cached = [side for side in sizes if use_cache(setting, ds.adapter, side)]
+        if cached:
+            size = sum(images * side * side * 3 for side in cached)
+            total += size
+            rows.append((f"  cache {ds.label}", f"~{_bytes(size)} ({images:,} images at "
+                         f"{', '.join(f'{side} px' for side in cached)})"))
+        else:
+            why = "" if setting is False else f", its files are {ds.adapter.image_size} px"
+            rows.append((f"  cache {ds.label}", f"none: streamed (cache = {str(setting).lower()}{why})"))
+    cache = f"~{_bytes(total)}{published}"
     weights_bytes, guessed = 0.0, False
     variants = {p.label: len(set([""] + list(p.strategy.variant_labels()))) for p in prepared.strategies}
     for cell in plan:
@@ -67,7 +75,8 @@ def storage_rows(prepared, plan, costs) -> list[tuple[str, str]]:
         weights_bytes += parameters * 4 * variants.get(cell.strategy, 1)
     per_model = ", ".join(f"{label} {_count(c.parameters)}" for label, c in costs.items() if c)
     basis = "fp32; parameters: " + (per_model or "") + ("; ViT-B/16's 86M where not known" if guessed else "")
-    return [("decoded-image cache", cache), ("fine-tuned weights", f"~{_bytes(weights_bytes)} ({basis.strip('; ')})")]
+    return [("decoded-image cache", cache), *rows,
+            ("fine-tuned weights", f"~{_bytes(weights_bytes)} ({basis.strip('; ')})")]
 
 
 def estimated_seconds(plan, store, settings, costs, dev: str) -> tuple[float, str]:

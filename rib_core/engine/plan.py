@@ -97,6 +97,7 @@ class Cell:
     strategy_name: str | None = None  # the registered strategy that trains (finetune cells and their evals)
     finetune_key: str | None = None  # for post-evaluations: the fine-tune whose weights are evaluated
     reported: bool = True  # False for stages that exist only as a dependency (lp of lp-ft)
+    pre_key: str | None = None  # post-evaluations: the pre-evaluation of the same model on the same images
 
     def describe(self) -> str:
         if self.kind == "finetune":
@@ -304,6 +305,7 @@ def build_plan(prepared: Prepared) -> list[Cell]:
     eval_sets = prepared.datasets + ([prepared.reference] if prepared.reference else [])
     for model in prepared.models:
         pre_source = digest({"pretrained": model.fingerprint})
+        pre_keys = {ds.label: eval_key(pre_source, ds, "all", split) for ds in eval_sets}
         for ds in eval_sets:
             add(Cell("eval", eval_key(pre_source, ds, "all", split, suite.eval_precision), model.label,
                      eval_dataset=ds.label,
@@ -341,5 +343,5 @@ def build_plan(prepared: Prepared) -> list[Cell]:
                                  strategy=variant_label(ps.label, variant), ft_dataset=ds_i.label,
                                  eval_dataset=ds_j.label, variant=variant, subset=subset, deps=(ft.key,),
                                  work=ds_j.size(subset), strategy_name=ps.spec.name,
-                                 finetune_key=ft.key))
+                                 finetune_key=ft.key, pre_key=pre_keys[ds_j.label]))
     return order_cells(list(cells.values()))

@@ -1,7 +1,9 @@
 """Reading a results directory back: the evaluations of every run manifest in it, with per-sample predictions.
 
-This is what metrics and reports work from; it never runs a model. A directory written by several shards or
-several suites merges naturally: cells are found by key.
+This is what metrics and reports work from; it never runs a model. One Results holds one suite (a directory
+with several suites is reported suite by suite). A post-evaluation is paired with the pre-evaluation its plan
+names (`pre_key`: same model, same dataset fingerprint, i.e. the same image list), never by label. Predictions
+are read when used and not kept, so a report holds one or two evaluations' predictions at a time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,19 @@ from rib_core.engine.store import Store
 from rib_core.errors import RibError
 
 
+def group_weights(names: list[str] | None, group_index, n: int) -> np.ndarray:
+    """hierarchical_weights of the images whose groups are names[group_index], bit for bit, without a per-image loop.
+
+    The share of each group is computed on one stand-in image per group, then split over its images: the same
+    divisions in the same order as hierarchical_weights over all images.
+    """
+    if not names or not n:
+        return np.full(n, 1.0 / n) if n else np.zeros(0)  # = hierarchical_weights([""] * n): share 1.0 / n each
+    index = np.asarray(group_index, dtype=np.int64)
+    counts = np.bincount(index, minlength=len(names))
+    return hierarchical_weights(list(names))[index] / counts[index]
+
+
 @dataclass
 class Evaluation:
     model: str
@@ -28,24 +43,34 @@ class Evaluation:
     record: dict
     store: Store
     key: str
-    _pred: dict | None = None
+    _pred: dict | None = None  # predictions given up front (tests); stored ones are read on each use
+    pre_key: str | None = None  # post-evaluations: the key of the pre-evaluation of the same images
 
     @property
     def predictions(self) -> dict:
-        """numpy arrays: positions, labels, top_idx (N,k), top_prob (N,k), group_index; plus `groups` names."""
-        if self._pred is None:
-            from safetensors.numpy import load_file
+        """numpy arrays: positions, labels, top_idx (N,k), top_prob (N,k), group_index[, cluster_index].
 
-            self._pred = load_file(str(self.store.cell_dir(self.key) / "predictions.safetensors"))
-        return self._pred
+        Read from disk on every access and not kept: hold on to the dict only as long as you need it.
+        """
+        if self._pred is not None:
+            return self._pred
+        from safetensors.numpy import load_file
+
+        return load_file(str(self.store.cell_dir(self.key) / "predictions.safetensors"))
 
     def correct_by_position(self) -> dict[int, bool]:
         p = self.predictions
         return dict(zip(p["positions"].tolist(), (p["top_idx"][:, 0] == p["labels"]).tolist()))
 
-    def weights(self) -> np.ndarray:
-        groups = [self.record["groups"][i] for i in self.predictions["group_index"]] if self.record.get("groups") else [""] * len(self.predictions["positions"])
-        return hierarchical_weights(groups)
+    def weights(self, predictions: dict | None = None) -> np.ndarray:
+        """Per-image weights of the hierarchical mean over groups (as the runner computes accuracy)."""
+        p = self.predictions if predictions is None else predictions
+        return group_weights(self.record.get("groups"), p["group_index"], len(p["positions"]))
+
+    def clusters(self, predictions: dict | None = None) -> np.ndarray:
+        """Bootstrap cluster id per image: the adapter's (ImageNet-C: the source image), else the image itself."""
+        p = self.predictions if predictions is None else predictions
+        return np.asarray(p["cluster_index"] if "cluster_index" in p else p["positions"], dtype=np.int64)
 
 
 @dataclass
@@ -58,17 +83,39 @@ class Results:
     missing: int = 0  # planned evaluation cells without a stored result
     failures: list[dict] = field(default_factory=list)
 
+    suite: str | None = None
+    _index: dict | None = None
+    _indexed: int = -1
+
+    def _lookup(self) -> dict:
+        if self._index is None or self._indexed != len(self.evaluations):
+            self._index = {}
+            for e in self.evaluations:
+                self._index.setdefault((e.model, e.strategy, e.ft_dataset, e.eval_dataset), e)
+                self._index.setdefault(e.key, e)
+            self._indexed = len(self.evaluations)
+        return self._index
+
     def find(self, model: str, strategy: str | None, ft_dataset: str | None, eval_dataset: str) -> Evaluation | None:
-        for e in self.evaluations:
-            if (e.model, e.strategy, e.ft_dataset, e.eval_dataset) == (model, strategy, ft_dataset, eval_dataset):
-                return e
-        return None
+        return self._lookup().get((model, strategy, ft_dataset, eval_dataset))
 
     def pretrained(self, model: str, dataset: str) -> Evaluation | None:
         return self.find(model, None, None, dataset)
 
+    def pre_for(self, post: Evaluation) -> Evaluation | None:
+        """The pre-evaluation to pair `post` with: the one its plan names; by label only for old manifests."""
+        if post.pre_key:
+            return self._lookup().get(post.pre_key)
+        return self.pretrained(post.model, post.eval_dataset)
+
+
+def suites_in(root: Path) -> list[str]:
+    """The suites with a run manifest in a results directory, in name order."""
+    return [r.get("suite") for r in Store(root).runs()]
+
 
 def load_results(root: Path, suite: str | None = None) -> Results:
+    """The results of one suite. Without `suite`, the directory must hold exactly one."""
     store = Store(root)
     runs = store.runs()
     if suite is not None:
@@ -76,8 +123,12 @@ def load_results(root: Path, suite: str | None = None) -> Results:
     if not runs:
         raise RibError(f"no results in '{root}'" + (f" for suite '{suite}'" if suite else "") +
                        ". Run 'rib bench --out DIR' first, or point 'rib report' at the directory it wrote.")
+    if len({r.get("suite") for r in runs}) > 1:
+        raise RibError(f"'{root}' holds several suites ({', '.join(r.get('suite') for r in runs)}); "
+                       "report one with --suite NAME.")
     first = runs[0]
-    results = Results(datasets=list(first["datasets"]), reference=first.get("reference"), models=[], strategies=[])
+    results = Results(datasets=list(first["datasets"]), reference=first.get("reference"), models=[], strategies=[],
+                      suite=first.get("suite"))
     seen: set[str] = set()
     for run in runs:
         for m in run["models"]:
@@ -103,5 +154,6 @@ def load_results(root: Path, suite: str | None = None) -> Results:
             results.evaluations.append(Evaluation(
                 model=cell["model"], strategy=cell["strategy"], ft_dataset=cell["ft_dataset"],
                 eval_dataset=cell["eval_dataset"], subset=cell["subset"], accuracy=record["accuracy"],
-                n_images=record["n_images"], record=record, store=store, key=cell["key"]))
+                n_images=record["n_images"], record=record, store=store, key=cell["key"],
+                pre_key=cell.get("pre_key")))
     return results

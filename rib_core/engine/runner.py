@@ -25,6 +25,7 @@ from rib_core.engine.evaluate import hierarchical_weights, predict
 from rib_core.engine.plan import Cell, Prepared
 from rib_core.engine.soup_plan import split_label
 from rib_core.engine.train_data import TrainData
+from rib_core.data.base import cluster_index, use_cache
 from rib_core.engine.store import Store, save_tensors
 from rib_core.errors import RibError
 from rib_core.paths import cache_dir
@@ -118,7 +119,8 @@ class Runner:
 
         key = (ds.label, preprocess.geometry_key())
         if key not in self._images:
-            cache = cache_dir() / "images" if self.prepared.suite.cache else None
+            setting = self.prepared.suite.cache if ds.spec.cache is None else ds.spec.cache
+            cache = cache_dir() / "images" if use_cache(setting, ds.adapter, preprocess.input_size) else None
 
             def open_():
                 return open_images(ds.adapter, ds.samples, preprocess, cache, workers=self.workers,
@@ -258,6 +260,7 @@ class Runner:
         digest = save_tensors(self.store.cell_dir(cell.key) / "predictions.safetensors", {
             "positions": out["positions"], "labels": torch.from_numpy(labels),
             "top_idx": out["top_idx"], "top_prob": out["top_prob"], "group_index": torch.from_numpy(group_index),
+            "cluster_index": torch.from_numpy(cluster_index(ds.samples)[evaluated]),  # for the bootstrap
         })
         unreadable = sorted(set(int(p) for p in positions) - set(int(p) for p in evaluated))
         record = self._base_record(cell) | {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rib_core.metrics.base import Metric
-from rib_core.metrics.robustness import paired_accuracy, robustness_table, _weighted_acc
+from rib_core.metrics.robustness import PreCache, robustness_table, _weighted_acc
 
 
 def row(metric, model, strategy, ft_dataset, eval_dataset, value, **extra) -> dict:
@@ -45,18 +45,18 @@ class _PairedDelta(Metric):
         raise NotImplementedError
 
     def compute(self, results):
-        rows = []
-        for e in results.evaluations:
-            if e.strategy is None or e.eval_dataset != self.eval_set(results, e.ft_dataset):
-                continue
-            pre = results.pretrained(e.model, e.eval_dataset)
+        todo = [(n, e, results.pre_for(e)) for n, e in enumerate(results.evaluations)
+                if e.strategy is not None and e.eval_dataset == self.eval_set(results, e.ft_dataset)]
+        todo.sort(key=lambda t: (t[2] is None, t[2].key if t[2] is not None else "", t[0]))  # each pre read once
+        rows, cache = [], PreCache()
+        for n, e, pre in todo:
             if pre is None:
                 continue
-            _, c_pre, c_post, w = paired_accuracy(pre, e)
+            _, c_pre, c_post, w, _ = cache.get(pre).pair(e)
             before, after = _weighted_acc(c_pre, w), _weighted_acc(c_post, w)
-            rows.append(row(self.name, e.model, e.strategy, e.ft_dataset, e.eval_dataset, after - before,
-                            before=before, after=after))
-        return rows
+            rows.append((n, row(self.name, e.model, e.strategy, e.ft_dataset, e.eval_dataset, after - before,
+                                before=before, after=after)))
+        return [r for _, r in sorted(rows, key=lambda t: t[0])]
 
 
 class ReferenceForgetting(_PairedDelta):

@@ -1,9 +1,13 @@
-"""RI_i and mRI with paired bootstrap confidence intervals, from stored per-sample predictions.
+"""RI_i and mRI with paired cluster-bootstrap confidence intervals, from stored per-sample predictions.
 
 RI_i = 1/(N-1) * sum_{j != i} (A_i^(j) - A_pre^(j)), mRI = mean_i RI_i (the project page writes a sum; the
 paper's own figures use the mean, and so does rib). A_pre^(j) is taken on exactly the images A_i^(j) used, so
-every difference is paired. The interval is a seeded percentile bootstrap over evaluation images: each
-replicate resamples the images of every D_j once and recomputes every difference on that resample.
+every difference is paired. The interval is a seeded percentile bootstrap (rib_core.metrics.bootstrap) over
+D_j's clusters (ImageNet-C: the source image; elsewhere: the image): every replicate resamples each D_j once,
+shared by every i, every model and every strategy, and recomputes every difference on that resample.
+
+Memory is bounded by one pre- and one post-evaluation's predictions at a time plus per-cluster sums: each
+evaluation is read, reduced to its accuracy difference and its cluster sums, and released.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BOOTSTRAP_REPLICATES = 1000
-BOOTSTRAP_SEED = 0
-CONFIDENCE = 0.95
+from rib_core.metrics.bootstrap import (CONFIDENCE, REPLICATES, SEED, cluster_sums, dataset_seed,
+                                        percentile_interval, replicate_means)
+
+BOOTSTRAP_REPLICATES = REPLICATES
+BOOTSTRAP_SEED = SEED
 
 
 @dataclass
@@ -33,76 +39,104 @@ def _weighted_acc(correct: np.ndarray, weights: np.ndarray) -> float:
     return float(100.0 * (weights * correct).sum() / weights.sum()) if weights.sum() > 0 else float("nan")
 
 
+class PreReference:
+    """A pre-evaluation sorted by image position, to pair any post-evaluation of the same images with it."""
+
+    def __init__(self, pre):
+        pp = pre.predictions
+        order = np.argsort(pp["positions"])
+        self.positions = pp["positions"][order]
+        self.correct = (pp["top_idx"][:, 0] == pp["labels"])[order]
+        self.clusters = pre.clusters(pp)[order]
+        self.n_clusters = int(self.clusters.max()) + 1 if len(self.clusters) else 0
+
+    def pair(self, post) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(positions, pre_correct, post_correct, weights, clusters) on the post's images that pre also has."""
+        p = post.predictions
+        positions = p["positions"]
+        idx = np.clip(np.searchsorted(self.positions, positions), 0, max(len(self.positions) - 1, 0))
+        keep = self.positions[idx] == positions if len(self.positions) else np.zeros(len(positions), dtype=bool)
+        post_correct = (p["top_idx"][:, 0] == p["labels"])[keep]
+        return (positions[keep], self.correct[idx[keep]], post_correct, post.weights(p)[keep],
+                self.clusters[idx[keep]])
+
+
+class PreCache:
+    """The last pre-evaluation used, kept while consecutive lookups need it (one in memory at a time)."""
+
+    def __init__(self):
+        self.key, self.ref = None, None
+
+    def get(self, pre) -> PreReference:
+        if self.ref is None or self.key != id(pre):
+            self.ref = None  # release the old one before reading the next
+            self.ref, self.key = PreReference(pre), id(pre)
+        return self.ref
+
+
 def paired_accuracy(pre, post) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Align pre and post evaluations on the post's images: (positions, pre_correct, post_correct, weights)."""
-    pp, p = pre.predictions, post.predictions
-    order = np.argsort(pp["positions"])
-    pre_positions = pp["positions"][order]
-    pre_all = (pp["top_idx"][:, 0] == pp["labels"])[order]
-    positions = p["positions"]
-    idx = np.clip(np.searchsorted(pre_positions, positions), 0, max(len(pre_positions) - 1, 0))
-    keep = pre_positions[idx] == positions if len(pre_positions) else np.zeros(len(positions), dtype=bool)
-    post_correct = (p["top_idx"][:, 0] == p["labels"])[keep]
-    return positions[keep], pre_all[idx[keep]], post_correct, post.weights()[keep]
+    return PreReference(pre).pair(post)[:4]
+
+
+def compute_all(results, pairs: list[tuple[str, str]], replicates: int = BOOTSTRAP_REPLICATES,
+                seed: int = BOOTSTRAP_SEED) -> list[Robustness]:
+    """RI/mRI of every (model, strategy) in `pairs`; one pass over the datasets, one resample set per D_j."""
+    datasets = results.datasets
+    diff = {pair: {} for pair in pairs}
+    boot = {pair: {} for pair in pairs}  # pair -> i -> (replicates,) sum over j of delta_b / (N - 1)
+    cache = PreCache()
+    for j in datasets:
+        sums, owners, n_clusters = [], [], 0
+        for model, strategy in pairs:
+            for i in datasets:
+                post = results.find(model, strategy, i, j) if i != j else None
+                pre = results.pre_for(post) if post is not None else None
+                if pre is None:
+                    continue
+                ref = cache.get(pre)
+                _, c_pre, c_post, w, clusters = ref.pair(post)
+                diff[(model, strategy)][(i, j)] = _weighted_acc(c_post, w) - _weighted_acc(c_pre, w)
+                n_clusters = max(n_clusters, ref.n_clusters)
+                sums.append(cluster_sums(c_post.astype(np.float64) - c_pre, w, clusters, ref.n_clusters))
+                owners.append(((model, strategy), i))
+                del post, c_pre, c_post, w, clusters
+        if not sums:
+            continue
+        # One resample of D_j's clusters for every (pair, i); sums padded to D_j's largest cluster id.
+        reduced = [tuple(np.pad(a, (0, n_clusters - len(a))) for a in s) for s in sums]
+        del sums
+        means = replicate_means(reduced, n_clusters, replicates, dataset_seed(seed, j))
+        for k, (pair, i) in enumerate(owners):
+            share = 100.0 * means[:, k] / (len(datasets) - 1)
+            boot[pair][i] = boot[pair][i] + share if i in boot[pair] else share
+    out = []
+    for model, strategy in pairs:
+        d = diff[(model, strategy)]
+        complete = [i for i in datasets if all((i, j) in d for j in datasets if j != i)]
+        if not complete:
+            continue
+        ri = {i: float(np.mean([d[(i, j)] for j in datasets if j != i])) for i in complete}
+        b = boot[(model, strategy)]
+        ri_ci = {i: percentile_interval(b[i], CONFIDENCE) for i in complete}
+        mri = mri_ci = None
+        if len(complete) == len(datasets):
+            mri = float(np.mean([ri[i] for i in complete]))
+            mri_ci = percentile_interval(np.mean([b[i] for i in complete], axis=0), CONFIDENCE)
+        out.append(Robustness(model, strategy, complete, d, ri, ri_ci, mri, mri_ci))
+    return out
 
 
 def compute(results, model: str, strategy: str, replicates: int = BOOTSTRAP_REPLICATES,
             seed: int = BOOTSTRAP_SEED) -> Robustness | None:
-    datasets = results.datasets
-    rng = np.random.default_rng(seed)
-    diff: dict = {}
-    per_j: dict = {}  # j -> (n images, {i: (pre, post, weights)})
-    for j in datasets:
-        pre = results.pretrained(model, j)
-        if pre is None:
-            continue
-        for i in datasets:
-            if i == j:
-                continue
-            post = results.find(model, strategy, i, j)
-            if post is None:
-                continue
-            positions, c_pre, c_post, w = paired_accuracy(pre, post)
-            diff[(i, j)] = _weighted_acc(c_post, w) - _weighted_acc(c_pre, w)
-            per_j.setdefault(j, {})[i] = (positions, c_pre, c_post, w)
-    complete = [i for i in datasets if all((i, j) in diff for j in datasets if j != i)]
-    if not complete:
-        return None
-    ri = {i: float(np.mean([diff[(i, j)] for j in datasets if j != i])) for i in complete}
-
-    # Bootstrap: one resample of D_j's images per replicate, shared by every i (the images are the same).
-    boot = {i: np.zeros(replicates) for i in complete}
-    for j, rows in per_j.items():
-        reference_positions = next(iter(rows.values()))[0]
-        n = len(reference_positions)
-        if n == 0:
-            continue
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=replicates).astype(np.float64)  # (B, n)
-        for i, (positions, c_pre, c_post, w) in rows.items():
-            if i not in boot:
-                continue
-            if len(positions) != n or not np.array_equal(positions, reference_positions):
-                # Different image sets for this i (should not happen): resample them on their own.
-                c = rng.multinomial(len(positions), np.full(len(positions), 1.0 / len(positions)), size=replicates)
-            else:
-                c = counts
-            cw = c * w
-            delta = 100.0 * (cw @ (c_post.astype(float) - c_pre.astype(float))) / cw.sum(axis=1)
-            boot[i] += delta / (len(datasets) - 1)
-    alpha = (1 - CONFIDENCE) / 2
-    ri_ci = {i: (float(np.quantile(boot[i], alpha)), float(np.quantile(boot[i], 1 - alpha))) for i in complete}
-    mri = mri_ci = None
-    if len(complete) == len(datasets):
-        mri = float(np.mean([ri[i] for i in complete]))
-        mboot = np.mean([boot[i] for i in complete], axis=0)
-        mri_ci = (float(np.quantile(mboot, alpha)), float(np.quantile(mboot, 1 - alpha)))
-    return Robustness(model, strategy, complete, diff, ri, ri_ci, mri, mri_ci)
+    found = compute_all(results, [(model, strategy)], replicates, seed)
+    return found[0] if found else None
 
 
 def robustness_table(results) -> list[Robustness]:
     """Every (model, strategy) pair's RI; computed once per Results object and shared by the metrics."""
     cached = getattr(results, "_robustness", None)
     if cached is None:
-        cached = [r for m in results.models for s in results.strategies if (r := compute(results, m, s))]
+        cached = compute_all(results, [(m, s) for m in results.models for s in results.strategies])
         results._robustness = cached
     return cached
