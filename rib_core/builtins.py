@@ -27,8 +27,10 @@ def register_datasets(register):
 def register_backbones(register):
     register("timm:*", "rib_core.models.timm_loader:load",
              "any timm model with an ImageNet-1k head, e.g. timm:vit_base_patch16_224.augreg_in1k",
-             weights_status="rib_core.models.timm_loader:weights_status")
-    register("demo/*", "rib_core.demo.backbones:load", "the offline demo's tiny ViTs, pretrained on the spot (demo/narrow, demo/broad)")
+             weights_status="rib_core.models.timm_loader:weights_status",
+             check_name="rib_core.models.timm_loader:check_name")
+    register("demo/*", "rib_core.demo.backbones:load", "the offline demo's tiny ViTs, pretrained on the spot (demo/narrow, demo/broad)",
+             check_name="rib_core.demo.backbones:check_name")
 
 
 @hookimpl

@@ -99,6 +99,8 @@ def bench(args) -> int:
     console = Console(stderr=True)
     for label in suite.skipped:
         console.print(f"[dim]strategy '{label}' skipped: its plugin is not installed (optional in this suite)[/]")
+    for warning in prepared.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if prepared.problems and not args.dry_run:
         raise DataError("cannot start suite '{}':\n- {}".format(suite.name, "\n- ".join(prepared.problems)))
     plan = build_plan(prepared)
@@ -125,8 +127,8 @@ def bench(args) -> int:
     main_process = distributed.is_main()
     store.check_writable()
     lock = None
-    if shard is None and main_process:
-        lock = RunLock(store.root)
+    if main_process:
+        lock = RunLock(store.root, shard=shard is not None)
         lock.acquire()
     try:
         if main_process:
@@ -186,6 +188,8 @@ def report(args) -> int:
         registry.get("sinks", args.format)  # unknown format -> exit 2 before any work
     if not args.dir.is_dir():
         raise UsageError(f"results directory '{args.dir}' does not exist. Pass the --out of a 'rib bench' run.")
+    if args.plot and args.plot.suffix.lower() not in (".png", ".svg"):  # refused before the report is printed
+        raise UsageError(f"--plot writes .png or .svg files, got '{args.plot.name}'.")
     report_data = _print_report(args.dir, args.suite, registry, fmt=args.format)
     if args.plot:
         from rib_core.report.plot import plot

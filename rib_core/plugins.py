@@ -179,7 +179,8 @@ def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
                          f"(from this repository: pip install plugins/{dist}).")
             break
     else:
-        lines.append(f"Run 'rib list {kind if kind != 'backbones' else 'models'}' to see every known {noun}.")
+        listed = {"backbones": "models", "sinks": "formats"}.get(kind, kind)  # the `rib list` argument for this kind
+        lines.append(f"Run 'rib list {listed}' to see every known {noun}.")
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from rib_core.engine.evaluate import hierarchical_weights
 from rib_core.engine.store import Store
-from rib_core.errors import RibError
+from rib_core.errors import RibError, UsageError
 
 
 @dataclass
@@ -74,7 +74,7 @@ def load_results(root: Path, suite: str | None = None) -> Results:
     if suite is not None:
         runs = [r for r in runs if r.get("suite") == suite]
     if not runs:
-        raise RibError(f"no results in '{root}'" + (f" for suite '{suite}'" if suite else "") +
+        raise UsageError(f"no results in '{root}'" + (f" for suite '{suite}'" if suite else "") +
                        ". Run 'rib bench --out DIR' first, or point 'rib report' at the directory it wrote.")
     first = runs[0]
     results = Results(datasets=list(first["datasets"]), reference=first.get("reference"), models=[], strategies=[])

@@ -7,12 +7,14 @@ rib_core/strategies/train.py.
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 
 import torch
 import torch.nn.functional as F
 
 from rib_core.errors import ConfigError, RibError
+from rib_core.options import Option
 from rib_core.strategies.base import Strategy, TrainContext
 
 
@@ -133,6 +135,7 @@ class WiseFT(Strategy):
     name = "wise-ft"
     description = "fine-tune, then interpolate weights with the pretrained ones (WiSE-FT)"
     defaults = {"alphas": [0.5]}
+    option_checks = {"alphas": Option((list, float), minimum=0.0, maximum=1.0)}
 
     def __init__(self, params: dict | None = None):
         super().__init__(params)
@@ -187,7 +190,8 @@ class Freeze(Strategy):
 
 def _check_number(strategy: Strategy, key: str, minimum: float, strict: bool = False) -> None:
     value = strategy.params[key]
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (value > minimum if strict else value >= minimum)
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+          and (value > minimum if strict else value >= minimum))
     if not ok:
         bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
         raise ConfigError(f"strategy '{strategy.name}': {key} must be a number {bound}, got {value!r}.")
