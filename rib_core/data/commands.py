@@ -10,6 +10,7 @@ from rich.table import Table
 from rib_core.config import DatasetSpec, load_suite
 from rib_core.data.check import compare_manifest, write_manifest
 from rib_core.data.locate import check_data_root
+from rib_core.paths import check_file_name
 
 
 def _specs(args, registry) -> tuple[list[DatasetSpec], str | None]:
@@ -36,7 +37,7 @@ def check_command(args, registry, console) -> int:
         result = adapter.check(deep=args.deep)
         row = result.as_dict()
         if args.digest is not None and result.found:
-            manifest = args.digest / f"{spec.label}.json"
+            manifest = args.digest / f"{check_file_name('dataset label', spec.label)}.json"  # stays inside DIR
             if manifest.exists():
                 differences = compare_manifest(adapter, manifest)
                 row["manifest"] = {"file": str(manifest), "differences": differences}
