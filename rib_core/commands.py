@@ -65,7 +65,8 @@ def list(args) -> int:  # noqa: A001 - the sub-command's name
 
 # -- rib bench ------------------------------------------------------------------------------------------------
 def _load_and_prepare(args):
-    from rib_core.config import load_suite, resolve_names
+    from rib_core.config import load_suite
+    from rib_core.resolve import resolve_names
     from rib_core.engine.plan import prepare
 
     suite = load_suite(args.config, args.suite)

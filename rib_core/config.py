@@ -167,7 +167,7 @@ def _entry(kind: str, where: str, raw, allowed: dict) -> tuple[str, str, dict]:
     """A list entry is a name string or an inline table with `name` (+ label, + kind-specific keys).
 
     The keys in `allowed` (those every entry of this kind may carry) are type-checked here; the rest are the
-    named adapter's, loader's or strategy's own options, checked against its declarations by resolve_names.
+    named adapter's, loader's or strategy's own options, checked against its declarations by rib_core.resolve.
     """
     if isinstance(raw, str):
         return raw, raw, {}
@@ -269,50 +269,6 @@ def _check_training_types(training: dict, settings_cls, where: str) -> None:
         accepted = (int, float) if base is float else base  # 1 is a fine learning rate
         if not isinstance(value, accepted) or (isinstance(value, bool) and base is not bool):
             raise ConfigError(f"{where}.{f.name}: expected {_type_name(base)}, got {value!r}.")
-
-
-def resolve_names(suite: Suite, registry) -> None:
-    """Check every name and every entry's own options against the installed plugins, before any work; drop
-    optional strategies that are not installed. Loads the plugins' classes (`rib bench` only, never `rib list`).
-    """
-    from rib_core.options import check_options
-
-    where = f"{suite.source}: suites.{suite.name}"
-    for i, model in enumerate(suite.models):
-        reg = registry.get("backbones", model.name)
-        check = reg.extra.get("check_name")
-        if check:  # the loader says offline whether the name exists (timm's model list, the demo's backbones)
-            from rib_core.plugins import Registration
-
-            Registration("backbones", model.name, check, "", reg.plugin).load()(model.name)
-        declared = getattr(reg.load(), "options", None)  # a loader that declares none checks its own options
-        if declared is not None:
-            check_options(f"{where}.models[{i}]", f"model '{model.name}'", model.options, declared, MODEL_KEYS)
-    entries = [(f"{where}.datasets[{i}]", s) for i, s in enumerate(suite.datasets)]
-    entries += [(f"{where}.reference", suite.reference)] if suite.reference else []
-    for at, spec in entries:
-        adapter = registry.load("datasets", spec.adapter)
-        check_options(at, f"dataset '{spec.adapter}'", {k: v for k, v in spec.options.items() if k != "path"},
-                      adapter.declared_options(), DATASET_KEYS)
-    kept = []
-    for i, spec in enumerate(suite.strategies):
-        try:
-            reg = registry.get("strategies", spec.name)
-        except UnknownNameError:
-            if spec.optional:
-                suite.skipped.append(spec.label)
-                continue
-            raise
-        strategy = reg.load()
-        if hasattr(strategy, "declared_options"):
-            check_options(f"{where}.strategies[{i}]", f"strategy '{spec.name}'", spec.params,
-                          strategy.declared_options(), STRATEGY_KEYS)
-        kept.append(spec)
-    suite.strategies = kept
-    if not suite.strategies:
-        raise ConfigError(f"suite '{suite.name}': none of its strategies is installed ({', '.join(suite.skipped)}).")
-    for name in suite.metrics or []:
-        registry.get("metrics", name)
 
 
 def data_root(suite: Suite) -> str | None:

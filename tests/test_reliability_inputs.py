@@ -76,7 +76,8 @@ def test_declared_options_still_reach_the_adapter(run_rib, rib_registry, tmp_pat
     """The check must not refuse what the adapter takes: imagenet-c's corruptions narrows its plan."""
     suite = tmp_path / "suite.toml"
     suite.write_text(VALID.replace('"imagenet-a"]', '{name = "imagenet-c", corruptions = ["fog"], severities = [1]}]'))
-    from rib_core.config import load_suite, resolve_names
+    from rib_core.config import load_suite
+    from rib_core.resolve import resolve_names
 
     loaded = load_suite(suite, "s")
     resolve_names(loaded, rib_registry)

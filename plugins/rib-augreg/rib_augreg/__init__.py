@@ -6,6 +6,7 @@ Each name is an alias of one timm model and loads through rib's `timm:*` loader,
 """
 
 from rib_core.hookspecs import hookimpl
+from rib_core.options import Option
 
 # Friendly name -> timm model name. Names read "vit-<size><patch>-<pretraining>"; every entry has a 1000-way
 # ImageNet-1k head (tests check each against timm's registry).
@@ -47,6 +48,9 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None):
     from rib_core.models.timm_loader import load_timm_model
 
     return load_timm_model(MODELS[name], weights=weights, options=options, label=name)
+
+
+load.options = {"model_kwargs": Option(dict, help="timm.create_model keyword arguments")}
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:

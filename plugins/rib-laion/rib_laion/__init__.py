@@ -5,6 +5,7 @@ depends. Nothing here imports torch or open_clip: the loaders are imported when 
 """
 
 from rib_core.hookspecs import hookimpl
+from rib_core.options import Option
 
 # Friendly name -> timm model name: CLIP image towers trained on LAION-2B, fine-tuned on ImageNet-1k
 # (the paper's "LAION-2B CLIP").
@@ -47,6 +48,10 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None):
     from rib_openai_clip import load_from_tables
 
     return load_from_tables(name, FINETUNED, ZEROSHOT, weights=weights, options=options)
+
+
+# What a suite entry may set (checked before any work); zero-shot models take templates, every model model_kwargs.
+load.options = {"templates": Option(str, choices=("openai", "simple")), "model_kwargs": Option(dict)}
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:

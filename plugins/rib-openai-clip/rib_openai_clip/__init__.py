@@ -7,6 +7,7 @@ imported when a suite uses a name.
 """
 
 from rib_core.hookspecs import hookimpl
+from rib_core.options import Option
 
 # Friendly name -> timm model name: CLIP image towers fine-tuned on ImageNet-1k (the paper's "OpenAI CLIP").
 FINETUNED = {
@@ -39,6 +40,10 @@ def register_backbones(register):
 def load(name: str, *, weights: str | None = None, options: dict | None = None):
     """Load a fine-tuned (timm) or zero-shot (open_clip) OpenAI CLIP backbone by its friendly name."""
     return load_from_tables(name, FINETUNED, ZEROSHOT, weights=weights, options=options)
+
+
+# What a suite entry may set (checked before any work); zero-shot models take templates, every model model_kwargs.
+load.options = {"templates": Option(str, choices=("openai", "simple")), "model_kwargs": Option(dict)}
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
