@@ -4,7 +4,11 @@ usage errors (see docs/reliability.md)."""
 from __future__ import annotations
 
 import json
+import shutil
 
+import pytest
+
+from rib_core.data.fixtures import make_dataset_tree
 from tests.test_reliability_run import bench, write_suite, toy_env  # noqa: F401
 
 
@@ -66,3 +70,16 @@ def test_max_images_that_leaves_no_held_out_image_is_warned_at_plan_time(toy_env
     suite.write_text(suite.read_text().replace('"toy-b"]', '{name = "toy-b", max_images = 4}]'))
     result = run_rib("bench", "-c", str(suite), "--out", str(toy_env / "out"), "--dry-run", "--no-calibrate")
     assert "dataset 'toy-b': max_images = 4 leaves no held-out image" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("where", ["nested", "at-root"])
+def test_another_imagenet_v2_variant_is_named_as_such(tmp_path, run_rib, rib_registry, where):
+    data = tmp_path / "data"
+    tree = make_dataset_tree("imagenet-v2", tmp_path / "made", n_classes=2, per_class=1)
+    parent = data / "imagenet-v2" if where == "nested" else data
+    parent.mkdir(parents=True)
+    variant = parent / "imagenetv2-threshold0.7-format-val"
+    shutil.move(str(tree), str(variant))
+    result = run_rib("datasets", "check", "imagenet-v2", "--data-root", str(data), "--json")
+    problems = " ".join(json.loads(result.stdout)[0]["problems"])
+    assert f"found {variant}: a different ImageNet-V2 variant" in problems, problems

@@ -153,6 +153,12 @@ class DatasetAdapter:
         (`rib datasets check --deep`) also opens every image to find unreadable ones."""
         raise NotImplementedError
 
+    @classmethod
+    def misplaced_hint(cls, data_root: Path | None, root: Path | None) -> str | None:
+        """When the data is not found or holds no image: a line naming a folder that is there but is something
+        else (another variant of the dataset), or None."""
+        return None
+
     def identity(self) -> str:
         """What, besides the image list, determines this dataset's results (name + options that matter)."""
         relevant = {k: self.options[k] for k in sorted(self.options) if k in self.declared_options()}

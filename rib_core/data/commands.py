@@ -36,6 +36,9 @@ def check_command(args, registry, console) -> int:
         adapter.looked_in = looked
         result = adapter.check(deep=args.deep)
         row = result.as_dict()
+        hint = None if result.ok else cls.misplaced_hint(data_root, adapter.root)
+        if hint:
+            row["problems"] = list(row["problems"]) + [hint]
         if args.digest is not None and result.found:
             manifest = args.digest / f"{check_file_name('dataset label', spec.label)}.json"  # stays inside DIR
             if manifest.exists():

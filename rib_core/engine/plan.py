@@ -198,6 +198,9 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
                 detail = "; ".join(check.problems) or check.verdict
                 problem = (f"dataset '{spec.label}' failed its check ({detail}). Run 'rib datasets check' for "
                            "details, fix the data, or set allow_partial = true in the suite.")
+        if problem and (adapter.root is None or not samples):
+            hint = cls.misplaced_hint(data_root(suite), adapter.root)
+            problem = f"{problem}\n  {hint}" if hint else problem
         if problem:
             problems.append(problem)
         if spec.max_images and samples:
