@@ -80,7 +80,7 @@ class Suite:
 SUITE_KEYS = {
     "description": str, "models": list, "datasets": list, "reference": (str, dict), "strategies": list,
     "training": dict, "seed": Option(int, minimum=0), "split": float,
-    "eval_images": Option(str, choices=("all", "held-out")), "data_root": str, "cache": bool,
+    "eval_images": str, "data_root": str, "cache": bool,
     "allow_partial": bool, "strict_images": bool, "eval_batch_size": Option(int, minimum=1),
     "metrics": Option(list, items=str), "cpu_threads": Option(int, minimum=1),
 }
@@ -248,6 +248,8 @@ def _validate_values(suite: Suite, where: str) -> None:
                           "the reference set must not be in 'datasets'.")
     if not 0.0 < suite.split < 1.0:
         raise ConfigError(f"{where}.split: the fine-tuning fraction must be between 0 and 1 (exclusive), got {suite.split}.")
+    if suite.eval_images not in ("all", "held-out"):
+        raise ConfigError(f"{where}.eval_images: expected \"all\" or \"held-out\", got {suite.eval_images!r}.")
     from rib_core.strategies.base import TrainSettings
 
     _check_training_types(suite.training, TrainSettings, f"{where}.training")
