@@ -29,8 +29,11 @@ def resolve_names(suite: Suite, registry) -> None:
             raise ConfigError(f"{where}.models[{i}].weights: no file '{model.weights}'. Give the path of a "
                               "safetensors (or torch) weights file.")
         # A loader declares its options as `load.options = {name: Option(...)}`; one that declares none takes none.
-        declared = getattr(reg.load(), "options", {})
-        check_options(f"{where}.models[{i}]", f"model '{model.name}'", model.options, declared, MODEL_KEYS)
+        # Loaded only when there are options to check: a loader that cannot even be imported fails its own cells
+        # at run time, and the rest of the suite still runs (docs/reliability.md).
+        if model.options:
+            declared = getattr(reg.load(), "options", {})
+            check_options(f"{where}.models[{i}]", f"model '{model.name}'", model.options, declared, MODEL_KEYS)
     entries = [(f"{where}.datasets[{i}]", s) for i, s in enumerate(suite.datasets)]
     entries += [(f"{where}.reference", suite.reference)] if suite.reference else []
     for at, spec in entries:
