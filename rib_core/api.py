@@ -17,6 +17,7 @@ from rib_core.errors import ConfigError, DataError, PluginError, RibError, Usage
 from rib_core.hookspecs import HOOKIMPL as hookimpl
 from rib_core.metrics.base import Metric
 from rib_core.models.base import Backbone, file_digest, load_state_dict_file, state_dict_digest
+from rib_core.options import Option
 from rib_core.paths import cache_dir
 from rib_core.preprocess import Preprocess
 from rib_core.strategies import trainable as trainable_extra
@@ -26,6 +27,7 @@ __all__ = [
     # hooks
     "hookimpl",
     # contracts
+    "Option",
     "Backbone", "Preprocess",
     "DatasetAdapter", "FolderAdapter", "ClassMap", "Sample", "CheckResult", "check_adapter", "Source", "Archive",
     "Strategy", "TrainContext", "TrainData", "TrainSettings", "trainable_extra",
@@ -34,6 +36,7 @@ __all__ = [
     "RibError", "UsageError", "ConfigError", "DataError", "PluginError",
     # helpers
     "load_state_dict_file", "file_digest", "state_dict_digest", "hub_file_digest", "cache_dir",
+    "paired_mean_interval",
     "load_timm_model", "timm_weights_status", "timm_architecture", "options_suffix",
 ]
 
@@ -69,6 +72,16 @@ def timm_architecture(model_name: str, *, options: dict | None = None, label: st
     from rib_core.models.timm_loader import timm_architecture as build
 
     return build(model_name, options=options, label=label)
+
+
+def paired_mean_interval(differences, clusters=None, weights=None, replicates: int = 1000, seed: int = 0,
+                         confidence: float = 0.95) -> tuple[float, float]:
+    """A cluster-bootstrap percentile interval for the (weighted) mean of paired per-image differences, as rib's
+    own RI intervals are built (`clusters`: per-image resampling units, e.g. ImageNet-C's source images)."""
+    from rib_core.metrics.bootstrap import paired_mean_interval as interval
+
+    return interval(differences, clusters=clusters, weights=weights, replicates=replicates, seed=seed,
+                    confidence=confidence)
 
 
 def hub_file_digest(path) -> str:

@@ -77,7 +77,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what SLURM and `kill` send): unwound exactly like Ctrl-C, so locks are released and cells kept."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
@@ -96,11 +118,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"rib: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if debug:
             traceback.print_exc()
-        print("rib: interrupted; finished cells are kept. Run the same command again to resume.", file=sys.stderr)
-        return 130
+        terminated = isinstance(exc, Terminated)
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        print(f"rib: {what}; finished cells are kept. Run the same command again to resume.", file=sys.stderr)
+        return 143 if terminated else 130
     except BrokenPipeError:
         return 0
     except OSError as exc:

@@ -62,7 +62,8 @@ def list(args) -> int:  # noqa: A001 - the sub-command's name
 
 # -- rib bench ------------------------------------------------------------------------------------------------
 def _load_and_prepare(args):
-    from rib_core.config import load_suite, resolve_names
+    from rib_core.config import load_suite
+    from rib_core.resolve import resolve_names
     from rib_core.engine.plan import prepare
 
     suite = load_suite(args.config, args.suite)
@@ -96,6 +97,8 @@ def bench(args) -> int:
     console = Console(stderr=True)
     for label in suite.skipped:
         console.print(f"[dim]strategy '{label}' skipped: its plugin is not installed (optional in this suite)[/]")
+    for warning in prepared.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if prepared.problems and not args.dry_run:
         raise DataError("cannot start suite '{}':\n- {}".format(suite.name, "\n- ".join(prepared.problems)))
     plan = build_plan(prepared)
@@ -122,8 +125,8 @@ def bench(args) -> int:
     main_process = distributed.is_main()
     store.check_writable()
     lock = None
-    if shard is None and main_process:
-        lock = RunLock(store.root)
+    if main_process:
+        lock = RunLock(store.root, shard=shard is not None)
         lock.acquire()
     try:
         if main_process:
@@ -179,6 +182,8 @@ def report(args) -> int:
     registry.get("formats", args.format)  # unknown format -> exit 2 before any work
     if not args.dir.is_dir():
         raise UsageError(f"results directory '{args.dir}' does not exist. Pass the --out of a 'rib bench' run.")
+    if args.plot and args.plot.suffix.lower() not in (".png", ".svg"):  # refused before the report is printed
+        raise UsageError(f"--plot writes .png or .svg files, got '{args.plot.name}'.")
     from rib_core.engine.results import suites_in
 
     suites = [args.suite] if args.suite else suites_in(args.dir)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rib_core.errors import ConfigError, UnknownNameError
+from rib_core.options import Option, check_value, did_you_mean, type_name
+from rib_core.paths import check_file_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -74,28 +76,35 @@ class Suite:
     skipped: list[str] = field(default_factory=list)  # optional strategies not installed
 
 
+# What the core itself reads from a suite; each value declares the key's type and range (rib_core/options.py).
+# Adding a suite key is one line here (plus the Suite field it fills). Options of one dataset adapter, model loader
+# or strategy are declared by that adapter, loader or strategy, not here.
+CACHE_VALUES = (True, False, "auto")  # decoded-image cache; "auto": rib_core.data.base.use_cache
 SUITE_KEYS = {
     "description": str, "models": list, "datasets": list, "reference": (str, dict), "strategies": list,
-    "training": dict, "seed": int, "split": float, "eval_images": str, "eval_precision": str, "data_root": str,
-    "cache": (bool, str),
-    "allow_partial": bool, "strict_images": bool, "eval_batch_size": int, "metrics": list, "cpu_threads": int,
+    "training": dict, "seed": Option(int, minimum=0), "split": float,
+    "eval_images": str, "eval_precision": Option(str, choices=("fp32", "bf16", "fp16")), "data_root": str,
+    "cache": Option((bool, str), choices=CACHE_VALUES),
+    "allow_partial": bool, "strict_images": bool, "eval_batch_size": Option(int, minimum=1),
+    "metrics": Option(list, items=str), "cpu_threads": Option(int, minimum=1),
 }
-MODEL_KEYS = {"name", "label", "weights"}
-DATASET_KEYS = {"name", "label", "adapter", "path", "max_images", "cache"}
-CACHE_VALUES = (True, False, "auto")
-STRATEGY_KEYS = {"name", "label", "optional"}
+# The keys every entry of a kind may carry, whatever adapter, loader or strategy it names.
+MODEL_KEYS = {"name": str, "label": str, "weights": str}
+DATASET_KEYS = {"name": str, "label": str, "adapter": str, "path": str, "max_images": Option(int, minimum=1),
+                "cache": Option((bool, str), choices=CACHE_VALUES)}
+STRATEGY_KEYS = {"name": str, "label": str, "optional": bool}
+
+
+def _as_option(declared) -> Option:
+    return declared if isinstance(declared, Option) else Option(declared)
 
 
 def _closest(key: str, known) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
-    return f" Did you mean '{close[0]}'?" if close else ""
+    return did_you_mean(key, known)
 
 
 def _type_name(t) -> str:
-    if isinstance(t, tuple):
-        return " or ".join(_type_name(x) for x in t)
-    return {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list",
-            dict: "a table"}[t]
+    return type_name(t)
 
 
 def read_toml(path: Path) -> dict:
@@ -159,18 +168,23 @@ def load_suite(path: Path | None, name: str | None) -> Suite:
     return parse_suite(name, suites[name], str(path))
 
 
-def _entry(kind: str, where: str, raw, allowed: set[str]) -> tuple[str, str, dict]:
-    """A list entry is a name string or an inline table with `name` (+ label, + kind-specific keys)."""
+def _entry(kind: str, where: str, raw, allowed: dict) -> tuple[str, str, dict]:
+    """A list entry is a name string or an inline table with `name` (+ label, + kind-specific keys).
+
+    The keys in `allowed` (those every entry of this kind may carry) are type-checked here; the rest are the
+    named adapter's, loader's or strategy's own options, checked against its declarations by rib_core.resolve.
+    """
     if isinstance(raw, str):
         return raw, raw, {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a name (string) or a table with 'name', got {raw!r}.")
     if "name" not in raw or not isinstance(raw["name"], str):
         raise ConfigError(f"{where}: a {kind} table needs a 'name' string, got {raw!r}.")
+    for key, value in raw.items():
+        if key in allowed:
+            check_value(f"{where}.{key}", value, _as_option(allowed[key]))
     rest = {k: v for k, v in raw.items() if k not in ("name", "label")}
     label = raw.get("label", raw["name"])
-    if not isinstance(label, str):
-        raise ConfigError(f"{where}.label: expected a string, got {label!r}.")
     return raw["name"], label, rest
 
 
@@ -178,18 +192,15 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
     where = f"{source}: suites.{name}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table.")
+    check_file_name("suite name", name)  # it becomes runs/<name>.json
     for key, value in raw.items():
         if key not in SUITE_KEYS:
             raise ConfigError(f"{where}: unknown key '{key}'.{_closest(key, SUITE_KEYS)} "
                               f"Known keys: {', '.join(SUITE_KEYS)}.")
-        expected = SUITE_KEYS[key]
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-            raw[key] = value
-        if isinstance(value, bool) and expected is not bool and not (isinstance(expected, tuple) and bool in expected):
-            raise ConfigError(f"{where}.{key}: expected {_type_name(expected)}, got {value!r}.")
-        if not isinstance(value, expected):
-            raise ConfigError(f"{where}.{key}: expected {_type_name(expected)}, got {value!r}.")
+        option = _as_option(SUITE_KEYS[key])
+        check_value(f"{where}.{key}", value, option)
+        if option.kind is float and isinstance(value, int):
+            raw[key] = float(value)
     suite = Suite(name=name, source=source)
     for key in ("description", "seed", "split", "eval_images", "eval_precision", "data_root", "cache", "allow_partial",
                 "strict_images", "eval_batch_size", "training", "metrics", "cpu_threads"):
@@ -199,8 +210,6 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
     for i, entry in enumerate(raw.get("models", [])):
         model, label, rest = _entry("model", f"{where}.models[{i}]", entry, MODEL_KEYS)
         weights = rest.pop("weights", None)
-        if weights is not None and not isinstance(weights, str):
-            raise ConfigError(f"{where}.models[{i}].weights: expected a file path string, got {weights!r}.")
         suite.models.append(ModelSpec(label=label, name=model, weights=weights, options=rest))
     for i, entry in enumerate(raw.get("datasets", [])):
         suite.datasets.append(_dataset_spec(f"{where}.datasets[{i}]", entry))
@@ -209,8 +218,6 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
     for i, entry in enumerate(raw.get("strategies", [])):
         strategy, label, rest = _entry("strategy", f"{where}.strategies[{i}]", entry, STRATEGY_KEYS)
         optional = rest.pop("optional", False)
-        if not isinstance(optional, bool):
-            raise ConfigError(f"{where}.strategies[{i}].optional: expected true/false, got {optional!r}.")
         suite.strategies.append(StrategySpec(label=label, name=strategy, params=rest, optional=optional))
     _validate_values(suite, where)
     return suite
@@ -222,12 +229,7 @@ def _dataset_spec(where: str, entry) -> DatasetSpec:
     path = rest.pop("path", None)
     max_images = rest.pop("max_images", None)
     cache = rest.pop("cache", None)
-    if cache is not None and (not isinstance(cache, (bool, str)) or cache not in CACHE_VALUES):
-        raise ConfigError(f"{where}.cache: expected true, false or \"auto\", got {cache!r}.")
-    if path is not None and not isinstance(path, str):
-        raise ConfigError(f"{where}.path: expected a folder path string, got {path!r}.")
-    if max_images is not None and (isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1):
-        raise ConfigError(f"{where}.max_images: expected a positive integer, got {max_images!r}.")
+    check_file_name(f"{where}: dataset label", label)  # it names manifests: rib datasets check --digest DIR
     if adapter == "imagefolder" and path is not None:
         rest["path"] = path
     return DatasetSpec(label=label, adapter=adapter, path=path, max_images=max_images, options=rest, cache=cache)
@@ -241,8 +243,6 @@ def _validate_values(suite: Suite, where: str) -> None:
                           "(fine-tune on one, evaluate on the others).")
     if not suite.strategies:
         raise ConfigError(f"{where}: 'strategies' is empty. List at least one, e.g. strategies = [\"ft\"].")
-    if suite.cache not in CACHE_VALUES or not isinstance(suite.cache, (bool, str)):
-        raise ConfigError(f"{where}.cache: expected true, false or \"auto\", got {suite.cache!r}.")
     for kind, items in (("model", suite.models), ("dataset", suite.datasets), ("strategy", suite.strategies)):
         labels = [item.label for item in items]
         dupes = sorted({x for x in labels if labels.count(x) > 1})
@@ -256,14 +256,6 @@ def _validate_values(suite: Suite, where: str) -> None:
         raise ConfigError(f"{where}.split: the fine-tuning fraction must be between 0 and 1 (exclusive), got {suite.split}.")
     if suite.eval_images not in ("all", "held-out"):
         raise ConfigError(f"{where}.eval_images: expected \"all\" or \"held-out\", got {suite.eval_images!r}.")
-    if suite.eval_precision not in ("fp32", "bf16", "fp16"):
-        raise ConfigError(f"{where}.eval_precision: expected \"fp32\", \"bf16\" or \"fp16\", got {suite.eval_precision!r}.")
-    if suite.cpu_threads is not None and suite.cpu_threads < 1:
-        raise ConfigError(f"{where}.cpu_threads: must be >= 1, got {suite.cpu_threads}.")
-    if suite.eval_batch_size < 1:
-        raise ConfigError(f"{where}.eval_batch_size: must be >= 1, got {suite.eval_batch_size}.")
-    if suite.metrics is not None and not all(isinstance(m, str) for m in suite.metrics):
-        raise ConfigError(f"{where}.metrics: expected a list of metric names.")
     from rib_core.strategies.base import TrainSettings
 
     _check_training_types(suite.training, TrainSettings, f"{where}.training")
@@ -285,32 +277,6 @@ def _check_training_types(training: dict, settings_cls, where: str) -> None:
         accepted = (int, float) if base is float else base  # 1 is a fine learning rate
         if not isinstance(value, accepted) or (isinstance(value, bool) and base is not bool):
             raise ConfigError(f"{where}.{f.name}: expected {_type_name(base)}, got {value!r}.")
-
-
-def resolve_names(suite: Suite, registry) -> None:
-    """Check every name against the installed plugins; drop optional strategies that are not installed.
-
-    Instantiates strategies (cheap, no torch) so that unknown hyper-parameters are caught here too.
-    """
-    for model in suite.models:
-        registry.get("models", model.name)
-    for spec in suite.datasets + ([suite.reference] if suite.reference else []):
-        registry.get("datasets", spec.adapter)
-    kept = []
-    for spec in suite.strategies:
-        try:
-            registry.get("strategies", spec.name)
-        except UnknownNameError:
-            if spec.optional:
-                suite.skipped.append(spec.label)
-                continue
-            raise
-        kept.append(spec)
-    suite.strategies = kept
-    if not suite.strategies:
-        raise ConfigError(f"suite '{suite.name}': none of its strategies is installed ({', '.join(suite.skipped)}).")
-    for name in suite.metrics or []:
-        registry.get("metrics", name)
 
 
 def data_root(suite: Suite) -> str | None:

@@ -118,13 +118,13 @@ def test_unknown_name_suggests_close_names_and_the_plugin_to_install(rib_registr
         rib_registry.get("strategies", "wise_ft")
     assert "'wise-ft'" in str(err.value)
     with pytest.raises(UnknownNameError) as err:
-        rib_registry.get("backbones", "openai-clip/zeroshot-ViT-B-16")
+        rib_registry.get("models", "openai-clip/zeroshot-ViT-B-16")
     if "rib-openai-clip" not in rib_registry.plugins:
         assert "pip install rib-openai-clip" in str(err.value)
 
 
 def test_pattern_registration_serves_any_name_with_its_prefix(rib_registry):
-    reg = rib_registry.get("backbones", "timm:vit_base_patch16_224.augreg_in1k")
+    reg = rib_registry.get("models", "timm:vit_base_patch16_224.augreg_in1k")
     assert reg.name == "timm:*"
 
 

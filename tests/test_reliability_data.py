@@ -143,8 +143,9 @@ def test_missing_data_root_names_the_folders_tried(run_rib, rib_registry, tmp_pa
                      'datasets = ["imagenet-r", "imagenet-a"]\nstrategies = ["ft"]\n')
     result = run_rib("bench", "-c", str(suite), "--out", str(tmp_path / "out"))
     stderr = refused_before_start(result, tmp_path / "out")
-    assert f"dataset 'imagenet-r' not found; looked in: {tmp_path / 'none' / 'imagenet-r'}" in stderr
-    assert "dataset 'imagenet-a' not found" in stderr
+    # One line naming the root (issue 14), not one "not found" per dataset.
+    assert f"the data root '{tmp_path / 'none'}' does not exist" in stderr
+    assert "not found" not in stderr and len(stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize("damage", ["remove", "empty"])

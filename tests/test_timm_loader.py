@@ -174,6 +174,6 @@ def test_bad_names_and_options_are_config_errors(tmp_path):
 def test_timm_star_is_served_by_this_loader():
     from rib_core.plugins import build_registry
 
-    registration = build_registry().get("backbones", "timm:vit_base_patch16_224.sam_in1k")
+    registration = build_registry().get("models", "timm:vit_base_patch16_224.sam_in1k")
     assert registration.plugin == "rib_core.builtins"
     assert registration.load() is timm_loader.load

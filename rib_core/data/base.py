@@ -115,8 +115,18 @@ class DatasetAdapter:
     expected_classes: int | None = None
     #: Where to get it, shown when it is missing.
     source_hint: str = ""
-    #: Options this adapter accepts in the suite (besides the generic ones: path, max_images, adapter, name).
+    #: Options this adapter accepts in the suite (besides the generic ones: path, max_images, adapter, name),
+    #: declared with their type and range: {"severities": Option(list, items=int, minimum=1, maximum=5)}.
+    #: Declaring a new option is one line here; every declared option is part of the dataset's identity.
+    accepted_options: dict = {}
+    #: Older form: names only (any value). Kept for plugins written against it.
     option_names: tuple[str, ...] = ()
+
+    @classmethod
+    def declared_options(cls) -> dict:
+        from rib_core.options import Option
+
+        return {**{name: Option() for name in cls.option_names}, **cls.accepted_options}
 
     def __init__(self, label: str, root: Path | None, options: dict | None = None):
         self.label = label
@@ -150,9 +160,15 @@ class DatasetAdapter:
         (`rib datasets check --deep`) also opens every image to find unreadable ones."""
         raise NotImplementedError
 
+    @classmethod
+    def misplaced_hint(cls, data_root: Path | None, root: Path | None) -> str | None:
+        """When the data is not found or holds no image: a line naming a folder that is there but is something
+        else (another variant of the dataset), or None."""
+        return None
+
     def identity(self) -> str:
         """What, besides the image list, determines this dataset's results (name + options that matter)."""
-        relevant = {k: self.options[k] for k in sorted(self.options) if k in self.option_names}
+        relevant = {k: self.options[k] for k in sorted(self.options) if k in self.declared_options()}
         return f"{type(self).__module__}.{type(self).__name__}:{relevant}"
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from rib_core.data.base import CheckResult
 from rib_core.errors import DataError, RibError
 from rib_core.hashing import sha256_file
+from rib_core.paths import umask_file_mode
 
 MANIFEST_FORMAT = "rib-data-manifest/1"
 EXAMPLES = 5  # how many names a problem line quotes
@@ -172,6 +173,7 @@ def write_manifest(adapter, path, workers: int = 0, progress=None) -> int:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.fchmod(fd, umask_file_mode())
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(document, f, indent=0)

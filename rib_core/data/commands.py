@@ -9,6 +9,8 @@ from rich.table import Table
 
 from rib_core.config import DatasetSpec, load_suite
 from rib_core.data.check import compare_manifest, write_manifest
+from rib_core.data.locate import check_data_root
+from rib_core.paths import check_file_name
 
 
 def _specs(args, registry) -> tuple[list[DatasetSpec], str | None]:
@@ -25,6 +27,7 @@ def check_command(args, registry, console) -> int:
 
     specs, suite_root = _specs(args, registry)
     data_root = args.data_root or suite_root or os.environ.get("RIB_DATA_ROOT")
+    check_data_root(data_root, specs, registry)
     results = []
     for spec in specs:
         cls = registry.load("datasets", spec.adapter)
@@ -33,8 +36,11 @@ def check_command(args, registry, console) -> int:
         adapter.looked_in = looked
         result = adapter.check(deep=args.deep)
         row = result.as_dict()
+        hint = None if result.ok else cls.misplaced_hint(data_root, adapter.root)
+        if hint:
+            row["problems"] = list(row["problems"]) + [hint]
         if args.digest is not None and result.found:
-            manifest = args.digest / f"{spec.label}.json"
+            manifest = args.digest / f"{check_file_name('dataset label', spec.label)}.json"  # stays inside DIR
             if manifest.exists():
                 differences = compare_manifest(adapter, manifest)
                 row["manifest"] = {"file": str(manifest), "differences": differences}
@@ -57,9 +63,9 @@ def check_command(args, registry, console) -> int:
             colour = {"ok": "green", "partial": "yellow"}.get(r["verdict"], "red")
             verdict = r["verdict"] if r["ok"] or r["verdict"] != "ok" else "differs"
             expected = f"/{r['expected_images']}" if r.get("expected_images") else ""
-            detail = r["root"] or "not found"
-            if r["problems"]:
-                detail += "\n" + "\n".join(r["problems"])
+            # A missing dataset's problems already say "not found" and where rib looked: say it once.
+            lines = ([r["root"]] if r["root"] else []) + list(r["problems"])
+            detail = "\n".join(lines) or "not found"
             if "manifest" in r:
                 m = r["manifest"]
                 detail += f"\nmanifest {m['file']}: " + (f"written ({m['written']} files)" if "written" in m

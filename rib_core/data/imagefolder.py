@@ -18,6 +18,7 @@ from rib_core.data.base import ClassMap
 from rib_core.data.folders import FolderAdapter, list_images, list_subfolders
 from rib_core.data.imagenet_classes import imagenet_wnids
 from rib_core.errors import ConfigError, DataError
+from rib_core.options import Option
 from rib_core.models.base import IMAGENET_1K
 
 LABEL_KINDS = ("wnid", "index")
@@ -25,7 +26,7 @@ CLASS_SETS = ("all", "present")
 
 
 class ImageFolder(FolderAdapter):
-    option_names = ("labels", "classes")
+    accepted_options = {"labels": Option(str, choices=LABEL_KINDS), "classes": Option(str, choices=CLASS_SETS)}
     source_hint = ("imagefolder reads the folder given by `path`: one sub-folder per class, named by wnid "
                    "(labels = \"wnid\") or by ImageNet-1k class index 0..999 (labels = \"index\")")
 

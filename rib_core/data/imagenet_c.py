@@ -16,6 +16,7 @@ from rib_core.data.folders import Inventory, list_subfolders
 from rib_core.data.imagenet_variants import WnidFolders
 from rib_core.data.imagenet_classes import imagenet_wnids
 from rib_core.errors import ConfigError
+from rib_core.options import Option
 
 CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
                "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
@@ -29,7 +30,7 @@ class ImageNetC(WnidFolders):
     folder_names = ("imagenet-c", "imagenet_c", "ImageNet-C")
     expected_classes = 1000
     image_size = 224  # the released JPEGs are 224 x 224: streamed, not cached, with cache = "auto"
-    option_names = ("corruptions", "severities")
+    accepted_options = {"corruptions": Option((list, str), items=str), "severities": Option((list, int), items=int)}
     source_hint = ("ImageNet-C: https://zenodo.org/records/2235448 (one tar per corruption family: blur.tar, "
                    "digital.tar, noise.tar, weather.tar); unpack all into one folder so that it holds "
                    "<corruption>/<1..5>/<wnid>/*.JPEG")

@@ -12,6 +12,10 @@ ImageNet-A and -R are scored on their 200 classes: the class map is an index sub
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
+
 from rib_core.data.base import ClassMap
 from rib_core.data.folders import FolderAdapter, Inventory, list_images
 from rib_core.data.imagenet_classes import imagenet_a_classes, imagenet_r_classes, imagenet_wnids
@@ -62,6 +66,31 @@ class ImageNetV2(FolderAdapter):
 
     def class_folders(self) -> dict[str, int]:
         return {str(i): i for i in range(1000)}
+
+    @classmethod
+    def misplaced_hint(cls, data_root, root):
+        """ImageNet-V2 has three variants; rib's is matched-frequency. Name a threshold0.7 / top-images folder
+        found at the data root, in the dataset folder, or one level below either."""
+        found = []
+        for base in {Path(p) for p in (data_root, root) if p}:
+            for folder in (base, *_subfolders(base)):
+                found += [f for f in _subfolders(folder) if OTHER_V2.match(f.name)]
+        if not found:
+            return None
+        names = ", ".join(sorted({str(f) for f in found}))
+        return (f"found {names}: a different ImageNet-V2 variant (threshold0.7 or top-images). rib's "
+                "imagenet-v2 is the matched-frequency variant (imagenetv2-matched-frequency.tar.gz); to evaluate "
+                "another one on purpose, use an imagefolder entry with labels = \"index\" and its path.")
+
+
+OTHER_V2 = re.compile(r"imagenetv2-(threshold|top-images)", re.IGNORECASE)
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return sorted(Path(e.path) for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+    except OSError:
+        return []
 
 
 class ImageNetA(ImageNetSubset):

@@ -45,7 +45,9 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from rib_core.data.cache_check import shard_checksums, verify_shards
 from rib_core.errors import DataError
+from rib_core.paths import umask_file_mode
 
 CACHE_FORMAT = "rib-image-cache/1"
 SHARD_BYTES = 256 << 20  # ~256 MB per shard: few files, and a shard buffer fits easily in memory
@@ -279,6 +281,7 @@ def _complete_shard(path: Path, key: str, start: int, count: int) -> dict[int, s
 
 def _write_atomically(folder: Path, name: str, write) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    os.fchmod(fd, umask_file_mode())
     os.close(fd)
     try:
         write(tmp)
@@ -343,6 +346,7 @@ def _build(adapter, samples, preprocess, folder: Path, key: str, shard_images: i
         "unreadable": {str(p): errors[p] for p in sorted(errors)},
         "dataset": adapter.label, "adapter": adapter.identity(), "geometry": preprocess.geometry_key(),
         "bytes": n * 3 * size * size,
+        "checksums": shard_checksums(folder, [_shard_name(i) for i in range(n_shards)]),
     }
     _write_atomically(folder, "manifest.json",
                       lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1), encoding="utf-8"))
@@ -363,6 +367,8 @@ def open_images(adapter, samples, preprocess, cache_dir: Path | None, workers: i
     key = cache_key(adapter, samples, preprocess)
     folder = Path(cache_dir) / key
     manifest = _read_manifest(folder, key, len(samples))
+    if manifest is not None and not verify_shards(folder, manifest):
+        manifest = None  # damaged shards were deleted: decode them again
     decoded = 0
     if manifest is None:
         per_image = 3 * preprocess.input_size ** 2

@@ -81,6 +81,20 @@ def resolve_root(adapter_cls, label: str, data_root: str | None, path: str | Non
     return None, looked
 
 
+def check_data_root(data_root: str | None, specs, registry) -> None:
+    """One clear error for a data root that does not exist, instead of one "not found" per dataset."""
+    if not data_root or Path(data_root).expanduser().is_dir():
+        return
+    looked_up = [s for s in specs if registry.load("datasets", s.adapter).folder_names
+                 and not (s.path and Path(s.path).expanduser().is_absolute())]
+    if not looked_up:
+        return  # nothing is looked up under it (demo data, absolute paths)
+    from rib_core.errors import DataError
+
+    raise DataError(f"the data root '{data_root}' does not exist (from --data-root, the suite's data_root or "
+                    f"${DATA_ROOT_ENV}). Point it at the folder that holds your datasets.")
+
+
 def make_adapter(adapter_cls, label: str, options: dict | None = None, data_root: str | None = None):
     """Resolve the dataset's folder and instantiate its adapter; `adapter.looked_in` records where rib looked."""
     options = dict(options or {})

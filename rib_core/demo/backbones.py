@@ -66,6 +66,10 @@ def variant_of(name: str) -> str:
     return variant
 
 
+def check_name(name: str) -> None:
+    variant_of(name)
+
+
 def weights_path(variant: str, cache: Path | None = None) -> Path:
     return models_dir(cache) / f"{variant}.safetensors"
 
@@ -140,3 +144,6 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None) 
         info={"source": "rib demo, pretrained on the spot", "weights": str(path),
               "pretraining": pretrain.describe(variant)},
     )
+
+
+load.options = {}  # the demo backbones take no options

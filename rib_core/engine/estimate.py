@@ -61,7 +61,7 @@ def storage_rows(prepared, plan, costs) -> list[tuple[str, str]]:
             rows.append((f"  cache {ds.label}", f"~{_bytes(size)} ({images:,} images at "
                          f"{', '.join(f'{side} px' for side in cached)})"))
         else:
-            why = "" if setting is False else f", its files are {ds.adapter.image_size} px"
+            why = "" if setting is False else f", its files are {getattr(ds.adapter, 'image_size', None)} px"
             rows.append((f"  cache {ds.label}", f"none: streamed (cache = {str(setting).lower()}{why})"))
     cache = f"~{_bytes(total)}{published}"
     weights_bytes, guessed = 0.0, False

@@ -119,6 +119,7 @@ class Prepared:
     strategies: list[PreparedStrategy]
     registry: object
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # runs, but the user should know (shown before any work)
 
     def dataset(self, label: str) -> PreparedDataset:
         for d in self.datasets + ([self.reference] if self.reference else []):
@@ -161,13 +162,16 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
 
     With `check_weights` (dry runs), ask each backbone plugin whether its weights are available offline.
     """
-    from rib_core.data.locate import resolve_root
+    from rib_core.data.locate import check_data_root, resolve_root
     from rib_core.data.splits import cap_samples, split_indices
     from rib_core.models.base import file_digest
     from rib_core.strategies.base import TrainSettings
 
     settings = TrainSettings.from_dict(suite.training, where=f"suites.{suite.name}.training")
+    check_data_root(data_root(suite), suite.datasets + ([suite.reference] if suite.reference else []),
+                    registry)
     problems: list[str] = []
+    warnings: list[str] = []
 
     def prepare_dataset(spec: DatasetSpec) -> PreparedDataset:
         reg = registry.get("datasets", spec.adapter)
@@ -213,12 +217,19 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
                 detail = "; ".join(check.problems) or check.verdict
                 problem = (f"dataset '{spec.label}' failed its check ({detail}). Run 'rib datasets check' for "
                            "details, fix the data, or set allow_partial = true in the suite.")
+        if problem and (adapter.root is None or not samples):
+            hint = cls.misplaced_hint(data_root(suite), adapter.root)
+            problem = f"{problem}\n  {hint}" if hint else problem
         if problem:
             problems.append(problem)
         if spec.max_images and samples:
             samples = cap_samples(samples, spec.max_images, suite.seed)
         if samples:
             ft, held = split_indices(samples, suite.split, suite.seed)
+            if spec.max_images and len(held) == 0:
+                warnings.append(f"dataset '{spec.label}': max_images = {spec.max_images} leaves no held-out image "
+                                f"(one image or fewer per class), so its own column shows nan. Raise max_images "
+                                "above twice its class count.")
         else:
             ft = held = np.zeros(0, dtype=np.int64)
         fingerprint = digest({
@@ -264,7 +275,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
         reg = registry.get("strategies", spec.name)
         cls = reg.load()
         strategies.append(PreparedStrategy(spec, cls(spec.params), reg.plugin))
-    return Prepared(suite, settings, models, datasets, reference, strategies, registry, problems)
+    return Prepared(suite, settings, models, datasets, reference, strategies, registry, problems, warnings)
 
 
 def finetune_key(prepared: Prepared, model: PreparedModel, strategy_name: str, strategy, ds: PreparedDataset,

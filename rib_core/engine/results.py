@@ -15,7 +15,7 @@ import numpy as np
 
 from rib_core.engine.evaluate import hierarchical_weights
 from rib_core.engine.store import Store
-from rib_core.errors import RibError
+from rib_core.errors import RibError, UsageError
 
 
 def group_weights(names: list[str] | None, group_index, n: int) -> np.ndarray:
@@ -121,7 +121,7 @@ def load_results(root: Path, suite: str | None = None) -> Results:
     if suite is not None:
         runs = [r for r in runs if r.get("suite") == suite]
     if not runs:
-        raise RibError(f"no results in '{root}'" + (f" for suite '{suite}'" if suite else "") +
+        raise UsageError(f"no results in '{root}'" + (f" for suite '{suite}'" if suite else "") +
                        ". Run 'rib bench --out DIR' first, or point 'rib report' at the directory it wrote.")
     if len({r.get("suite") for r in runs}) > 1:
         raise RibError(f"'{root}' holds several suites ({', '.join(r.get('suite') for r in runs)}); "

@@ -27,7 +27,7 @@ from rib_core.engine.soup_plan import split_label
 from rib_core.engine.train_data import TrainData
 from rib_core.data.base import cluster_index, use_cache
 from rib_core.engine.store import Store, save_tensors
-from rib_core.errors import RibError
+from rib_core.errors import RibError, UsageError
 from rib_core.paths import cache_dir
 
 
@@ -45,7 +45,7 @@ def select_device(requested: str | None = "auto") -> torch.device:
     try:
         device = torch.device(requested)
     except RuntimeError as exc:
-        raise RibError(f"unknown device '{requested}': {exc}. Use auto, cpu, cuda, cuda:N or mps.") from None
+        raise UsageError(f"unknown device '{requested}': {exc}. Use auto, cpu, cuda, cuda:N or mps.") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise RibError("--device cuda was asked for, but torch sees no CUDA GPU. Use --device cpu.")

@@ -7,6 +7,8 @@ import json
 from rich.table import Table
 
 from rib_core.engine.store import Store
+from rich.markup import escape
+
 from rib_core.errors import UsageError
 
 
@@ -61,6 +63,6 @@ def print_status(root, console, as_json: bool = False) -> int:
         for col in ("state", "cell", "detail"):
             table.add_column(col, overflow="fold")
         for r in interesting:
-            table.add_row(r["state"], r["cell"], r["detail"])
+            table.add_row(escape(r["state"]), escape(r["cell"]), escape(r["detail"]))  # "[training]" is not markup
         console.print(table)
     return 0

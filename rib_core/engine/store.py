@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from rib_core.errors import RibError
+from rib_core.errors import RibError, UsageError
 from rib_core.hashing import sha256_file
+from rib_core.paths import umask_file_mode
 
 RECORD = "record.json"
 
@@ -29,6 +30,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, umask_file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -57,11 +59,20 @@ def save_tensors(path: Path, tensors: dict, metadata: dict | None = None) -> str
     return hashlib.sha256(data).hexdigest()
 
 
+def record_checksum(record: dict) -> str:
+    """SHA-256 of a record's content (every key but "checksum"), as its canonical JSON."""
+    content = {k: v for k, v in record.items() if k != "checksum"}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class Store:
     def __init__(self, root: Path):
         self.root = Path(root)
 
     def check_writable(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise UsageError(f"--out '{self.root}' is a file, not a directory. Choose a directory with --out.")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / f".write-test-{os.getpid()}"
@@ -81,6 +92,8 @@ class Store:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
+        if not isinstance(record, dict) or record.get("checksum") != record_checksum(record):
+            return None  # edited by hand or damaged: its numbers cannot be trusted; the cell is run again
         for name, digest in record.get("files", {}).items():
             file = self.cell_dir(key) / name
             if not file.is_file() or sha256_file(file) != digest:
@@ -92,6 +105,7 @@ class Store:
 
     def write_record(self, key: str, record: dict) -> None:
         record = dict(record, key=key, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        record["checksum"] = record_checksum(record)
         atomic_write_json(self.cell_dir(key) / RECORD, record)
         failed = self.cell_dir(key) / "failed.json"
         if failed.exists():
@@ -120,43 +134,81 @@ class Store:
 
 
 class RunLock:
-    """One `rib bench` per results directory (shards coordinate per cell instead)."""
+    """The lock of a results directory: a normal `rib bench` holds it alone; `--shard I/N` runs share it with
+    each other (they coordinate per cell) but never with a normal run.
 
-    def __init__(self, root: Path):
-        self.path = Path(root) / "rib.lock"
+    A normal run holds rib.lock; each shard run holds its own rib.lock.shard-<host>-<pid>. Each side creates its
+    file first and then looks for the other's, so two starting at once cannot both miss each other.
+    """
+
+    def __init__(self, root: Path, shard: bool = False):
+        self.root = Path(root)
+        self.path = self.root / "rib.lock"
+        self.shard = shard
+        self.mine = self.root / f"rib.lock.shard-{socket.gethostname()}-{os.getpid()}" if shard else self.path
         self.held = False
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.shard:
+            _write_holder(self.mine)
+            self.held = True
+            holder = _live_holder(self.path)
+            if holder is not None:
+                self.release()
+                raise RibError(f"a normal rib run (pid {holder.get('pid')} on {holder.get('host')}, since "
+                               f"{holder.get('since')}) is using '{self.root}'; a --shard run cannot share it. "
+                               f"Wait for it or use another --out. If that process is gone, delete {self.path}.")
+            return
         for _ in range(2):
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                _write_holder(self.path, exclusive=True)
             except FileExistsError:
-                holder = self._holder()
-                if holder is not None and not _is_stale(holder):
+                holder = _live_holder(self.path)
+                if holder is not None:
                     raise RibError(
                         f"another rib run (pid {holder.get('pid')} on {holder.get('host')}, since "
-                        f"{holder.get('since')}) is using '{self.path.parent}'. Wait for it, use another --out, "
-                        f"or run shards with --shard I/N. If that process is gone, delete {self.path}.")
+                        f"{holder.get('since')}) is using '{self.root}'. Wait for it, use another --out, "
+                        f"or run shards with --shard I/N. If that process is gone, delete {self.path}.") from None
                 self.path.unlink(missing_ok=True)
                 continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
             self.held = True
+            for other in sorted(self.root.glob("rib.lock.shard-*")):
+                holder = _live_holder(other)
+                if holder is not None:
+                    self.release()
+                    raise RibError(f"shard runs (pid {holder.get('pid')} on {holder.get('host')}, since "
+                                   f"{holder.get('since')}) are using '{self.root}'. Wait for them, join them with "
+                                   f"--shard I/N, or use another --out. If they are gone, delete {other}.")
             return
         raise RibError(f"could not take the lock {self.path}; delete it if no rib run is using that directory.")
 
-    def _holder(self) -> dict | None:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-
     def release(self) -> None:
         if self.held:
-            self.path.unlink(missing_ok=True)
+            self.mine.unlink(missing_ok=True)
             self.held = False
+
+
+def _write_holder(path: Path, exclusive: bool = False) -> None:
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    flags = os.O_CREAT | os.O_WRONLY | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o644)
+    with os.fdopen(fd, "w") as f:
+        json.dump(me, f)
+
+
+def _live_holder(path: Path) -> dict | None:
+    """Who holds the lock file `path`, unless it is missing or its process is gone (then it is removed)."""
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # missing, or being written this instant: its writer will see our file
+    if not isinstance(holder, dict) or _is_stale(holder):
+        path.unlink(missing_ok=True)
+        return None
+    if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+        return None
+    return holder
 
 
 def _is_stale(holder: dict) -> bool:

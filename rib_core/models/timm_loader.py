@@ -20,7 +20,8 @@ from pathlib import Path
 import timm
 import timm.data
 
-from rib_core.errors import ConfigError, RibError
+from rib_core.errors import ConfigError, RibError, UnknownNameError
+from rib_core.options import Option
 from rib_core.models.base import Backbone, file_digest, load_state_dict_file, state_dict_digest
 from rib_core.preprocess import Preprocess
 
@@ -37,6 +38,25 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None) 
     if not model_name:
         raise ConfigError(f"model '{name}' names no timm model: write e.g. 'timm:vit_base_patch16_224.augreg_in1k'.")
     return load_timm_model(model_name, weights=weights, options=options)
+
+
+load.options = {"model_kwargs": Option(dict, help="timm.create_model keyword arguments")}
+
+
+def check_name(name: str) -> None:
+    """Refuse a timm name that timm does not know, offline, before any work: 'arch' must be one of
+    timm.list_models(), 'arch.tag' one of timm.list_pretrained()."""
+    model_name = name[len(PREFIX):] if name.startswith(PREFIX) else name
+    if not model_name:
+        raise ConfigError(f"model '{name}' names no timm model: write e.g. 'timm:vit_base_patch16_224.augreg_in1k'.")
+    known = timm.list_pretrained() if "." in model_name else timm.list_models()
+    if model_name in known:
+        return
+    close = difflib.get_close_matches(model_name, known, n=3, cutoff=0.6)
+    hint = ("Did you mean: " + ", ".join(f"'{PREFIX}{c}'" for c in close) + "?\n") if close else ""
+    what = "pretrained tag" if "." in model_name else "model"
+    raise UnknownNameError(f"timm has no {what} '{model_name}' (model '{name}').\n{hint}"
+                           "List them with: python -c \"import timm; print(timm.list_pretrained('*vit*'))\"")
 
 
 def load_timm_model(model_name: str, *, weights: str | None = None, options: dict | None = None,

@@ -15,6 +15,7 @@ what is different about it:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Iterator, Protocol
 
@@ -51,9 +52,21 @@ class TrainSettings:
         settings = cls(**data)
         if settings.optimizer not in ("sgd", "adamw"):
             raise ConfigError(f"{where}.optimizer: expected 'sgd' or 'adamw', got {settings.optimizer!r}.")
-        for name in ("lr", "epochs", "batch_size", "grad_accum"):
-            if not getattr(settings, name) > 0:
-                raise ConfigError(f"{where}.{name}: must be > 0, got {getattr(settings, name)!r}.")
+        for name in ("lr", "momentum", "weight_decay", "clip_grad"):
+            value = getattr(settings, name)
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(f"{where}.{name}: must be a finite number, got {value!r}.")
+        # A zero or negative value here does not fail: it silently trains nothing (clip_grad = -1 zeroes every
+        # gradient, max_steps = 0 reports the pretrained model as fine-tuned), so it is refused.
+        for name in ("lr", "epochs", "batch_size", "grad_accum", "max_steps", "clip_grad"):
+            value = getattr(settings, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{where}.{name}: must be > 0, got {value!r}.")
+        for name in ("momentum", "weight_decay", "warmup_steps"):
+            if not getattr(settings, name) >= 0:
+                raise ConfigError(f"{where}.{name}: must be >= 0, got {getattr(settings, name)!r}.")
+        if not settings.momentum < 1:
+            raise ConfigError(f"{where}.momentum: must be below 1, got {settings.momentum!r}.")
         return settings
 
 
@@ -98,8 +111,11 @@ class Strategy:
 
     name: str = ""
     description: str = ""
-    #: Hyper-parameters and their defaults; the suite may set any of them, and nothing else.
+    #: Hyper-parameters and their defaults; the suite may set any of them, and nothing else. Declaring a new
+    #: option is one line here: its default (its type is the default's type).
     defaults: dict = {}
+    #: Optional stricter declarations for some of `defaults` (range, choices): {"weight": Option(float, minimum=0)}.
+    option_checks: dict = {}
     #: False for strategies that evaluate the pretrained weights unchanged ("freeze").
     trains: bool = True
     #: Another strategy whose finished weights this one starts from (lp-ft starts from "lp").
@@ -108,12 +124,17 @@ class Strategy:
     version: int = 1
 
     def __init__(self, params: dict | None = None):
+        from rib_core.options import check_options
+
         params = dict(params or {})
-        unknown = sorted(set(params) - set(self.defaults))
-        if unknown:
-            known = ", ".join(sorted(self.defaults)) or "none"
-            raise ConfigError(f"strategy '{self.name}': unknown parameter(s) {', '.join(unknown)}; known: {known}.")
+        check_options(f"strategy '{self.name}'", "it", params, self.declared_options())
         self.params = {**self.defaults, **params}
+
+    @classmethod
+    def declared_options(cls) -> dict:
+        from rib_core.options import from_defaults
+
+        return {**from_defaults(cls.defaults), **cls.option_checks}
 
     def setup(self, ctx: TrainContext) -> None:
         """Default: every parameter is trained."""

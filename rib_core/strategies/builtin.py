@@ -7,6 +7,7 @@ rib_core/engine/train.py.
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 
 import torch
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 
 from rib_core.errors import ConfigError, RibError
 from rib_core.strategies import trainable
+from rib_core.options import Option
 from rib_core.strategies.base import Strategy, TrainContext
 
 
@@ -33,6 +35,7 @@ class LinearProbe(Strategy):
     name = "lp"
     description = "train only the classifier head (linear probe); trainable_extra adds the released HeadOnly set"
     defaults = {"trainable_extra": []}
+    option_checks = {"trainable_extra": Option((str, list), items=str)}  # "released" or names
 
     def __init__(self, params: dict | None = None):
         super().__init__(params)
@@ -75,6 +78,7 @@ class L2SP(Strategy):
     name = "l2-sp"
     description = "full fine-tuning with weight * ||theta - theta0||^2 (head included unless include_head = false)"
     defaults = {"weight": 0.01, "include_head": True}
+    option_checks = {"weight": Option(float, minimum=0.0)}
 
     def __init__(self, params: dict | None = None):
         super().__init__(params)
@@ -108,6 +112,7 @@ class LearningWithoutForgetting(Strategy):
     name = "lwf"
     description = "KL distillation from the frozen pretrained model (LwF)"
     defaults = {"temperature": 2.0, "weight": 1.0}
+    option_checks = {"temperature": Option(float, minimum=1e-6), "weight": Option(float, minimum=0.0)}
 
     def __init__(self, params: dict | None = None):
         super().__init__(params)
@@ -145,6 +150,7 @@ class WiseFT(Strategy):
     name = "wise-ft"
     description = "fine-tune, then interpolate weights with the pretrained ones (WiSE-FT)"
     defaults = {"alphas": [0.5]}
+    option_checks = {"alphas": Option((list, float), minimum=0.0, maximum=1.0)}
 
     def __init__(self, params: dict | None = None):
         super().__init__(params)
@@ -199,7 +205,8 @@ class Freeze(Strategy):
 
 def _check_number(strategy: Strategy, key: str, minimum: float, strict: bool = False) -> None:
     value = strategy.params[key]
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (value > minimum if strict else value >= minimum)
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+          and (value > minimum if strict else value >= minimum))
     if not ok:
         bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
         raise ConfigError(f"strategy '{strategy.name}': {key} must be a number {bound}, got {value!r}.")

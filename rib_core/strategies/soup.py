@@ -20,6 +20,7 @@ import numbers
 import torch
 
 from rib_core.errors import ConfigError
+from rib_core.options import Option
 from rib_core.strategies.base import Strategy, TrainContext
 
 PRETRAINED = "pre"
@@ -29,6 +30,8 @@ class Soup(Strategy):
     name = "soup"
     description = "weight average of the pretrained and other strategies' fine-tuned weights (model soup)"
     defaults = {"of": [PRETRAINED, "ft"], "weights": None}
+    # one list of ingredients, or a list of lists (one soup each); weights likewise, checked in __init__
+    option_checks = {"of": Option(list), "weights": Option(list)}
     trains = False
 
     def __init__(self, params: dict | None = None):

@@ -5,7 +5,7 @@ Each name is an alias of one timm model and loads through rib's `timm:*` loader,
 (its cached results are shared). Nothing here imports torch: the loader is imported when a suite uses a name.
 """
 
-from rib_core.api import hookimpl
+from rib_core.api import Option, hookimpl
 
 # Friendly name -> timm model name. Names read "vit-<size><patch>-<pretraining>"; every entry has a 1000-way
 # ImageNet-1k head (tests check each against timm's registry).
@@ -54,6 +54,9 @@ def architecture(name: str, *, options: dict | None = None):
     from rib_core.api import timm_architecture
 
     return timm_architecture(MODELS[name], options=options, label=name)
+
+
+load.options = {"model_kwargs": Option(dict, help="timm.create_model keyword arguments")}
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:

@@ -3,7 +3,7 @@
 The zero-shot classifier code is shared with rib-openai-clip through the rib-clip library (`rib_clip.zeroshot`). Nothing here imports torch or open_clip: the loaders are imported when a suite uses a name.
 """
 
-from rib_core.api import hookimpl
+from rib_core.api import Option, hookimpl
 
 # Friendly name -> timm model name: CLIP image towers trained on LAION-2B, fine-tuned on ImageNet-1k
 # (the paper's "LAION-2B CLIP").
@@ -54,6 +54,10 @@ def architecture(name: str, *, options: dict | None = None):
     from rib_core.api import timm_architecture
 
     return timm_architecture(FINETUNED[name], options=options, label=name)
+
+
+# What a suite entry may set (checked before any work); zero-shot models take templates, every model model_kwargs.
+load.options = {"templates": Option(str, choices=("openai", "simple")), "model_kwargs": Option(dict)}
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 
-from rib_core.api import ConfigError, RibError, Strategy, TrainContext, trainable_extra
+from rib_core.api import ConfigError, Option, RibError, Strategy, TrainContext, trainable_extra
 
 from rib_lora.adapter import BLOCKS, add_adapters, find_fused_qkv, merged_state_dict
 
@@ -24,6 +24,8 @@ class LoRA(Strategy):
     name = "lora"
     description = "LoRA adapters on attention q and v, merged into the weights after training"
     defaults = {"rank": 8, "alpha": 1.0, "targets": "qv", "train_head": False, "trainable_extra": "released"}
+    option_checks = {"rank": Option(int, minimum=1), "alpha": Option(float, minimum=0.0),
+                     "trainable_extra": Option((str, list), items=str)}
 
     def __init__(self, params: dict | None = None):
         super().__init__(params)

@@ -6,7 +6,7 @@ image tower with a 1000-way head made from open_clip's ImageNet class names and 
 imported when a suite uses a name.
 """
 
-from rib_core.api import hookimpl
+from rib_core.api import Option, hookimpl
 
 # Friendly name -> timm model name: CLIP image towers fine-tuned on ImageNet-1k (the paper's "OpenAI CLIP").
 FINETUNED = {
@@ -49,6 +49,10 @@ def architecture(name: str, *, options: dict | None = None):
     from rib_core.api import timm_architecture
 
     return timm_architecture(FINETUNED[name], options=options, label=name)
+
+
+# What a suite entry may set (checked before any work); zero-shot models take templates, every model model_kwargs.
+load.options = {"templates": Option(str, choices=("openai", "simple")), "model_kwargs": Option(dict)}
 
 
 def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:

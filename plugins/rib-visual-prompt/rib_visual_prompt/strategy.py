@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rib_core.api import ConfigError, RibError, Strategy, TrainContext
+from rib_core.api import ConfigError, Option, RibError, Strategy, TrainContext
 
 PROMPT = "visual_prompt"  # the attribute the prompt lives under while training (so the optimizer sees it)
 
@@ -51,6 +51,7 @@ class VisualPrompt(Strategy):
     name = "visual-prompt"
     description = "a learnable pad prompt around the image (only the prompt trained), folded into pos_embed"
     defaults = {"width": 30, "train_head": False, "init": "randn"}
+    option_checks = {"width": Option(int, minimum=1), "init": Option(str, choices=("randn", "zeros"))}
 
     def __init__(self, params: dict | None = None):
         super().__init__(params)

@@ -1,0 +1,100 @@
+"""Declared options: what a dataset adapter, model loader or strategy accepts in a suite entry.
+
+The owner of an option declares it once, next to the code that uses it, as `name: Option(type, ...)`; the core
+checks every suite entry against those declarations before any work (unknown keys get "did you mean", wrong
+types and out-of-range values name the key), so a typo never becomes a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+
+from rib_core.errors import ConfigError
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list",
+               dict: "a table"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One accepted option. `kind` is the TOML type (float accepts integers); `items` the type of a list's
+    elements; `minimum`/`maximum` bound numbers (and every number in a list); `choices` lists allowed values."""
+
+    kind: type | tuple = object
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple | None = None
+    items: type | None = None
+    help: str = ""
+
+
+def did_you_mean(key: str, known) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def type_name(kind) -> str:
+    if isinstance(kind, tuple):
+        return " or ".join(type_name(k) for k in kind)
+    return _TYPE_NAMES.get(kind, getattr(kind, "__name__", str(kind)))
+
+
+def _is(value, kind) -> bool:
+    if kind is object:
+        return True
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool):
+        return bool in kinds
+    if float in kinds and isinstance(value, int):
+        return True
+    return isinstance(value, kinds)
+
+
+def check_value(where: str, value, option: Option) -> None:
+    """Refuse a value of the wrong type, a non-finite number, or one outside the declared range."""
+    if not _is(value, option.kind):
+        raise ConfigError(f"{where}: expected {type_name(option.kind)}, got {value!r}.")
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and option.items is not None:
+        for v in value:
+            if not _is(v, option.items):
+                raise ConfigError(f"{where}: expected a list of {type_name(option.items).split(' ', 1)[-1]}s, "
+                                  f"got {value!r}.")
+    for v in values:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"{where}: must be a finite number, got {v!r}.")
+        number = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if number and option.minimum is not None and v < option.minimum:
+            raise ConfigError(f"{where}: must be >= {option.minimum}, got {v!r}.")
+        if number and option.maximum is not None and v > option.maximum:
+            raise ConfigError(f"{where}: must be <= {option.maximum}, got {v!r}.")
+        if option.choices is not None and v not in option.choices:
+            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, option.choices))}, got {v!r}.")
+
+
+def check_options(where: str, owner: str, given: dict, declared: dict[str, Option], generic=()) -> None:
+    """Every key of `given` must be declared by `owner`, with a value its declaration accepts. `generic`: the
+    keys every entry of this kind takes (already checked), offered as suggestions too."""
+    for key, value in given.items():
+        if key not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            also = f" (besides {', '.join(generic)})" if generic else ""
+            raise ConfigError(f"{where}: {owner} does not take the option '{key}'."
+                              f"{did_you_mean(key, [*declared, *generic])} Options it takes: {known}{also}.")
+        check_value(f"{where}.{key}", value, declared[key])
+
+
+def from_defaults(defaults: dict) -> dict[str, Option]:
+    """Options declared by their defaults (a strategy's `defaults`): the type is the default's type."""
+    declared = {}
+    for key, default in defaults.items():
+        if isinstance(default, bool):
+            kind = bool
+        elif default is None:
+            kind = object
+        else:
+            kind = type(default)
+        declared[key] = Option(kind)
+    return declared

@@ -1,0 +1,59 @@
+"""Checking a parsed suite against the installed plugins, before any work: every name exists, every entry's own
+options are ones its adapter, loader or strategy declares (rib_core/options.py), weights files exist.
+
+Loads the plugins' classes, so only `rib bench` calls it (never `rib list`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rib_core.config import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, Suite
+from rib_core.errors import ConfigError, UnknownNameError
+from rib_core.options import check_options
+
+
+def resolve_names(suite: Suite, registry) -> None:
+    """Check every name and every entry's own options against the installed plugins, before any work; drop
+    optional strategies that are not installed. Loads the plugins' classes (`rib bench` only, never `rib list`).
+    """
+    where = f"{suite.source}: suites.{suite.name}"
+    for i, model in enumerate(suite.models):
+        reg = registry.get("models", model.name)
+        check = reg.load_extra("check_name")
+        if check:  # the loader says offline whether the name exists (timm's model list, the demo's backbones)
+            check(model.name)
+        if model.weights is not None and not Path(model.weights).expanduser().is_file():
+            raise ConfigError(f"{where}.models[{i}].weights: no file '{model.weights}'. Give the path of a "
+                              "safetensors (or torch) weights file.")
+        # A loader declares its options as `load.options = {name: Option(...)}`; one that declares none takes none.
+        # Loaded only when there are options to check: a loader that cannot even be imported fails its own cells
+        # at run time, and the rest of the suite still runs (docs/reliability.md).
+        if model.options:
+            declared = getattr(reg.load(), "options", {})
+            check_options(f"{where}.models[{i}]", f"model '{model.name}'", model.options, declared, MODEL_KEYS)
+    entries = [(f"{where}.datasets[{i}]", s) for i, s in enumerate(suite.datasets)]
+    entries += [(f"{where}.reference", suite.reference)] if suite.reference else []
+    for at, spec in entries:
+        adapter = registry.load("datasets", spec.adapter)
+        check_options(at, f"dataset '{spec.adapter}'", {k: v for k, v in spec.options.items() if k != "path"},
+                      adapter.declared_options(), DATASET_KEYS)
+    kept = []
+    for i, spec in enumerate(suite.strategies):
+        try:
+            reg = registry.get("strategies", spec.name)
+        except UnknownNameError:
+            if spec.optional:
+                suite.skipped.append(spec.label)
+                continue
+            raise
+        strategy = reg.load()
+        if hasattr(strategy, "declared_options"):
+            check_options(f"{where}.strategies[{i}]", f"strategy '{spec.name}'", spec.params,
+                          strategy.declared_options(), STRATEGY_KEYS)
+        kept.append(spec)
+    suite.strategies = kept
+    if not suite.strategies:
+        raise ConfigError(f"suite '{suite.name}': none of its strategies is installed ({', '.join(suite.skipped)}).")
+    for name in suite.metrics or []:
+        registry.get("metrics", name)
