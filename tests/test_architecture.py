@@ -13,10 +13,13 @@ from tests.helpers import REPO
 LAYERS = {
     "rib_core": 0, "rib_core.errors": 0, "rib_core.hashing": 0, "rib_core.paths": 0, "rib_core.preprocess": 0, "rib_core.hookspecs": 0,
     "rib_core.models": 1, "rib_core.data": 1, "rib_core.strategies": 1, "rib_core.metrics": 1,
-    "rib_core.plugins": 2, "rib_core.config": 2, "rib_core.builtins": 2, "rib_core.demo": 2,
+    "rib_core.plugins": 2, "rib_core.config": 2, "rib_core.resolve": 2, "rib_core.builtins": 2, "rib_core.demo": 2,
+    "rib_core.data.hub": 2,  # a built-in adapter that reads another adapter's data from the Hub: it asks the registry
     "rib_core.engine": 3,
     "rib_core.report": 4,
-    "rib_core.commands": 5, "rib_core.data.commands": 5,  # `rib datasets ...`, a command that lives with its data code
+    "rib_core.commands": 5,
+    # `rib datasets check|get|sources`: commands that live with the data code they drive
+    "rib_core.data.commands": 5, "rib_core.data.get": 5, "rib_core.data.get_cli": 5,
     "rib_core.api": 6,
     "rib_core.cli": 7, "rib_core.__main__": 7,
     "rib_core.testing": 8,  # drives the CLI in tests
