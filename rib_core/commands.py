@@ -164,16 +164,33 @@ def bench(args) -> int:
     return 0
 
 
-def _print_report(root, suite_name, registry, metric_names=None, fmt="table"):
+def _print_report(root, suite_name, registry, metric_names=None, fmt="table", compare=None, against=None):
     from rib_core.engine.results import load_results
     from rib_core.report.build import build_report
 
     results = load_results(root, suite_name)
     report = build_report(results, registry, metric_names)
+    if compare:
+        from rib_core.report.compare import compare as paired_difference
+
+        report["comparisons"] = paired_difference(results, *compare)
+    if against:
+        from rib_core.report.paper import against as against_paper
+
+        report["against"] = against_paper(results, against)
     if fmt == "table":
         from rib_core.report.terminal import render
 
-        render(report, _console())
+        console = _console()
+        render(report, console)
+        if compare:
+            from rib_core.report.compare import render as render_comparison
+
+            render_comparison(report["comparisons"], console)
+        if against:
+            from rib_core.report.paper import render as render_paper
+
+            render_paper(report["against"], console)
     else:
         registry.load("sinks", fmt)(report, sys.stdout)
     return report
@@ -186,12 +203,17 @@ def report(args) -> int:
         registry.get("sinks", args.format)  # unknown format -> exit 2 before any work
     if not args.dir.is_dir():
         raise UsageError(f"results directory '{args.dir}' does not exist. Pass the --out of a 'rib bench' run.")
-    report_data = _print_report(args.dir, args.suite, registry, fmt=args.format)
     if args.plot:
-        from rib_core.report.plot import plot
+        from rib_core.report.figures import check_target
 
-        plot(report_data, args.plot)
-        print(f"wrote {args.plot}", file=sys.stderr)
+        check_target(args.plot, args.plot_style)  # a bad file name or style -> exit 2 before any work
+    report_data = _print_report(args.dir, args.suite, registry, fmt=args.format, compare=args.compare,
+                                against=args.against)
+    if args.plot:
+        from rib_core.report.figures import write_figures
+
+        for path in write_figures(report_data, args.plot, args.plot_style):
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -59,7 +59,8 @@ class Suite:
     reference: DatasetSpec | None = None
     strategies: list[StrategySpec] = field(default_factory=list)
     training: dict = field(default_factory=dict)  # validated into TrainSettings by the engine's setup
-    seed: int = 0
+    seed: int = 0  # the split, image caps and (unless `seeds` is set) training
+    seeds: list[int] | None = None  # training seeds: every fine-tune runs once per seed; None: [seed]
     split: float = 0.8
     eval_images: str = "all"  # "all": every image of D_j (j != i); "held-out": only held-out parts
     data_root: str | None = None
@@ -71,10 +72,14 @@ class Suite:
     cpu_threads: int | None = None  # torch threads on a CPU device; None: torch's default (one per core)
     skipped: list[str] = field(default_factory=list)  # optional strategies not installed
 
+    @property
+    def training_seeds(self) -> list[int]:
+        return list(self.seeds) if self.seeds is not None else [self.seed]
+
 
 SUITE_KEYS = {
     "description": str, "models": list, "datasets": list, "reference": (str, dict), "strategies": list,
-    "training": dict, "seed": int, "split": float, "eval_images": str, "data_root": str, "cache": bool,
+    "training": dict, "seed": int, "seeds": list, "split": float, "eval_images": str, "data_root": str, "cache": bool,
     "allow_partial": bool, "strict_images": bool, "eval_batch_size": int, "metrics": list, "cpu_threads": int,
 }
 MODEL_KEYS = {"name", "label", "weights"}
@@ -187,7 +192,7 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
         if not isinstance(value, expected):
             raise ConfigError(f"{where}.{key}: expected {_type_name(expected)}, got {value!r}.")
     suite = Suite(name=name, source=source)
-    for key in ("description", "seed", "split", "eval_images", "data_root", "cache", "allow_partial",
+    for key in ("description", "seed", "seeds", "split", "eval_images", "data_root", "cache", "allow_partial",
                 "strict_images", "eval_batch_size", "training", "metrics", "cpu_threads"):
         if key in raw:
             setattr(suite, key, raw[key])
@@ -251,6 +256,10 @@ def _validate_values(suite: Suite, where: str) -> None:
         raise ConfigError(f"{where}.cpu_threads: must be >= 1, got {suite.cpu_threads}.")
     if suite.eval_batch_size < 1:
         raise ConfigError(f"{where}.eval_batch_size: must be >= 1, got {suite.eval_batch_size}.")
+    if suite.seeds is not None and (not suite.seeds or len(set(suite.seeds)) != len(suite.seeds) or not all(
+            isinstance(x, int) and not isinstance(x, bool) for x in suite.seeds)):
+        raise ConfigError(f"{where}.seeds: expected a list of distinct integers, e.g. seeds = [0, 1, 2]; "
+                          f"got {suite.seeds!r}.")
     if suite.metrics is not None and not all(isinstance(m, str) for m in suite.metrics):
         raise ConfigError(f"{where}.metrics: expected a list of metric names.")
     from rib_core.strategies.base import TrainSettings

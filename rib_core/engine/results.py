@@ -28,6 +28,7 @@ class Evaluation:
     record: dict
     store: Store
     key: str
+    seed: int | None = None  # training seed (None: pretrained, or a run from before seeds were recorded)
     _pred: dict | None = None
 
     @property
@@ -103,5 +104,6 @@ def load_results(root: Path, suite: str | None = None) -> Results:
             results.evaluations.append(Evaluation(
                 model=cell["model"], strategy=cell["strategy"], ft_dataset=cell["ft_dataset"],
                 eval_dataset=cell["eval_dataset"], subset=cell["subset"], accuracy=record["accuracy"],
-                n_images=record["n_images"], record=record, store=store, key=cell["key"]))
+                n_images=record["n_images"], record=record, store=store, key=cell["key"],
+                seed=cell.get("seed")))
     return results

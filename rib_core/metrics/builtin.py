@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from rib_core.metrics.base import Metric
-from rib_core.metrics.robustness import paired_accuracy, robustness_table, _weighted_acc
+from rib_core.metrics.replicates import seed_table
+from rib_core.metrics.robustness import paired_accuracy, _weighted_acc
 
 
 def row(metric, model, strategy, ft_dataset, eval_dataset, value, **extra) -> dict:
@@ -17,25 +18,25 @@ class Top1(Metric):
 
     def compute(self, results):
         return [row("top1", e.model, e.strategy, e.ft_dataset, e.eval_dataset, e.accuracy, n_images=e.n_images,
-                    subset=e.subset) for e in results.evaluations]
+                    subset=e.subset, seed=e.seed) for e in results.evaluations]
 
 
 class RobustnessImprovement(Metric):
     name = "ri"
-    description = "RI_i = mean over j != i of A_i^(j) - A_pre^(j) (points), 95% paired bootstrap CI"
+    description = "RI_i = mean over j != i of A_i^(j) - A_pre^(j) (points), mean over seeds, 95% CI (images+seeds)"
 
     def compute(self, results):
-        return [row("ri", r.model, r.strategy, i, None, r.ri[i], ci=list(r.ri_ci[i]))
-                for r in robustness_table(results) for i in r.datasets]
+        return [row("ri", r.model, r.strategy, i, None, r.ri[i], ci=list(r.ri_ci[i]), seed_sd=r.ri_sd[i],
+                    seeds=r.seeds) for r in seed_table(results) for i in r.datasets]
 
 
 class MeanRobustnessImprovement(Metric):
     name = "mri"
-    description = "mRI = mean of RI_i over the fine-tuning sets (points), 95% paired bootstrap CI"
+    description = "mRI = mean of RI_i over the fine-tuning sets (points), mean over seeds, 95% CI (images+seeds)"
 
     def compute(self, results):
-        return [row("mri", r.model, r.strategy, None, None, r.mri, ci=list(r.mri_ci))
-                for r in robustness_table(results) if r.mri is not None]
+        return [row("mri", r.model, r.strategy, None, None, r.mri, ci=list(r.mri_ci), seed_sd=r.mri_sd,
+                    seeds=r.seeds) for r in seed_table(results) if r.mri is not None]
 
 
 class _PairedDelta(Metric):
