@@ -60,7 +60,7 @@ def compare(results, a: str, b: str) -> list[dict]:
             diffs = [np.mean([sa.per_seed[s].ri[i] - sb.per_seed[s].ri[i] for i in results.datasets]) for s in complete]
             boot = combine(np.stack([np.mean([sa.per_seed[s].boot[i] - sb.per_seed[s].boot[i]
                                               for i in results.datasets], axis=0) for s in complete]))
-            rows.append(_row(base, None, float(np.mean(diffs)), interval(boot), kind, a, b, "overall (mRI)"))
+            rows.append(_row(base, None, float(np.mean(diffs)), interval(boot), kind, a, b, "overall, on mRI"))
     if not rows:
         raise UsageError(f"--compare {a} {b}: no (model, strategy) pair has results for both yet.")
     return rows
@@ -89,6 +89,9 @@ def render(rows: list[dict], console) -> None:
                       Text(f"{r['difference']:+.1f} [{r['ci'][0]:+.1f},{r['ci'][1]:+.1f}]", style=style),
                       str(len(r["seeds"])))
     console.print(table)
+    if all(len(r["seeds"]) == 1 for r in rows):
+        console.print("One training seed: these intervals cover test-image sampling only, not seed-to-seed "
+                      "variance (set seeds = [0, 1, 2] in the suite).", style="dim")
     verdicts = [f"{r[fixed]}: {r['verdict']}." for r in rows if r["verdict"]]
     console.print("\n".join(verdicts) if verdicts else
                   "No difference whose 95% interval excludes 0: the data do not say which keeps more robustness.")
