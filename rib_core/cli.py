@@ -69,7 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("dir", nargs="?", type=Path, default=Path("rib-results"))
     report.add_argument("--suite", help="only this suite's results (default: every suite in DIR, each on its own)")
     report.add_argument("--format", default="table", help="table (default), json, csv, or a plugin's format")
-    report.add_argument("--plot", type=Path, help="write the RI heatmaps and the pre-vs-post chart (.png or .svg)")
+    report.add_argument("--plot", type=Path, help="write the paper figures: FILE (accuracy-change heatmaps), "
+                        "FILE-mri and FILE-scatter, as .png, .svg or .pdf")
+    report.add_argument("--plot-style", default="paper", help="'paper' (two-column paper figure, default) or a "
+                        "matplotlib style file/name")
+    report.add_argument("--compare", nargs=2, metavar=("A", "B"), help="paired difference of RI/mRI between two "
+                        "strategies (same model) or two models (same strategy)")
+    report.add_argument("--against", metavar="paper", help="print the paper's numbers next to rib's")
 
     status = sub.add_parser("status", help="done / in progress / failed / pending cells of a results directory")
     status.add_argument("dir", nargs="?", type=Path, default=Path("rib-results"))

@@ -161,16 +161,33 @@ def bench(args) -> int:
     return 1 if stats.failed or stats.skipped else 0
 
 
-def _print_report(root, suite_name, registry, metric_names=None, fmt="table"):
+def _print_report(root, suite_name, registry, metric_names=None, fmt="table", compare=None, against=None):
     from rib_core.engine.results import load_results
     from rib_core.report.build import build_report
 
     results = load_results(root, suite_name)
     report = build_report(results, registry, metric_names)
+    if compare:
+        from rib_core.report.compare import compare as paired_difference
+
+        report["comparisons"] = paired_difference(results, *compare)
+    if against:
+        from rib_core.report.paper import against as against_paper
+
+        report["against"] = against_paper(results, against)
     if fmt == "table":
         from rib_core.report.terminal import render
 
-        render(report, _console())
+        console = _console()
+        render(report, console)
+        if compare:
+            from rib_core.report.compare import render as render_comparison
+
+            render_comparison(report["comparisons"], console)
+        if against:
+            from rib_core.report.paper import render as render_paper
+
+            render_paper(report["against"], console)
     else:
         registry.load("formats", fmt)(report, sys.stdout)
     return report
@@ -182,26 +199,35 @@ def report(args) -> int:
     registry.get("formats", args.format)  # unknown format -> exit 2 before any work
     if not args.dir.is_dir():
         raise UsageError(f"results directory '{args.dir}' does not exist. Pass the --out of a 'rib bench' run.")
-    if args.plot and args.plot.suffix.lower() not in (".png", ".svg"):  # refused before the report is printed
-        raise UsageError(f"--plot writes .png or .svg files, got '{args.plot.name}'.")
+    if args.plot:
+        from rib_core.report.figures import check_target
+
+        check_target(args.plot, args.plot_style)  # a bad file name or style -> exit 2 before any work
     from rib_core.engine.results import suites_in
 
     suites = [args.suite] if args.suite else suites_in(args.dir)
     if len(suites) > 1:
         # Suites never share a table: their cells differ even where their labels agree (paper-quick vs paper).
-        if args.format != "table" or args.plot:
+        if args.format != "table" or args.plot or args.compare or args.against:
             raise UsageError(f"'{args.dir}' holds {len(suites)} suites ({', '.join(suites)}); choose one with "
-                             "--suite NAME for --format or --plot.")
+                             "--suite NAME for --format, --plot, --compare or --against.")
         for name in suites:
             _console().rule(f"suite {name}")
             _print_report(args.dir, name, registry)
         return 0
-    report_data = _print_report(args.dir, suites[0] if suites else None, registry, fmt=args.format)
+    report_data = _print_report(args.dir, suites[0] if suites else None, registry, fmt=args.format,
+                                compare=args.compare, against=args.against)
     if args.plot:
-        from rib_core.report.plot import plot
+        from rib_core.report.figures import check_target
 
-        plot(report_data, args.plot)
-        print(f"wrote {args.plot}", file=sys.stderr)
+        check_target(args.plot, args.plot_style)  # a bad file name or style -> exit 2 before any work
+    report_data = _print_report(args.dir, args.suite, registry, fmt=args.format, compare=args.compare,
+                                against=args.against)
+    if args.plot:
+        from rib_core.report.figures import write_figures
+
+        for path in write_figures(report_data, args.plot, args.plot_style):
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -62,7 +62,8 @@ class Suite:
     reference: DatasetSpec | None = None
     strategies: list[StrategySpec] = field(default_factory=list)
     training: dict = field(default_factory=dict)  # validated into TrainSettings by the engine's setup
-    seed: int = 0
+    seed: int = 0  # the split, image caps and (unless `seeds` is set) training
+    seeds: list[int] | None = None  # training seeds: every fine-tune runs once per seed; None: [seed]
     split: float = 0.8
     eval_images: str = "all"  # "all": every image of D_j (j != i); "held-out": only held-out parts
     eval_precision: str = "fp32"  # "fp32" | "bf16" | "fp16": evaluation only; [training] amp is separate
@@ -75,6 +76,10 @@ class Suite:
     cpu_threads: int | None = None  # torch threads on a CPU device; None: torch's default (one per core)
     skipped: list[str] = field(default_factory=list)  # optional strategies not installed
 
+    @property
+    def training_seeds(self) -> list[int]:
+        return list(self.seeds) if self.seeds is not None else [self.seed]
+
 
 # What the core itself reads from a suite; each value declares the key's type and range (rib_core/options.py).
 # Adding a suite key is one line here (plus the Suite field it fills). Options of one dataset adapter, model loader
@@ -82,7 +87,7 @@ class Suite:
 CACHE_VALUES = (True, False, "auto")  # decoded-image cache; "auto": rib_core.data.base.use_cache
 SUITE_KEYS = {
     "description": str, "models": list, "datasets": list, "reference": (str, dict), "strategies": list,
-    "training": dict, "seed": Option(int, minimum=0), "split": float,
+    "training": dict, "seed": Option(int, minimum=0), "seeds": Option(list, items=int, minimum=0), "split": float,
     "eval_images": str, "eval_precision": Option(str, choices=("fp32", "bf16", "fp16")), "data_root": str,
     "cache": Option((bool, str), choices=CACHE_VALUES),
     "allow_partial": bool, "strict_images": bool, "eval_batch_size": Option(int, minimum=1),
@@ -202,7 +207,7 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
         if option.kind is float and isinstance(value, int):
             raw[key] = float(value)
     suite = Suite(name=name, source=source)
-    for key in ("description", "seed", "split", "eval_images", "eval_precision", "data_root", "cache", "allow_partial",
+    for key in ("description", "seed", "seeds", "split", "eval_images", "eval_precision", "data_root", "cache", "allow_partial",
                 "strict_images", "eval_batch_size", "training", "metrics", "cpu_threads"):
         if key in raw:
             setattr(suite, key, raw[key])
@@ -256,6 +261,9 @@ def _validate_values(suite: Suite, where: str) -> None:
         raise ConfigError(f"{where}.split: the fine-tuning fraction must be between 0 and 1 (exclusive), got {suite.split}.")
     if suite.eval_images not in ("all", "held-out"):
         raise ConfigError(f"{where}.eval_images: expected \"all\" or \"held-out\", got {suite.eval_images!r}.")
+    if suite.seeds is not None and (not suite.seeds or len(set(suite.seeds)) != len(suite.seeds)):
+        raise ConfigError(f"{where}.seeds: expected a list of distinct integers, e.g. seeds = [0, 1, 2]; "
+                          f"got {suite.seeds!r}.")
     from rib_core.strategies.base import TrainSettings
 
     _check_training_types(suite.training, TrainSettings, f"{where}.training")

@@ -45,6 +45,7 @@ def run_manifest(prepared: Prepared, plan: list[Cell]) -> dict:
         "datasets": [d.label for d in prepared.datasets],
         "reference": prepared.reference.label if prepared.reference else None,
         "models": [m.label for m in prepared.models],
+        "seeds": prepared.suite.training_seeds,
         "strategies": [_variant_label(s.label, v) for s in prepared.strategies for v in s.strategy.variant_labels()],
         "cells": [c.as_dict() for c in plan],
     }

@@ -98,6 +98,7 @@ class Cell:
     finetune_key: str | None = None  # for post-evaluations: the fine-tune whose weights are evaluated
     reported: bool = True  # False for stages that exist only as a dependency (lp of lp-ft)
     pre_key: str | None = None  # post-evaluations: the pre-evaluation of the same model on the same images
+    seed: int | None = None  # training seed of a fine-tune and of its evaluations; None for pre-evaluations
 
     def describe(self) -> str:
         if self.kind == "finetune":
@@ -279,14 +280,14 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
 
 
 def finetune_key(prepared: Prepared, model: PreparedModel, strategy_name: str, strategy, ds: PreparedDataset,
-                 init_key: str | None) -> str:
+                 init_key: str | None, seed: int) -> str:
     from dataclasses import asdict
 
     return digest({
         "kind": "finetune", "v": RESULTS_VERSION, "model": model.fingerprint, "strategy": strategy_name,
         "strategy_version": getattr(strategy, "version", 1), "params": strategy.params,
         "settings": asdict(prepared.settings), "dataset": ds.fingerprint,
-        "split": [prepared.suite.split, prepared.suite.seed], "seed": prepared.suite.seed, "init": init_key,
+        "split": [prepared.suite.split, prepared.suite.seed], "seed": seed, "init": init_key,
         # Strategies may use the reference set (EWC's Fisher anchor), so it is part of every fine-tune's key.
         "reference": prepared.reference.fingerprint if prepared.reference is not None else None,
     })
@@ -316,43 +317,44 @@ def build_plan(prepared: Prepared) -> list[Cell]:
     eval_sets = prepared.datasets + ([prepared.reference] if prepared.reference else [])
     for model in prepared.models:
         pre_source = digest({"pretrained": model.fingerprint})
-        pre_keys = {ds.label: eval_key(pre_source, ds, "all", split) for ds in eval_sets}
+        pre_keys = {ds.label: eval_key(pre_source, ds, "all", split, suite.eval_precision) for ds in eval_sets}
         for ds in eval_sets:
-            add(Cell("eval", eval_key(pre_source, ds, "all", split, suite.eval_precision), model.label,
-                     eval_dataset=ds.label,
-                     subset="all", work=ds.size("all")))
+            add(Cell("eval", pre_keys[ds.label], model.label, eval_dataset=ds.label, subset="all",
+                     work=ds.size("all")))
 
-        def add_finetune(name: str, strategy, label: str, ds: PreparedDataset, reported: bool) -> Cell:
+        def add_finetune(name: str, strategy, label: str, ds: PreparedDataset, reported: bool, seed: int) -> Cell:
             init_key, deps = None, ()
             if getattr(strategy, "ingredients", None):  # a soup: after the fine-tunes it averages
                 used, deps = ingredient_deps(strategy, label, prepared, lambda o, d: add_finetune(
-                    o.spec.name, o.strategy, o.label, d, reported=True), ds)
+                    o.spec.name, o.strategy, o.label, d, reported=True, seed=seed), ds)
                 init_key = digest(used)
             elif strategy.init_from:
                 stage_cls = prepared.registry.get("strategies", strategy.init_from).load()
-                stage = add_finetune(strategy.init_from, stage_cls(), strategy.init_from, ds, reported=False)
+                stage = add_finetune(strategy.init_from, stage_cls(), strategy.init_from, ds, reported=False,
+                                     seed=seed)
                 init_key, deps = stage.key, (stage.key,)
-            key = finetune_key(prepared, model, name, strategy, ds, init_key)
+            # The seed is in the key: adding a seed to `seeds` runs only that seed's cells.
+            key = finetune_key(prepared, model, name, strategy, ds, init_key, seed)
             batches = -(-ds.size("ft") // settings.batch_size)
             steps = count_steps(settings, batches) if strategy.trains else 0
             return add(Cell("finetune", key, model.label, strategy=label, ft_dataset=ds.label, deps=deps,
-                            work=steps, strategy_name=name, reported=reported))
+                            work=steps, strategy_name=name, reported=reported, seed=seed))
 
-        for ps in prepared.strategies:
-            for ds_i in prepared.datasets:
-                ft = add_finetune(ps.spec.name, ps.strategy, ps.label, ds_i, reported=True)
-                for variant in ps.strategy.variant_labels():
-                    source = digest({"finetune": ft.key, "variant": variant})
-                    for ds_j in eval_sets:
-                        if ds_j is ds_i:
-                            subset = "held-out"
-                        elif ds_j is prepared.reference:
-                            subset = "all"
-                        else:
-                            subset = "held-out" if suite.eval_images == "held-out" else "all"
-                        add(Cell("eval", eval_key(source, ds_j, subset, split, suite.eval_precision), model.label,
-                                 strategy=variant_label(ps.label, variant), ft_dataset=ds_i.label,
-                                 eval_dataset=ds_j.label, variant=variant, subset=subset, deps=(ft.key,),
-                                 work=ds_j.size(subset), strategy_name=ps.spec.name,
-                                 finetune_key=ft.key, pre_key=pre_keys[ds_j.label]))
+        for ps, ds_i, seed in ((ps, d, s) for ps in prepared.strategies for d in prepared.datasets
+                               for s in suite.training_seeds):
+            ft = add_finetune(ps.spec.name, ps.strategy, ps.label, ds_i, reported=True, seed=seed)
+            for variant in ps.strategy.variant_labels():
+                source = digest({"finetune": ft.key, "variant": variant})
+                for ds_j in eval_sets:
+                    if ds_j is ds_i:
+                        subset = "held-out"
+                    elif ds_j is prepared.reference:
+                        subset = "all"
+                    else:
+                        subset = "held-out" if suite.eval_images == "held-out" else "all"
+                    add(Cell("eval", eval_key(source, ds_j, subset, split, suite.eval_precision), model.label,
+                             strategy=variant_label(ps.label, variant), ft_dataset=ds_i.label,
+                             eval_dataset=ds_j.label, variant=variant, subset=subset, deps=(ft.key,),
+                             work=ds_j.size(subset), strategy_name=ps.spec.name,
+                             finetune_key=ft.key, pre_key=pre_keys[ds_j.label], seed=seed))
     return order_cells(list(cells.values()))

@@ -43,6 +43,7 @@ class Evaluation:
     record: dict
     store: Store
     key: str
+    seed: int | None = None  # training seed (None: pretrained, or a run from before seeds were recorded)
     _pred: dict | None = None  # predictions given up front (tests); stored ones are read on each use
     pre_key: str | None = None  # post-evaluations: the key of the pre-evaluation of the same images
 
@@ -155,5 +156,5 @@ def load_results(root: Path, suite: str | None = None) -> Results:
                 model=cell["model"], strategy=cell["strategy"], ft_dataset=cell["ft_dataset"],
                 eval_dataset=cell["eval_dataset"], subset=cell["subset"], accuracy=record["accuracy"],
                 n_images=record["n_images"], record=record, store=store, key=cell["key"],
-                pre_key=cell.get("pre_key")))
+                pre_key=cell.get("pre_key"), seed=cell.get("seed")))
     return results

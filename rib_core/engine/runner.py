@@ -300,7 +300,7 @@ class Runner:
         _check_label_space(backbone, class_map, ds.label)
         images = self.images(ds, backbone.preprocess)
         settings = prepared.settings
-        seed = prepared.suite.seed
+        seed = cell.seed if cell.seed is not None else prepared.suite.seed  # data order, new parameters, sampling
         labels = np.array([s.label for s in ds.samples], dtype=np.int64)
         train_data = TrainData(images, ds.ft_positions, labels, backbone.preprocess, self.device,
                                settings.batch_size, seed, f"{ds.fingerprint}/ft", class_map)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rib_core.metrics.base import Metric
+from rib_core.metrics.replicates import seed_table
 from rib_core.metrics.robustness import PreCache, robustness_table, _weighted_acc
 
 
@@ -17,25 +18,38 @@ class Top1(Metric):
 
     def compute(self, results):
         return [row("top1", e.model, e.strategy, e.ft_dataset, e.eval_dataset, e.accuracy, n_images=e.n_images,
-                    subset=e.subset) for e in results.evaluations]
+                    subset=e.subset, seed=e.seed) for e in results.evaluations]
+
+
+def _robustness(results) -> list:
+    """RI/mRI rows' source. One training seed: the bounded-memory table over every (model, strategy) at once
+    (each pre-evaluation read once, one cluster bootstrap per dataset). Several seeds: the two-stage bootstrap
+    over images and seeds (rib_core/metrics/replicates.py), on the same image resamples."""
+    seeds = {e.seed for e in results.evaluations if e.strategy is not None}
+    if len(seeds) > 1:
+        return seed_table(results)
+    tables = robustness_table(results)
+    for r in tables:  # the same fields as seed_table's rows
+        r.seeds, r.ri_sd, r.mri_sd = sorted(seeds, key=lambda s: (s is None, s)), {i: None for i in r.datasets}, None
+    return tables
 
 
 class RobustnessImprovement(Metric):
     name = "ri"
-    description = "RI_i = mean over j != i of A_i^(j) - A_pre^(j) (points), 95% paired bootstrap CI"
+    description = "RI_i = mean over j != i of A_i^(j) - A_pre^(j) (points), mean over seeds, 95% CI (images+seeds)"
 
     def compute(self, results):
-        return [row("ri", r.model, r.strategy, i, None, r.ri[i], ci=list(r.ri_ci[i]))
-                for r in robustness_table(results) for i in r.datasets]
+        return [row("ri", r.model, r.strategy, i, None, r.ri[i], ci=list(r.ri_ci[i]), seed_sd=r.ri_sd[i],
+                    seeds=r.seeds) for r in _robustness(results) for i in r.datasets]
 
 
 class MeanRobustnessImprovement(Metric):
     name = "mri"
-    description = "mRI = mean of RI_i over the fine-tuning sets (points), 95% paired bootstrap CI"
+    description = "mRI = mean of RI_i over the fine-tuning sets (points), mean over seeds, 95% CI (images+seeds)"
 
     def compute(self, results):
-        return [row("mri", r.model, r.strategy, None, None, r.mri, ci=list(r.mri_ci))
-                for r in robustness_table(results) if r.mri is not None]
+        return [row("mri", r.model, r.strategy, None, None, r.mri, ci=list(r.mri_ci), seed_sd=r.mri_sd,
+                    seeds=r.seeds) for r in _robustness(results) if r.mri is not None]
 
 
 class _PairedDelta(Metric):

@@ -80,15 +80,18 @@ def matrix(report: dict, model: str, strategy: str) -> Table:
 def summary(report: dict) -> Table:
     table = Table(title="Summary (accuracy points)",
                   title_justify="left", show_edge=False, pad_edge=False)
+    seeded = any(m.get("seed_sd") is not None for m in report["mri"])  # seed SD column only with >= 2 seeds
     for name, justify in (("model", "left"), ("strategy", "left"), ("mRI [95% CI]", "right"),
-                          ("Δ ref", "right"), ("ID gain", "right")):
+                          *((("seed SD", "right"),) if seeded else ()), ("Δ ref", "right"), ("ID gain", "right")):
         table.add_column(name, justify=justify, no_wrap=True)
     for m in report["mri"]:
         forget = [r["value"] for r in report["metrics"] if r["metric"] == "forgetting"
                   and r["model"] == m["model"] and r["strategy"] == m["strategy"]]
         gain = [r["value"] for r in report["metrics"] if r["metric"] == "id-gain"
                 and r["model"] == m["model"] and r["strategy"] == m["strategy"]]
+        sd = [f"{m['seed_sd']:.1f} ({len(m['seeds'])})" if m.get("seed_sd") is not None else "—"] if seeded else []
         table.add_row(Text(m["model"]), Text(m["strategy"]), Text(_fmt(m["mri"], m["mri_ci"]), style=_delta_style(m["mri"])),
+                      *sd,
                       _fmt(sum(forget) / len(forget)) if forget else "—",
                       _fmt(sum(gain) / len(gain)) if gain else "—")
     return table

@@ -1,0 +1,168 @@
+"""Training-seed replicates, paired comparisons and the paper side by side, on the toy grid.
+
+Every number is checked against a computation straight from the stored prediction files (independent_ri in
+test_engine), and every interval against a brute-force two-stage bootstrap written here from scratch.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from tests.test_engine import toy_env, work_done  # noqa: F401 - the fixture is used by name
+
+SUITE = """
+[suites.toy]
+models = [{models}]
+datasets = [{datasets}]
+reference = {reference}
+strategies = ["ft", "lp"]
+eval_batch_size = 16
+{seeds}
+
+[suites.toy.training]
+lr = 0.05
+epochs = 2
+warmup_steps = 1
+batch_size = 8
+"""
+TOY = dict(models='"tiny/a"', datasets='"toy-a", "toy-b", "toy-c"', reference='"toy-ref"')
+
+
+def write_suite(tmp_path, seeds="", **names) -> str:
+    path = tmp_path / "suite.toml"
+    path.write_text(SUITE.format(seeds=seeds, **(TOY | names)))
+    return str(path)
+
+
+def stored_correct(out):
+    """(model, strategy, seed, ft_dataset, eval_dataset) -> (positions, correct) read from the cell files."""
+    manifest = json.loads((out / "runs" / "toy.json").read_text())
+    found = {}
+    for cell in manifest["cells"]:
+        if cell["kind"] == "eval" and cell["reported"]:
+            p = load_file(str(out / "cells" / cell["key"] / "predictions.safetensors"))
+            key = (cell["model"], cell["strategy"], cell["seed"], cell["ft_dataset"], cell["eval_dataset"])
+            found[key] = (p["positions"], (p["top_idx"][:, 0] == p["labels"]).astype(float))
+    return manifest, found
+
+
+def brute_force(manifest, found, model, strategies, seeds, replicates=4000, rng_seed=123):
+    """Per D_i (and None for mRI): the seed-mean point value and a two-stage bootstrap interval, by loops.
+
+    strategies = (A,) for RI of A, (A, B) for the difference A - B. Images of D_j are resampled once per
+    replicate and shared by every seed and strategy; seeds are resampled with replacement per replicate.
+    """
+    rng = np.random.default_rng(rng_seed)
+    datasets = manifest["datasets"]
+
+    def ri(seed, i, draw):
+        total = 0.0
+        for sign, strategy in zip((1, -1), strategies):
+            for j in datasets:
+                if j == i:
+                    continue
+                positions, post = found[(model, strategy, seed, i, j)]
+                pre_pos, pre = found[(model, None, None, None, j)]
+                pre = dict(zip(pre_pos.tolist(), pre))
+                delta = post - np.array([pre[p] for p in positions.tolist()])
+                total += sign * 100 * delta[draw[j]].mean() / (len(datasets) - 1)
+        return total
+
+    identity = {j: np.arange(len(found[(model, None, None, None, j)][0])) for j in datasets}
+    points = {i: np.mean([ri(s, i, identity) for s in seeds]) for i in datasets}
+    points[None] = np.mean([points[i] for i in datasets])
+    boots = {i: [] for i in [*datasets, None]}
+    for _ in range(replicates):
+        draw = {j: rng.integers(0, len(idx), len(idx)) for j, idx in identity.items()}
+        chosen = rng.choice(seeds, size=len(seeds), replace=True)
+        per = {i: np.mean([ri(s, i, draw) for s in chosen]) for i in datasets}
+        for i in datasets:
+            boots[i].append(per[i])
+        boots[None].append(np.mean(list(per.values())))
+    return points, {i: np.quantile(b, [0.025, 0.975]) for i, b in boots.items()}
+
+
+def test_seeds_run_only_new_cells_and_combine_images_and_seeds(toy_env, run_rib):  # noqa: F811
+    out = toy_env / "out"
+    first = run_rib("bench", "-c", write_suite(toy_env), "--out", str(out), "--no-report")
+    run1, _, _, _ = work_done(first.stderr)
+    # seeds = [0, 1] keeps seed 0's cells (the default seed) and runs only seed 1's fine-tunes and evaluations.
+    second = run_rib("bench", "-c", write_suite(toy_env, "seeds = [0, 1]"), "--out", str(out), "--no-report")
+    run2, reused2, _, _ = work_done(second.stderr)
+    assert reused2 == run1
+    assert run2 == 2 * 3 * (1 + 4)  # per strategy and D_i: one fine-tune, four post-evaluations; no pre-evaluation
+
+    report = json.loads(run_rib("report", str(out), "--format", "json").stdout)
+    manifest, found = stored_correct(out)
+    assert manifest["seeds"] == [0, 1]
+    points, intervals = brute_force(manifest, found, "tiny/a", ("ft",), [0, 1])
+    for row in (r for r in report["ri"] if r["strategy"] == "ft"):
+        assert row["seeds"] == [0, 1]
+        assert row["ri"] == pytest.approx(points[row["ft_dataset"]], abs=1e-9)
+        per_seed = [brute_force(manifest, found, "tiny/a", ("ft",), [s], replicates=1)[0][row["ft_dataset"]]
+                    for s in (0, 1)]
+        assert row["seed_sd"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-9)
+        low, high = row["ri_ci"]
+        assert low <= row["ri"] <= high
+        ref_low, ref_high = intervals[row["ft_dataset"]]
+        width = ref_high - ref_low
+        assert abs(low - ref_low) < 0.2 * width + 0.5 and abs(high - ref_high) < 0.2 * width + 0.5
+    mri = next(r for r in report["mri"] if r["strategy"] == "ft")
+    assert mri["mri"] == pytest.approx(points[None], abs=1e-9)
+    assert mri["mri_ci"][0] <= mri["mri"] <= mri["mri_ci"][1]
+
+    # Paired comparison: the difference, its interval, a verdict only when the interval excludes 0.
+    compared = json.loads(run_rib("report", str(out), "--format", "json", "--compare", "ft", "lp").stdout)
+    points, intervals = brute_force(manifest, found, "tiny/a", ("ft", "lp"), [0, 1])
+    rows = compared["comparisons"]
+    assert len(rows) == 4 and {r["ft_dataset"] for r in rows} == {"toy-a", "toy-b", "toy-c", None}
+    for row in rows:
+        assert row["difference"] == pytest.approx(points[row["ft_dataset"]], abs=1e-9)
+        ref_low, ref_high = intervals[row["ft_dataset"]]
+        width = ref_high - ref_low
+        assert abs(row["ci"][0] - ref_low) < 0.2 * width + 0.5 and abs(row["ci"][1] - ref_high) < 0.2 * width + 0.5
+        excludes_zero = row["ci"][0] > 0 or row["ci"][1] < 0
+        assert (row["verdict"] is not None) == excludes_zero
+    table = run_rib("report", str(out), "--compare", "ft", "lp").stdout
+    assert "ft minus lp" in table
+
+    bad = run_rib("report", str(out), "--compare", "ft", "nope")
+    assert bad.exit_code == 2 and "two strategies" in bad.stderr
+
+
+def test_seeds_must_be_distinct_integers(toy_env, run_rib):  # noqa: F811
+    result = run_rib("bench", "-c", write_suite(toy_env, 'seeds = [0, "1"]'), "--out", str(toy_env / "o"))
+    assert result.exit_code == 2 and "seeds" in result.stderr and "distinct integers" in result.stderr
+
+
+def test_against_paper_puts_the_papers_numbers_next_to_ribs(toy_env, run_rib):  # noqa: F811
+    suite = write_suite(toy_env, models='{name = "tiny/a", label = "LAION-2B"}',
+                        datasets='{name = "toy-a", label = "imagenet-r"}, {name = "toy-b", label = "imagenet-v2"}, '
+                                 '{name = "toy-c", label = "imagenet-a"}',
+                        reference='{name = "toy-ref", label = "imagenet-val"}')
+    out = toy_env / "out"
+    assert run_rib("bench", "-c", suite, "--out", str(out), "--no-report").exit_code == 0
+    report = json.loads(run_rib("report", str(out), "--format", "json", "--against", "paper").stdout)
+    rows = {(r["table"], r["what"].split(" (")[0]): r for r in report["against"]}
+    pre = np.mean([a["accuracy"] for a in report["accuracies"] if a["strategy"] is None
+                   and a["eval_dataset"] != "imagenet-val"])
+    head = rows[("average OOD accuracy", "pretrained")]
+    assert head["paper"] == 61.5 and head["rib"] == pytest.approx(pre)
+    assert head["difference"] == pytest.approx(pre - 61.5)
+    after = rows[("average OOD accuracy", "after fine-tuning")]
+    pooled = np.mean([m["mri"] for m in report["mri"]])
+    assert after["paper"] == 23.4 and after["rib"] == pytest.approx(pre + pooled)
+    cell = rows[("fine-tuned on imagenet-r", "imagenet-v2, after ft")]
+    ft_acc = next(a["accuracy"] for a in report["accuracies"] if (a["strategy"], a["ft_dataset"], a["eval_dataset"])
+                  == ("ft", "imagenet-r", "imagenet-v2"))
+    assert cell["paper"] == 35 and cell["rib"] == pytest.approx(ft_acc)
+    assert cell["ci"][0] <= ft_acc <= cell["ci"][1]
+    assert ("fine-tuned on imagenet-r", "imagenet-val, pretrained") in rows  # the reference set, too
+    assert not any("sketch" in r["what"] for r in report["against"])  # only cells the run has
+    table = run_rib("report", str(out), "--against", "paper").stdout
+    assert "61.5" in table and "LAION-2B" in table
+
+    no_labels = run_rib("report", str(out), "--against", "nature")
+    assert no_labels.exit_code == 2 and "'paper'" in no_labels.stderr
