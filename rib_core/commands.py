@@ -6,6 +6,7 @@ import json
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rib_core.errors import DataError, RibError, UsageError
@@ -217,12 +218,6 @@ def report(args) -> int:
         return 0
     report_data = _print_report(args.dir, suites[0] if suites else None, registry, fmt=args.format,
                                 compare=args.compare, against=args.against)
-    if args.plot:
-        from rib_core.report.figures import check_target
-
-        check_target(args.plot, args.plot_style)  # a bad file name or style -> exit 2 before any work
-    report_data = _print_report(args.dir, args.suite, registry, fmt=args.format, compare=args.compare,
-                                against=args.against)
     if args.plot:
         from rib_core.report.figures import write_figures
 

@@ -52,8 +52,27 @@ def _is(value, kind) -> bool:
     return isinstance(value, kinds)
 
 
+def _toml(value) -> str:
+    """A value as it is written in a suite file (true, "auto", 3)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _is_choice(value, choices) -> bool:
+    return any(value == c and type(value) is type(c) for c in choices)  # 1 is not true, "1" is not 1
+
+
+def _choices_error(where: str, value, choices) -> ConfigError:
+    written = [_toml(c) for c in choices]
+    expected = written[0] if len(written) == 1 else ", ".join(written[:-1]) + " or " + written[-1]
+    return ConfigError(f"{where}: expected {expected}, got {_toml(value)}.")
+
+
 def check_value(where: str, value, option: Option) -> None:
     """Refuse a value of the wrong type, a non-finite number, or one outside the declared range."""
+    if option.choices is not None and not isinstance(value, list) and not _is_choice(value, option.choices):
+        raise _choices_error(where, value, option.choices)
     if not _is(value, option.kind):
         raise ConfigError(f"{where}: expected {type_name(option.kind)}, got {value!r}.")
     values = value if isinstance(value, list) else [value]
@@ -70,8 +89,8 @@ def check_value(where: str, value, option: Option) -> None:
             raise ConfigError(f"{where}: must be >= {option.minimum}, got {v!r}.")
         if number and option.maximum is not None and v > option.maximum:
             raise ConfigError(f"{where}: must be <= {option.maximum}, got {v!r}.")
-        if option.choices is not None and v not in option.choices:
-            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, option.choices))}, got {v!r}.")
+        if option.choices is not None and not _is_choice(v, option.choices):
+            raise _choices_error(where, v, option.choices)
 
 
 def check_options(where: str, owner: str, given: dict, declared: dict[str, Option], generic=()) -> None:

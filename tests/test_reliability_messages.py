@@ -50,8 +50,8 @@ def test_an_unknown_device_exits_2_and_so_does_a_report_without_results(toy_env,
 def test_a_bad_plot_format_is_refused_before_the_report_is_printed(toy_env, run_rib):
     out = toy_env / "out"
     assert bench(run_rib, write_suite(toy_env), out).exit_code == 0
-    plot = run_rib("report", str(out), "--plot", str(toy_env / "ri.pdf"))
-    assert plot.exit_code == 2 and "--plot writes .png or .svg" in plot.stderr
+    plot = run_rib("report", str(out), "--plot", str(toy_env / "ri.jpeg"))
+    assert plot.exit_code == 2 and "--plot writes .png, .svg or .pdf files, got 'ri.jpeg'" in plot.stderr
     assert plot.stdout == "", "the report was printed before the bad --plot was refused"
 
 

@@ -134,7 +134,9 @@ def test_seeds_run_only_new_cells_and_combine_images_and_seeds(toy_env, run_rib)
 
 def test_seeds_must_be_distinct_integers(toy_env, run_rib):  # noqa: F811
     result = run_rib("bench", "-c", write_suite(toy_env, 'seeds = [0, "1"]'), "--out", str(toy_env / "o"))
-    assert result.exit_code == 2 and "seeds" in result.stderr and "distinct integers" in result.stderr
+    assert result.exit_code == 2 and "seeds: expected a list of integers" in result.stderr
+    repeated = run_rib("bench", "-c", write_suite(toy_env, 'seeds = [0, 0]'), "--out", str(toy_env / "o"))
+    assert repeated.exit_code == 2 and "seeds: expected a list of distinct integers" in repeated.stderr
 
 
 def test_against_paper_puts_the_papers_numbers_next_to_ribs(toy_env, run_rib):  # noqa: F811

@@ -62,7 +62,7 @@ def storage_rows(prepared, plan, costs) -> list[tuple[str, str]]:
                          f"{', '.join(f'{side} px' for side in cached)})"))
         else:
             why = "" if setting is False else f", its files are {getattr(ds.adapter, 'image_size', None)} px"
-            rows.append((f"  cache {ds.label}", f"none: streamed (cache = {str(setting).lower()}{why})"))
+            rows.append((f"  cache {ds.label}", f"0 GB: streamed (cache = {str(setting).lower()}{why})"))
     cache = f"~{_bytes(total)}{published}"
     weights_bytes, guessed = 0.0, False
     variants = {p.label: len(set([""] + list(p.strategy.variant_labels()))) for p in prepared.strategies}
