@@ -57,3 +57,8 @@ def register_metrics(register):
 def register_sinks(register):
     register("json", "rib_core.report.export:write_json", "the full report as JSON")
     register("csv", "rib_core.report.export:write_csv", "the accuracies table as CSV")
+
+
+@hookimpl
+def register_launchers(register):
+    register("local", "rib_core.engine.launch:LocalLauncher", "this process runs every cell (default; --shard and torchrun)")

@@ -69,3 +69,15 @@ def register_sinks(register):
     Target: a function `write(report: dict, stream) -> None` that writes the report (the JSON structure
     documented in docs/protocol.md) to a text stream.
     """
+
+
+@hookspec
+def register_launchers(register):
+    """Register launchers: where `rib bench --launcher NAME` runs the grid's jobs (SLURM, Ray, ...).
+
+    Target: a subclass of `rib_core.engine.launch.Launcher` (see its docstring): rib groups the planned cells
+    into jobs with their dependencies and resources, calls `submit(job, worker)` for each ready job, and polls
+    it; the job runs `rib_core.engine.jobs.run_job(worker, job.keys)` wherever the launcher puts it. Optional
+    extra `arguments="module:function"`: a function `add_arguments(group)` adding the launcher's own options to
+    `rib bench` (it runs for `rib --help`: never import the scheduler's package there).
+    """

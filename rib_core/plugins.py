@@ -20,16 +20,17 @@ from rib_core import hookspecs
 from rib_core.errors import PluginError, UnknownNameError
 
 ENTRY_POINT_GROUP = "rib"
-KINDS = ("backbones", "datasets", "strategies", "metrics", "sinks")
+KINDS = ("backbones", "datasets", "strategies", "metrics", "sinks", "launchers")
 # Singular nouns for messages ("unknown model 'x'").
 KIND_NOUN = {"backbones": "model", "datasets": "dataset", "strategies": "strategy", "metrics": "metric",
-             "sinks": "report format"}
+             "sinks": "report format", "launchers": "launcher"}
 BUILTIN_MODULES = ("rib_core.builtins",)
 
 # Names that belong to plugins the project ships, so that an unknown name can say what to install.
 KNOWN_PLUGIN_PREFIXES = {
     "backbones": {"openai-clip/": "rib-openai-clip", "laion/": "rib-laion", "augreg/": "rib-augreg"},
     "strategies": {"lora": "rib-lora", "ewc": "rib-ewc"},
+    "launchers": {"submitit": "rib-submitit", "ray": "rib-ray"},
 }
 
 
