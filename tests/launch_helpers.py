@@ -15,18 +15,22 @@ from pathlib import Path
 import tests.toy_plugin as toy
 from tests.test_engine import SUITE, _subprocess_env
 
-# One model, ft and lp-ft (a fine-tune that waits for another job), 3 epochs; one torch thread so that every
-# launcher computes the same floats on this machine.
-TOY_SUITE = SUITE.format(strategies='"ft", "lp-ft"', epochs=3).replace('["tiny/a", "tiny/b"]', '["tiny/a"]')
-TOY_SUITE = TOY_SUITE.replace("eval_batch_size = 16", "eval_batch_size = 16\ncpu_threads = 1")
 
 
-def toy_setup(tmp_path: Path) -> tuple[Path, dict]:
+def toy_suite(strategies: str) -> str:
+    """One model, 2 epochs (a checkpoint to resume from); one torch thread so that every launcher computes the
+    same floats on this machine."""
+    text = SUITE.format(strategies=strategies, epochs=2).replace('["tiny/a", "tiny/b"]', '["tiny/a"]')
+    return text.replace("eval_batch_size = 16", "eval_batch_size = 16\ncpu_threads = 1")
+
+
+def toy_setup(tmp_path: Path, strategies: str = '"ft"') -> tuple[Path, dict]:
+    """The toy grid; strategies '"ft", "lp-ft"' adds a fine-tune that waits for another job (lp)."""
     data = tmp_path / "data"
     for name in toy.DOMAINS:
         toy.write_domain(data, name)
     suite = tmp_path / "suite.toml"
-    suite.write_text(TOY_SUITE)
+    suite.write_text(toy_suite(strategies))
     env = _subprocess_env(tmp_path, data)
     env["OMP_NUM_THREADS"] = "1"
     return suite, env

@@ -33,7 +33,7 @@ def test_jobs_group_pre_evaluations_per_model_and_each_fine_tune_with_its_evalua
 
 @pytest.fixture
 def toy(tmp_path):
-    suite, env = toy_setup(tmp_path)
+    suite, env = toy_setup(tmp_path, strategies='"ft", "lp-ft"')
     fake_distribution(tmp_path / "site", "rib-toy-launcher", "rib_toy_launcher_entry",
                       "from tests.toy_launcher import *\n", entry_name="inline")
     return suite, env

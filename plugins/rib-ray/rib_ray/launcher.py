@@ -27,11 +27,12 @@ class RayLauncher(Launcher):
         gpus = options.gpus_per_job if options.gpus_per_job is not None else (
             0 if options.device in ("cpu", "mps") else 1)
         # max_retries: Ray runs the task again when its worker process or node dies (not when it raises).
-        self.task = ray.remote(_run).options(num_gpus=gpus, num_cpus=options.cpus_per_job or 1,
-                                             max_retries=options.max_retries, retry_exceptions=False)
+        self.task = ray.remote(_run)
+        self.resources = {"num_gpus": gpus, "num_cpus": options.cpus_per_job or 1,
+                          "max_retries": options.max_retries, "retry_exceptions": False}
 
     def submit(self, job, worker):
-        return self.task.options(name=f"rib-{job.name}").remote(worker, job.keys)
+        return self.task.options(name=f"rib-{job.name}", **self.resources).remote(worker, job.keys)
 
     def finished(self, handle) -> bool:
         ready, _ = ray.wait([handle], timeout=0)
