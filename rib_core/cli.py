@@ -114,10 +114,10 @@ def add_launcher_arguments(bench) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
+        parser = build_parser()  # discovers plugins (launchers add options): a strict-mode failure exits cleanly
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
