@@ -13,6 +13,8 @@ from __future__ import annotations
 from rib_core.data.base import CheckResult, ClassMap, DatasetAdapter, Sample
 from rib_core.data.folders import FolderAdapter
 from rib_core.data.sources import Archive, Source
+from rib_core.engine.jobs import Job, Worker, run_job
+from rib_core.engine.launch import Launcher
 from rib_core.errors import ConfigError, DataError, PluginError, RibError, UsageError
 from rib_core.hookspecs import HOOKIMPL as hookimpl
 from rib_core.metrics.base import Metric
@@ -32,6 +34,7 @@ __all__ = [
     "DatasetAdapter", "FolderAdapter", "ClassMap", "Sample", "CheckResult", "check_adapter", "Source", "Archive",
     "Strategy", "TrainContext", "TrainData", "TrainSettings", "trainable_extra",
     "Metric",
+    "Launcher", "Job", "Worker", "run_job",
     # errors
     "RibError", "UsageError", "ConfigError", "DataError", "PluginError",
     # helpers

@@ -64,3 +64,8 @@ def register_formats(register):
     register("table", "rib_core.report.terminal:write", "the report as tables in the terminal (the default)")
     register("json", "rib_core.report.export:write_json", "the full report as JSON")
     register("csv", "rib_core.report.export:write_csv", "the accuracies table as CSV")
+
+
+@hookimpl
+def register_launchers(register):
+    register("local", "rib_core.engine.launch:LocalLauncher", "this process runs every cell (default; --shard and torchrun)")

@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-report", action="store_true", help="do not print the report at the end")
     bench.add_argument("--no-calibrate", action="store_true",
                        help="with --dry-run: estimate time from the documented table instead of measuring")
+    add_launcher_arguments(bench)
 
     plugins = sub.add_parser("plugins", help="installed plugins, what they register, and their status")
     plugins.add_argument("--json", action="store_true")
@@ -83,6 +84,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_launcher_arguments(bench) -> None:
+    """--launcher and the options every installed launcher plugin adds (from its light `arguments` function)."""
+    from rib_core.plugins import get_registry
+
+    group = bench.add_argument_group("launchers (docs/cluster.md)")
+    group.add_argument("--launcher", default="local",
+                       help="who runs the grid's jobs: local (this process, default) or a launcher plugin "
+                            "(rib list launchers), e.g. submitit (SLURM) or ray")
+    group.add_argument("--gpus-per-job", type=int, default=None, metavar="G",
+                       help="GPUs each job asks its scheduler for (launcher plugins; default 1 with --device "
+                            "cuda/auto, else 0)")
+    group.add_argument("--cpus-per-job", type=int, default=None, metavar="C",
+                       help="CPUs each job asks its scheduler for (launcher plugins; default: the plugin's)")
+    group.add_argument("--max-retries", type=int, default=2, metavar="N",
+                       help="launcher plugins: run a job whose process died again, up to N times (default 2)")
+    for reg in get_registry().names("launchers"):
+        target = reg.extra.get("arguments")
+        if not target:
+            continue
+        try:
+            add = reg.load_extra("arguments")
+            add(bench.add_argument_group(f"--launcher {reg.name} (plugin {reg.plugin})"))
+        except Exception as exc:  # a broken plugin must not break `rib --help`
+            print(f"rib: warning: launcher '{reg.name}' options unavailable: {exc}", file=sys.stderr)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (what SLURM and `kill` send): unwound exactly like Ctrl-C, so locks are released and cells kept."""
 
@@ -106,10 +133,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
+        parser = build_parser()  # discovers plugins (launchers add options): a strict-mode failure exits cleanly
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()

@@ -111,6 +111,10 @@ def bench(args) -> int:
         shard = parse_shard(args.shard)
         plan_to_run = select_shard(plan, *shard)
     store = Store(args.out)
+    launcher_cls = registry.load("launchers", args.launcher)
+    if shard is not None and not launcher_cls.in_process:
+        raise UsageError(f"--shard is for plain job arrays of 'rib bench'; --launcher {args.launcher} spreads the "
+                         "grid over jobs itself. Use one of the two.")
     if args.dry_run:
         from rib_core.engine.estimate import print_dry_run
 
@@ -118,6 +122,8 @@ def bench(args) -> int:
                       device=args.device)
         return 0
 
+    if not launcher_cls.in_process:
+        return _launch(args, launcher_cls, suite, registry, prepared, plan, store, console)
     from rib_core.engine import distributed
     from rib_core.engine.progress import make_progress
     from rib_core.engine.runner import Runner, select_device
@@ -149,6 +155,33 @@ def bench(args) -> int:
         distributed.shutdown()
     if not main_process:
         return 1 if stats.failed else 0
+    return _finish(args, stats, store, suite, registry, console)
+
+
+def _launch(args, launcher_cls, suite, registry, prepared, plan, store, console) -> int:
+    """`rib bench --launcher NAME`: the grid's jobs run wherever the launcher plugin puts them."""
+    from rib_core.engine.launch import Worker, launch
+    from rib_core.engine.plan import run_manifest
+    from rib_core.engine.runner import RunStats
+    from rib_core.engine.store import RunLock
+
+    if args.max_retries < 0 or (args.gpus_per_job is not None and args.gpus_per_job < 0):
+        raise UsageError("--max-retries and --gpus-per-job take a number >= 0.")
+    gpus = args.gpus_per_job if args.gpus_per_job is not None else (0 if args.device in ("cpu", "mps") else 1)
+    store.check_writable()
+    lock = RunLock(store.root)
+    lock.acquire()
+    try:
+        store.write_run(suite.name, run_manifest(prepared, plan))
+        launcher = launcher_cls(args)
+        stats = launch(launcher, plan, store, suite.name, Worker.from_args(args), RunStats(), gpus=gpus,
+                       max_retries=args.max_retries, console=console)
+    finally:
+        lock.release()
+    return _finish(args, stats, store, suite, registry, console)
+
+
+def _finish(args, stats, store, suite, registry, console) -> int:
     console.print(f"{stats.cells_run} cell(s) run, {stats.cells_reused} reused; "
                   f"{stats.image_forwards} image forwards, {stats.train_steps} training steps.")
     if not args.no_report:

@@ -94,6 +94,18 @@ def register_formats(register):
     """
 
 
+@hookspec
+def register_launchers(register):
+    """Register launchers: where `rib bench --launcher NAME` runs the grid's jobs (SLURM, Ray, ...).
+
+    Target: a subclass of `rib_core.engine.launch.Launcher` (see its docstring): rib groups the planned cells
+    into jobs with their dependencies and resources, calls `submit(job, worker)` for each ready job, and polls
+    it; the job runs `rib_core.engine.jobs.run_job(worker, job.keys)` wherever the launcher puts it. Optional
+    extra `arguments="module:function"`: a function `add_arguments(group)` adding the launcher's own options to
+    `rib bench` (it runs for `rib --help`: never import the scheduler's package there).
+    """
+
+
 # -- deprecated names (0.1): same arguments, same meaning ---------------------------------------------------------
 @hookspec(warn_on_impl=DeprecationWarning("register_backbones is deprecated: rename the hook to register_models."))
 def register_backbones(register):

@@ -21,13 +21,13 @@ from rib_core.errors import PluginError, UnknownNameError
 
 ENTRY_POINT_GROUP = "rib"
 # One vocabulary per kind: the hook is register_<kind>, the command `rib list <kind>`, the suite key <kind>.
-KINDS = ("models", "datasets", "strategies", "metrics", "formats")
+KINDS = ("models", "datasets", "strategies", "metrics", "formats", "launchers")
 # 0.1 names of two kinds: their hooks still work (deprecated), and internal callers may still say them.
 KIND_ALIASES = {"backbones": "models", "sinks": "formats"}
 DEPRECATED_HOOKS = {"models": "register_backbones", "formats": "register_sinks"}
 # Singular nouns for messages ("unknown model 'x'").
 KIND_NOUN = {"models": "model", "datasets": "dataset", "strategies": "strategy", "metrics": "metric",
-             "formats": "report format"}
+             "formats": "report format", "launchers": "launcher"}
 BUILTIN_MODULES = ("rib_core.builtins",)
 
 # The plugins this project ships, by kind: the names (or patterns) each registers. An unknown name says what to
@@ -35,6 +35,7 @@ BUILTIN_MODULES = ("rib_core.builtins",)
 SHIPPED_PLUGINS = {
     "models": {"openai-clip/*": "rib-openai-clip", "laion/*": "rib-laion", "augreg/*": "rib-augreg"},
     "strategies": {"lora": "rib-lora", "ewc": "rib-ewc"},
+    "launchers": {"submitit": "rib-submitit", "ray": "rib-ray"},
 }
 
 

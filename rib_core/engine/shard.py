@@ -122,11 +122,16 @@ class CellLock:
 
 
 class ShardRunner:
-    """Runs one shard's cells with per-cell locks; dependencies owned by another shard are waited for."""
+    """Runs one shard's cells with per-cell locks; dependencies owned by another shard are waited for.
 
-    def __init__(self, runner, shard: tuple[int, int]):
+    Given `cells` instead of a shard (a launcher's job), dependencies outside them must already be done: the
+    launcher ran their jobs first, so one that is missing has failed.
+    """
+
+    def __init__(self, runner, shard: tuple[int, int] | None = None, cells: list | None = None):
         self.runner = runner
-        self.mine = select_shard(runner.plan, *shard)
+        self.mine = select_shard(runner.plan, *shard) if cells is None else list(cells)
+        self.wait_for_others = cells is None
         self.stats = runner.stats
 
     def dependencies(self, cell, pending_keys: set[str]) -> str:
@@ -138,6 +143,9 @@ class ShardRunner:
             if dep in failed:
                 return "failed"
             locked = (store.cell_dir(dep) / "lock.json").exists()
+            if dep not in pending_keys and not self.wait_for_others and not locked:
+                failed.add(dep)
+                return "failed"
             if dep not in pending_keys and store.failure(dep) is not None and not locked:
                 failed.add(dep)  # its owner tried and gave up: our dependants fail fast instead of waiting
                 return "failed"

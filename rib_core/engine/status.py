@@ -47,16 +47,38 @@ def _describe(cell: dict) -> str:
     return f"evaluate {who} on {cell['eval_dataset']}"
 
 
+def launched_jobs(store: Store) -> list[dict]:
+    """The jobs a launcher plugin last ran per suite (launch/<suite>.json), as rib last saw them."""
+    out = []
+    for path in sorted((store.root / "launch").glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        out.extend(dict(job, suite=data["suite"]) for job in data.get("jobs", []))
+    return out
+
+
 def print_status(root, console, as_json: bool = False) -> int:
     store = Store(root)
     if not (store.root / "runs").is_dir():
         raise UsageError(f"'{root}' holds no rib runs. Pass the --out directory of a 'rib bench' run.")
     rows = cell_states(store)
     counts = {s: sum(r["state"] == s for r in rows) for s in ("done", "in progress", "failed", "pending")}
+    jobs = launched_jobs(store)
     if as_json:
-        print(json.dumps({"counts": counts, "cells": rows}, indent=1))
+        print(json.dumps({"counts": counts, "cells": rows, "jobs": jobs}, indent=1))
         return 0
     console.print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    if jobs:
+        table = Table(show_edge=False, title="jobs of the last launcher run (rib bench --launcher)")
+        for col in ("suite", "job", "state", "scheduler id", "attempts", "cells", "what"):
+            table.add_column(col, overflow="fold")
+        for j in jobs:
+            state = j["state"] + (f" ({j['scheduler_state']})" if j.get("scheduler_state") and j["state"] ==
+                                  "submitted" else "")
+            table.add_row(j["suite"], j["job"], state, j["id"], str(j["attempts"]), str(j["cells"]), j["describe"])
+        console.print(table)
     interesting = [r for r in rows if r["state"] in ("in progress", "failed")]
     if interesting:
         table = Table(show_edge=False)

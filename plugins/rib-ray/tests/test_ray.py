@@ -1,0 +1,35 @@
+"""rib-ray end to end on a private local Ray instance (2 CPUs, loopback only) on the toy grid."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("ray")
+
+from tests.launch_helpers import (bench, cells_run, kill_holder_mid_fine_tune, predictions, resumed_fine_tunes,  # noqa: E402
+                                  run, toy_setup)
+
+
+def test_ray_local_matches_the_local_launcher_byte_for_byte_after_a_worker_is_killed_mid_fine_tune(tmp_path):
+    suite, env = toy_setup(tmp_path)
+    env = {k: v for k, v in env.items() if k != "RAY_ADDRESS"}  # never join a cluster that happens to be around
+    local = run(bench(suite, tmp_path / "local"), env, tmp_path)
+    total = cells_run(local.stderr)
+
+    out = tmp_path / "ray"
+    proc = subprocess.Popen(bench(suite, out, "--launcher", "ray", "--ray-num-cpus", "2", "--cpus-per-job", "1"),
+                            env=dict(env, RIB_TOY_STEP_SLEEP="0.03"), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    kill_holder_mid_fine_tune(out)  # a Ray worker process
+    _, stderr = proc.communicate(timeout=400)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert resumed_fine_tunes(out) >= 1  # Ray ran the task again and it went on from the epoch checkpoint
+    assert predictions(out) == predictions(tmp_path / "local")
+
+    status = subprocess.run([sys.executable, "-m", "rib_core", "status", str(out), "--json"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    data = json.loads(status.stdout)
+    assert data["counts"]["done"] == total
+    assert all(j["state"] == "done" for j in data["jobs"])

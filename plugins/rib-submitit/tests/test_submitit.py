@@ -1,0 +1,60 @@
+"""rib-submitit end to end through submitit's local executor (real subprocesses) on the toy grid."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("submitit")
+
+from tests.launch_helpers import (bench, cells_run, kill_holder_mid_fine_tune, predictions, resumed_fine_tunes,  # noqa: E402
+                                  run, toy_setup)
+
+SUBMITIT = ("--launcher", "submitit", "--cluster", "local", "--cpus-per-job", "1")
+
+
+def test_submitit_local_matches_the_local_launcher_byte_for_byte_after_a_killed_job_is_requeued(tmp_path):
+    suite, env = toy_setup(tmp_path)
+    local = run(bench(suite, tmp_path / "local"), env, tmp_path)
+    total = cells_run(local.stderr)
+
+    out = tmp_path / "submitit"
+    proc = subprocess.Popen(bench(suite, out, *SUBMITIT), env=dict(env, RIB_TOY_STEP_SLEEP="0.03"), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    kill_holder_mid_fine_tune(out)  # the job's own process, not rib's
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "requeued" in stderr
+    assert resumed_fine_tunes(out) >= 1  # the requeued job went on from the epoch checkpoint
+    assert predictions(out) == predictions(tmp_path / "local")
+
+    status = subprocess.run([sys.executable, "-m", "rib_core", "status", str(out), "--json"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    data = json.loads(status.stdout)
+    assert data["counts"]["done"] == total
+    assert all(j["state"] == "done" and j["id"] for j in data["jobs"])
+    assert any(j["attempts"] == 2 for j in data["jobs"])
+
+
+def test_a_launcher_run_killed_half_way_computes_only_the_missing_cells_when_started_again(tmp_path):
+    suite, env = toy_setup(tmp_path)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(bench(suite, out, *SUBMITIT), env=dict(env, RIB_TOY_STEP_SLEEP="0.02"), cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and len(list(out.glob("cells/*/record.json"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # rib and every job it started
+    proc.wait()
+    time.sleep(0.5)
+    finished = len(list(out.glob("cells/*/record.json")))
+    manifest = json.loads((out / "runs" / "toy.json").read_text())
+    assert 3 <= finished < len(manifest["cells"]), "the run was not killed half-way"
+
+    again = run(bench(suite, out, *SUBMITIT), env, tmp_path)
+    assert cells_run(again.stderr) == len(manifest["cells"]) - finished
+    assert len(list(out.glob("cells/*/record.json"))) == len(manifest["cells"])

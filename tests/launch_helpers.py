@@ -1,0 +1,81 @@
+"""Shared by the launcher tests (core and the rib-submitit / rib-ray plugins): a toy grid run by `rib bench` in a
+subprocess, the stored prediction files by cell key, and killing the process that holds a fine-tune mid-way."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import tests.toy_plugin as toy
+from tests.test_engine import SUITE, _subprocess_env
+
+
+
+def toy_suite(strategies: str) -> str:
+    """One model, 2 epochs (a checkpoint to resume from); one torch thread so that every launcher computes the
+    same floats on this machine."""
+    text = SUITE.format(strategies=strategies, epochs=2).replace('["tiny/a", "tiny/b"]', '["tiny/a"]')
+    return text.replace("eval_batch_size = 16", "eval_batch_size = 16\ncpu_threads = 1")
+
+
+def toy_setup(tmp_path: Path, strategies: str = '"ft"') -> tuple[Path, dict]:
+    """The toy grid; strategies '"ft", "lp-ft"' adds a fine-tune that waits for another job (lp)."""
+    data = tmp_path / "data"
+    for name in toy.DOMAINS:
+        toy.write_domain(data, name)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(toy_suite(strategies))
+    env = _subprocess_env(tmp_path, data)
+    env["OMP_NUM_THREADS"] = "1"
+    return suite, env
+
+
+def bench(suite: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "rib_core", "bench", "-c", str(suite), "--out", str(out), "--device", "cpu",
+            "--no-report", *extra]
+
+
+def run(command: list[str], env: dict, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def cells_run(stderr: str) -> int:
+    found = re.search(r"(\d+) cell\(s\) run, (\d+) reused", stderr)
+    assert found, stderr[-3000:]
+    return int(found.group(1))
+
+
+def predictions(out: Path) -> dict[str, bytes]:
+    """Every evaluation's prediction file, by cell key, as bytes."""
+    files = {p.parent.name: p.read_bytes() for p in out.glob("cells/*/predictions.safetensors")}
+    assert files, f"no predictions under {out}"
+    return files
+
+
+def kill_holder_mid_fine_tune(out: Path, deadline_s: float = 180) -> int:
+    """Wait until a fine-tune has written an epoch checkpoint, then SIGKILL the process holding its cell lock."""
+    deadline = time.time() + deadline_s
+    while time.time() < deadline:
+        for lock in out.glob("cells/*/lock.json"):
+            if list((lock.parent / "work").glob("checkpoint*.json")):
+                try:
+                    pid = json.loads(lock.read_text())["pid"]
+                except (OSError, ValueError, KeyError):
+                    continue
+                os.kill(pid, signal.SIGKILL)
+                return pid
+        time.sleep(0.05)
+    raise AssertionError("no fine-tune reached an epoch checkpoint in time")
+
+
+def resumed_fine_tunes(out: Path) -> int:
+    logs = [json.loads(p.read_text()).get("train_log") or {} for p in out.glob("cells/*/record.json")]
+    return sum((log.get("resumed_from_step") or 0) > 0 for log in logs)
