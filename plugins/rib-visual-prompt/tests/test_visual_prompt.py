@@ -10,7 +10,7 @@ from rib_core.errors import ConfigError, RibError
 from rib_core.models.base import Backbone
 from rib_core.preprocess import Preprocess
 from rib_core.strategies import TrainContext, TrainSettings
-from rib_core.strategies.train import fine_tune
+from rib_core.testing import fine_tune
 from rib_visual_prompt.strategy import PadPrompt, VisualPrompt
 
 torch.set_num_threads(1)
