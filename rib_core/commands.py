@@ -62,39 +62,13 @@ def list(args) -> int:  # noqa: A001 - the sub-command's name
 
 
 # -- rib bench ------------------------------------------------------------------------------------------------
-def _load_and_prepare(args):
-    from rib_core.config import load_suite
-    from rib_core.resolve import resolve_names
-    from rib_core.engine.plan import prepare
-
-    suite = load_suite(args.config, args.suite)
-    apply_weights_options(suite, getattr(args, "weights", []))
-    registry = get_registry()
-    resolve_names(suite, registry)
-    return suite, registry, prepare(suite, registry, check_weights=getattr(args, "dry_run", False))
-
-
-def apply_weights_options(suite, options: list[str]) -> None:
-    """--weights [MODEL=]FILE: a local weights file for one model, overriding the suite's `weights`."""
-    labels = [m.label for m in suite.models]
-    for option in options:
-        label, sep, path = option.rpartition("=")
-        if not sep:
-            if len(labels) != 1:
-                raise UsageError(f"--weights {option}: suite '{suite.name}' has {len(labels)} models; say which one "
-                                 f"with --weights MODEL=FILE (models: {', '.join(labels)}).")
-            label = labels[0]
-        if label not in labels:
-            raise UsageError(f"--weights {option}: suite '{suite.name}' has no model '{label}' "
-                             f"(models: {', '.join(labels)}).")
-        next(m for m in suite.models if m.label == label).weights = path
-
-
 def bench(args) -> int:
     from rib_core.engine.plan import build_plan, run_manifest
     from rib_core.engine.store import RunLock, Store
 
-    suite, registry, prepared = _load_and_prepare(args)
+    from rib_core.engine.suite import load_and_prepare
+
+    suite, registry, prepared = load_and_prepare(args)
     console = Console(stderr=True)
     for label in suite.skipped:
         console.print(f"[dim]strategy '{label}' skipped: its plugin is not installed (optional in this suite)[/]")

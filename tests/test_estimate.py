@@ -28,8 +28,9 @@ def test_weights_and_cache_come_from_the_models_parameters_and_the_datasets_imag
     out = demo_dry_run("--no-calibrate")
     parameters = sum(p.numel() for p in build_model().parameters())
     assert f"demo/narrow {parameters / 1e3:.1f}k" in out and f"demo/broad {parameters / 1e3:.1f}k" in out
-    # 6 domains x 600 images, cached as uint8 at the demo ViT's 32 px (not a ViT-B/16's 224 px).
-    assert f"~{6 * 600 * 32 * 32 * 3 / 1e6:.0f} MB: 3,600 images at 32 px" in out
+    # 6 domains x 600 images, cached as uint8 at the demo ViT's 32 px (not a ViT-B/16's 224 px), per dataset too.
+    assert f"decoded-image cache ~{6 * 600 * 32 * 32 * 3 / 1e6:.0f} MB" in out
+    assert "cache demo-photo ~2 MB (600 images at 32 px)" in out  # 1.8 MB, as _bytes rounds it
     # 2 models x 5 domains x (ft, lp, lora, ewc: one file; wise-ft: the fine-tuned one and its alpha=0.5 blend).
     strategies = ["ft", "lp", "wise-ft", "lora", "ewc"]
     from rib_core.plugins import get_registry

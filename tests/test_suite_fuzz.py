@@ -92,7 +92,7 @@ def assert_named_values_reached(path, place, key, value, strategy):
     elif place == "training":
         got = getattr(TrainSettings.from_dict(suite.training), key)
     elif place == "dataset":
-        got = getattr(suite.datasets[1], key) if key in ("label", "adapter", "max_images") else \
+        got = getattr(suite.datasets[1], key) if key in ("label", "adapter", "max_images", "cache") else \
             suite.datasets[1].options[key]
     elif place == "model":
         got = getattr(suite.models[0], key)

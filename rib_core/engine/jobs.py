@@ -93,7 +93,6 @@ def run_job(worker: Worker, keys: list[str]) -> dict:
     epoch checkpoints. Raises only for what makes the whole job impossible (the suite changed, no device).
     """
     os.environ.update(worker.env)
-    from rib_core.commands import _load_and_prepare
     from rib_core.engine import distributed
     from rib_core.engine.plan import build_plan
     from rib_core.engine.runner import Runner, select_device
@@ -106,7 +105,9 @@ def run_job(worker: Worker, keys: list[str]) -> dict:
         suite = worker.suite
         weights = worker.weights
 
-    _, _, prepared = _load_and_prepare(Args)
+    from rib_core.engine.suite import load_and_prepare
+
+    _, _, prepared = load_and_prepare(Args)
     if prepared.problems:
         raise RibError("cannot run the job:\n- " + "\n- ".join(prepared.problems))
     plan = build_plan(prepared)

@@ -181,7 +181,7 @@ def test_a_larger_lambda_keeps_the_weights_closer_to_theta0_in_the_fisher_metric
 
 
 @pytest.mark.parametrize("params, word", [({"lambda": -1}, "lambda"), ({"fisher_samples": 0}, "fisher_samples"),
-                                          ({"labels": "true"}, "labels"), ({"online": True}, "unknown parameter")])
+                                          ({"labels": "true"}, "labels"), ({"online": True}, "does not take the option")])
 def test_bad_parameters_are_config_errors(params, word):
     with pytest.raises(ConfigError, match=word):
         EWC(params)

@@ -168,7 +168,7 @@ def test_a_model_without_attention_is_refused():
 
 @pytest.mark.parametrize("params, word", [({"rank": 0}, "rank"), ({"alpha": -1}, "alpha"),
                                           ({"targets": "qx"}, "targets"), ({"train_head": "yes"}, "train_head"),
-                                          ({"dropout": 0.1}, "unknown parameter"),
+                                          ({"dropout": 0.1}, "does not take the option"),
                                           ({"trainable_extra": "all"}, "trainable_extra")])
 def test_bad_parameters_are_config_errors(params, word):
     with pytest.raises(ConfigError, match=word):
