@@ -68,7 +68,7 @@ class Suite:
     eval_images: str = "all"  # "all": every image of D_j (j != i); "held-out": only held-out parts
     eval_precision: str = "fp32"  # "fp32" | "bf16" | "fp16": evaluation only; [training] amp is separate
     data_root: str | None = None
-    cache: bool | str = "auto"  # per dataset unless it says otherwise; "auto": see rib_core.data.images.use_cache
+    cache: bool | str = "auto"  # per dataset unless it says otherwise; "auto": see rib_core.data.base.use_cache
     allow_partial: bool = False
     strict_images: bool = False
     eval_batch_size: int = 256

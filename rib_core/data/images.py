@@ -24,101 +24,25 @@ Disk cost: 3 * S * S bytes per image, 150 KB at S = 224:
 | ImageNet-C (15 x 5) | 3,750,000 | 565 GB (one corruption at one severity: 7.5 GB) |
 
 Without a cache directory, images are decoded on the fly by DataLoader workers, every time.
+Decoding lives in rib_core.data.decode, the cache's files and their building in rib_core.data.image_cache.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import mmap
-import os
-import struct
-import tempfile
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
-from PIL import Image
 from safetensors import safe_open
-from safetensors.torch import save_file
 
-from rib_core.data.cache_check import shard_checksums, verify_shards
-from rib_core.errors import DataError
-from rib_core.paths import umask_file_mode
+from rib_core.data.cache_check import verify_shards
+from rib_core.data.decode import decode_batches, in_chunks, unreadable_error
+from rib_core.data.image_cache import SHARD_BYTES, build_cache, cache_key, read_manifest
 
-CACHE_FORMAT = "rib-image-cache/1"
-SHARD_BYTES = 256 << 20  # ~256 MB per shard: few files, and a shard buffer fits easily in memory
-DECODE_CHUNK = 16  # images per DataLoader task while decoding
-# What a broken image file raises in PIL; anything else is a bug and propagates.
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, Image.DecompressionBombError)
-
-
-def default_cache_dir() -> Path:
-    """<rib cache>/images (rib_core.paths.cache_dir)."""
-    from rib_core.paths import cache_dir
-
-    return cache_dir() / "images"
-
-
-def cache_key(adapter, samples, preprocess) -> str:
-    """Hash of everything that determines the cached pixels."""
-    root = Path(adapter.root)
-    h = hashlib.sha256()
-    h.update(f"{CACHE_FORMAT}\n{adapter.identity()}\n{preprocess.geometry_key()}\n".encode())
-    stat = getattr(adapter, "stat_sample", None)  # adapters whose images are not files (Hub shards) say how
-    for sample in samples:
-        try:
-            st = stat(sample.path) if stat is not None else os.stat(root / sample.path)
-        except OSError as exc:
-            raise DataError(f"dataset '{adapter.label}': cannot read {root / sample.path} ({exc}). "
-                            f"Run `rib datasets check {adapter.label}`.") from exc
-        h.update(f"{sample.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:32]
-
-
-# -- decoding (runs in DataLoader workers) -------------------------------------------------------------------
-
-class _DecodeDataset(torch.utils.data.Dataset):
-    def __init__(self, adapter, paths: list[str], preprocess):
-        self.adapter, self.paths, self.preprocess = adapter, paths, preprocess
-
-    def __len__(self):
-        return len(self.paths)
-
-    def __getitem__(self, position: int):
-        try:
-            return position, self.preprocess.to_uint8(self.adapter.open_image(self.paths[position])), ""
-        except DECODE_ERRORS as exc:
-            return position, None, f"{type(exc).__name__}: {exc}"
-
-
-def _collate(items):
-    """-> (positions decoded, their images stacked or None, [(position, error)] for the others)."""
-    good = [(p, image) for p, image, _ in items if image is not None]
-    errors = [(p, error) for p, image, error in items if image is None]
-    positions = np.array([p for p, _ in good], dtype=np.int64)
-    images = torch.stack([image for _, image in good]) if good else None
-    return positions, images, errors
-
-
-def _decode_batches(adapter, samples, preprocess, chunks, workers: int, pin_memory: bool = False):
-    dataset = _DecodeDataset(adapter, [s.path for s in samples], preprocess)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=[[int(p) for p in chunk] for chunk in chunks], num_workers=workers,
-        collate_fn=_collate, pin_memory=pin_memory, prefetch_factor=4 if workers else None)
-    return iter(loader)
-
-
-def _unreadable_error(adapter, samples, position: int, error: str) -> DataError:
-    return DataError(f"dataset '{adapter.label}': cannot decode {Path(adapter.root) / samples[position].path} "
-                     f"({error}). Replace the file, or run without strict to skip unreadable images.")
-
-
-def _chunks(positions: np.ndarray, size: int) -> list[np.ndarray]:
-    return [positions[i:i + size] for i in range(0, len(positions), size)]
+__all__ = ["DecodedImages", "StreamingImages", "CachedImages", "open_images", "cache_key"]
 
 
 # -- the two sources of batches ------------------------------------------------------------------------------
@@ -161,12 +85,12 @@ class StreamingImages(DecodedImages):
     def batches(self, positions, batch_size, pin_memory=False):
         positions = np.asarray(positions, dtype=np.int64)
         known_bad = np.isin(positions, np.fromiter(self._unreadable, dtype=np.int64, count=len(self._unreadable)))
-        chunks = _chunks(positions[~known_bad], batch_size)
-        for done, images, errors in _decode_batches(self.adapter, self.samples, self.preprocess, chunks,
+        chunks = in_chunks(positions[~known_bad], batch_size)
+        for done, images, errors in decode_batches(self.adapter, self.samples, self.preprocess, chunks,
                                                     self.workers, pin_memory):
             for position, error in errors:
                 if self.strict:
-                    raise _unreadable_error(self.adapter, self.samples, position, error)
+                    raise unreadable_error(self.adapter, self.samples, position, error)
                 self._unreadable[position] = error
             self.decoded += len(done)
             if images is not None:
@@ -187,7 +111,7 @@ class CachedImages(DecodedImages):
         self._shards: dict[int, np.ndarray] = {}
         if strict and self._errors:
             position = min(self._errors)
-            raise _unreadable_error(adapter, self.samples, position, self._errors[position])
+            raise unreadable_error(adapter, self.samples, position, self._errors[position])
 
     @property
     def unreadable(self) -> list[int]:
@@ -216,7 +140,7 @@ class CachedImages(DecodedImages):
 
     def batches(self, positions, batch_size, pin_memory=False):
         positions = np.asarray(positions, dtype=np.int64)
-        chunks = _chunks(positions[self.readable[positions]], batch_size)
+        chunks = in_chunks(positions[self.readable[positions]], batch_size)
         # Gather the next batch in a thread while the caller works on this one (copies release the GIL).
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(self._gather, chunks[0], pin_memory) if chunks else None
@@ -247,112 +171,6 @@ def _batch_buffer(shape: tuple[int, ...], pin_memory: bool) -> torch.Tensor:
     return torch.frombuffer(mmap.mmap(-1, nbytes, flags=flags), dtype=torch.uint8).view(shape)
 
 
-# -- building the cache --------------------------------------------------------------------------------------
-
-def _read_manifest(folder: Path, key: str, count: int) -> dict | None:
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if manifest.get("format") != CACHE_FORMAT or manifest.get("key") != key or manifest.get("count") != count:
-        return None
-    if not all((folder / name).is_file() for name in manifest.get("shards", [])):
-        return None
-    return manifest
-
-
-def _shard_name(index: int) -> str:
-    return f"shard-{index:05d}.safetensors"
-
-
-def _complete_shard(path: Path, key: str, start: int, count: int) -> dict[int, str] | None:
-    """A shard left by an earlier (interrupted) build with the same key: its unreadable positions, or None."""
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            if meta.get("key") != key or meta.get("start") != str(start) or meta.get("count") != str(count):
-                return None
-            if f.get_slice("images").get_shape()[0] != count:
-                return None
-            return {int(p): e for p, e in json.loads(meta.get("unreadable", "{}")).items()}
-    except Exception:  # any damage at all means "decode this shard again"
-        return None
-
-
-def _write_atomically(folder: Path, name: str, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.fchmod(fd, umask_file_mode())
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())  # the rename must never publish a file whose bytes are not on disk
-        os.replace(tmp, folder / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _build(adapter, samples, preprocess, folder: Path, key: str, shard_images: int, workers: int, progress,
-           strict: bool) -> tuple[dict, int]:
-    folder.mkdir(parents=True, exist_ok=True)
-    n, size = len(samples), preprocess.input_size
-    n_shards = max(1, -(-n // shard_images))
-    errors: dict[int, str] = {}
-    todo = []
-    for index in range(n_shards):
-        start, count = index * shard_images, min(shard_images, n - index * shard_images)
-        previous = _complete_shard(folder / _shard_name(index), key, start, count)
-        if previous is None:
-            todo.append(index)
-        else:
-            errors.update(previous)
-    done = n - sum(min(shard_images, n - i * shard_images) for i in todo)
-    if progress is not None:
-        progress(done, n)
-
-    decoded = 0
-    # Chunks never straddle two shards, so each shard is filled by whole chunks.
-    chunks = [chunk for i in todo
-              for chunk in _chunks(np.arange(i * shard_images, min(n, (i + 1) * shard_images)), DECODE_CHUNK)]
-    batches = _decode_batches(adapter, samples, preprocess, chunks, workers)
-    for index in todo:
-        start, count = index * shard_images, min(shard_images, n - index * shard_images)
-        images = torch.zeros((count, 3, size, size), dtype=torch.uint8)
-        readable = torch.ones(count, dtype=torch.uint8)
-        shard_errors = {}
-        filled = 0
-        while filled < count:
-            got, batch, batch_errors = next(batches)
-            for position, error in batch_errors:
-                if strict:
-                    raise _unreadable_error(adapter, samples, position, error)
-                shard_errors[position] = error
-                readable[position - start] = 0
-            if batch is not None:
-                images[torch.from_numpy(got - start)] = batch
-            filled += len(got) + len(batch_errors)
-            decoded += len(got) + len(batch_errors)
-            if progress is not None:
-                progress(done + decoded, n)
-        metadata = {"key": key, "start": str(start), "count": str(count), "unreadable": json.dumps(shard_errors)}
-        _write_atomically(folder, _shard_name(index),
-                          lambda tmp: save_file({"images": images, "readable": readable}, tmp, metadata=metadata))
-        errors.update(shard_errors)
-
-    manifest = {
-        "format": CACHE_FORMAT, "key": key, "count": n, "shard_images": shard_images,
-        "shards": [_shard_name(i) for i in range(n_shards)],
-        "unreadable": {str(p): errors[p] for p in sorted(errors)},
-        "dataset": adapter.label, "adapter": adapter.identity(), "geometry": preprocess.geometry_key(),
-        "bytes": n * 3 * size * size,
-        "checksums": shard_checksums(folder, [_shard_name(i) for i in range(n_shards)]),
-    }
-    _write_atomically(folder, "manifest.json",
-                      lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1), encoding="utf-8"))
-    return manifest, decoded
-
-
 def open_images(adapter, samples, preprocess, cache_dir: Path | None, workers: int = 0, progress=None,
                 strict: bool = False, shard_images: int | None = None) -> DecodedImages:
     """Images of `samples` for batching; with `cache_dir`, decoded once into a memory-mapped cache.
@@ -366,14 +184,14 @@ def open_images(adapter, samples, preprocess, cache_dir: Path | None, workers: i
         return StreamingImages(adapter, samples, preprocess, workers, strict)
     key = cache_key(adapter, samples, preprocess)
     folder = Path(cache_dir) / key
-    manifest = _read_manifest(folder, key, len(samples))
+    manifest = read_manifest(folder, key, len(samples))
     if manifest is not None and not verify_shards(folder, manifest):
         manifest = None  # damaged shards were deleted: decode them again
     decoded = 0
     if manifest is None:
         per_image = 3 * preprocess.input_size ** 2
         shard_images = shard_images or max(1, SHARD_BYTES // per_image)
-        manifest, decoded = _build(adapter, samples, preprocess, folder, key, shard_images, workers, progress,
+        manifest, decoded = build_cache(adapter, samples, preprocess, folder, key, shard_images, workers, progress,
                                    strict)
     images = CachedImages(adapter, samples, preprocess, folder, manifest, strict)
     images.decoded = decoded
