@@ -495,7 +495,7 @@ def test_results_checkpoints_and_caches_are_json_or_safetensors_never_pickles(to
     out = toy_env / "out"
     assert bench(run_rib, write_suite(toy_env), out).exit_code == 0
     # A finished fine-tune deletes its checkpoints; write one as a killed run leaves it, with optimizer state.
-    from rib_core.engine.train import _Run, save_checkpoint
+    from rib_core.engine.checkpoint import Run, save_checkpoint
 
     net = torch.nn.Linear(2, 2)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
@@ -503,7 +503,7 @@ def test_results_checkpoints_and_caches_are_json_or_safetensors_never_pickles(to
     optimizer.step()
     work = out / "cells" / "killed" / "work"
     work.mkdir(parents=True)
-    save_checkpoint(work, {"format": 1}, net, optimizer, epoch=1, run=_Run(total=2))
+    save_checkpoint(work, {"format": 1}, net, optimizer, epoch=1, run=Run(total=2))
     files = [p for root in (out, toy_env / "cache") for p in root.rglob("*") if p.is_file()]
     kinds = {p.relative_to(toy_env).as_posix(): _kind_of(p) for p in files}
     assert any(k == "safetensors" for k in kinds.values()) and any("checkpoint" in p for p in kinds)
