@@ -6,7 +6,6 @@ values, then names against the installed plugins) so that a typo costs seconds, 
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
@@ -160,8 +159,8 @@ def choose_suite_name(path: Path, suites: dict, requested: str | None, default: 
         else:
             raise ConfigError(f"{path} holds several suites ({', '.join(suites)}); choose one with --suite NAME.")
     if requested not in suites:
-        close = difflib.get_close_matches(requested, list(suites), n=3, cutoff=0.5)
-        hint = ("Did you mean: " + ", ".join(f"'{c}'" for c in close) + "?\n") if close else ""
+        hint = did_you_mean(requested, suites, n=3).lstrip()
+        hint = hint + "\n" if hint else ""
         raise UnknownNameError(f"unknown suite '{requested}' in {path}.\n{hint}Suites there: {', '.join(suites)}.")
     return requested
 

@@ -30,9 +30,17 @@ class Option:
     help: str = ""
 
 
-def did_you_mean(key: str, known) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
-    return f" Did you mean '{close[0]}'?" if close else ""
+def did_you_mean(name: str, known, *, n: int = 1, cutoff: float = 0.5, shown=lambda c: f"'{c}'") -> str:
+    """" Did you mean 'x'?" (n = 1) or " Did you mean: 'x', 'y'?" (up to n), or "" when nothing is close.
+
+    The one spelling-suggestion helper of rib: suite keys, names of plugins, suites, strategies' settings, timm models.
+    """
+    close = difflib.get_close_matches(name, list(known), n=n, cutoff=cutoff)
+    if not close:
+        return ""
+    if n == 1:
+        return f" Did you mean {shown(close[0])}?"
+    return " Did you mean: " + ", ".join(shown(c) for c in close) + "?"
 
 
 def type_name(kind) -> str:

@@ -7,7 +7,6 @@ RIB_STRICT_PLUGINS=1. Registrations name "module:attr" targets that are imported
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import sys
@@ -18,6 +17,7 @@ import pluggy
 
 from rib_core import hookspecs
 from rib_core.errors import PluginError, UnknownNameError
+from rib_core.options import did_you_mean
 
 ENTRY_POINT_GROUP = "rib"
 # One vocabulary per kind: the hook is register_<kind>, the command `rib list <kind>`, the suite key <kind>.
@@ -199,9 +199,9 @@ def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
     kind = KIND_ALIASES.get(kind, kind)
     noun = KIND_NOUN.get(kind, kind)
     lines = [f"unknown {noun} '{name}'."]
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    if close:
-        lines.append("Did you mean: " + ", ".join(f"'{c}'" for c in close) + "?")
+    hint = did_you_mean(name, known, n=3)
+    if hint:
+        lines.append(hint.lstrip())
     for shipped, dist in SHIPPED_PLUGINS.get(kind, {}).items():
         if name == shipped or (shipped.endswith("*") and name.startswith(shipped[:-1])):
             lines.append(f"'{name}' is provided by the plugin {dist}: pip install {dist} "

@@ -10,7 +10,6 @@ The backbone plugins (rib-augreg, rib-openai-clip, rib-laion) reuse `load_timm_m
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -21,7 +20,7 @@ import timm
 import timm.data
 
 from rib_core.errors import ConfigError, RibError, UnknownNameError
-from rib_core.options import Option
+from rib_core.options import Option, did_you_mean
 from rib_core.models.base import Backbone, file_digest, load_state_dict_file, state_dict_digest
 from rib_core.preprocess import Preprocess
 
@@ -52,8 +51,8 @@ def check_name(name: str) -> None:
     known = timm.list_pretrained() if "." in model_name else timm.list_models()
     if model_name in known:
         return
-    close = difflib.get_close_matches(model_name, known, n=3, cutoff=0.6)
-    hint = ("Did you mean: " + ", ".join(f"'{PREFIX}{c}'" for c in close) + "?\n") if close else ""
+    hint = did_you_mean(model_name, known, n=3, cutoff=0.6, shown=lambda c: f"'{PREFIX}{c}'").lstrip()
+    hint = hint + "\n" if hint else ""
     what = "pretrained tag" if "." in model_name else "model"
     raise UnknownNameError(f"timm has no {what} '{model_name}' (model '{name}').\n{hint}"
                            "List them with: python -c \"import timm; print(timm.list_pretrained('*vit*'))\"")
@@ -161,8 +160,7 @@ def _check_options(label: str, options: dict | None) -> dict:
 def _pretrained_cfg(model_name: str):
     if not timm.is_model(model_name):
         architecture = model_name.partition(".")[0]
-        close = difflib.get_close_matches(architecture, timm.list_models(), n=3, cutoff=0.6)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        hint = did_you_mean(architecture, timm.list_models(), n=3, cutoff=0.6, shown=str)
         raise ConfigError(f"timm has no model '{model_name}'.{hint} "
                           f"List candidates with: python -c \"import timm; "
                           f"print(timm.list_pretrained('*{architecture.split('_')[0]}*'))\"")

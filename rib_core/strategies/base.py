@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from typing import Iterator, Protocol
 
 from rib_core.errors import ConfigError
+from rib_core.options import did_you_mean
 
 
 @dataclass
@@ -44,10 +45,7 @@ class TrainSettings:
         known = {f.name: f for f in fields(cls)}
         for key in data:
             if key not in known:
-                import difflib
-
-                close = difflib.get_close_matches(key, list(known), n=1)
-                hint = f" Did you mean '{close[0]}'?" if close else ""
+                hint = did_you_mean(key, known, cutoff=0.6)
                 raise ConfigError(f"{where}: unknown key '{key}'.{hint} Known keys: {', '.join(known)}.")
         settings = cls(**data)
         if settings.optimizer not in ("sgd", "adamw"):
