@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rib_core.data.base import Sample, cluster_index
-from rib_core.engine.evaluate import hierarchical_weights
-from rib_core.engine.results import Evaluation, Results, group_weights
+from rib_core.data.accuracy import group_weights, hierarchical_weights
+from rib_core.engine.results import Evaluation, Results
 from rib_core.metrics.bootstrap import dataset_seed, paired_mean_interval
 from rib_core.metrics.robustness import compute
 

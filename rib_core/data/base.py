@@ -149,11 +149,14 @@ class DatasetAdapter:
             return im.convert("RGB")
 
     def accuracy(self, correct, groups) -> tuple[float, dict]:
-        """Per-image correctness (bool array) -> (accuracy in %, details for the record). Default: plain mean."""
-        import numpy as np
+        """Per-image correctness (bool array) and groups -> (accuracy in %, details for the record).
 
-        correct = np.asarray(correct, dtype=bool)
-        return (100.0 * correct.mean() if correct.size else float("nan")), {}
+        The accuracy must be rib_core.data.accuracy.weighted_accuracy (the bootstrap and reports weigh images
+        the same way); an adapter overrides this to add details, as ImageNet-C adds per-corruption accuracies.
+        """
+        from rib_core.data.accuracy import weighted_accuracy
+
+        return weighted_accuracy(correct, groups), {}
 
     def check(self, deep: bool = False) -> CheckResult:
         """Is the data complete? `deep=False` (before every run) counts files and classes; `deep=True`

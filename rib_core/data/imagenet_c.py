@@ -12,6 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from rib_core.data.accuracy import weighted_accuracy
 from rib_core.data.folders import Inventory, list_subfolders
 from rib_core.data.imagenet_variants import WnidFolders
 from rib_core.data.imagenet_classes import imagenet_wnids
@@ -127,5 +128,6 @@ class ImageNetC(WnidFolders):
             by_severity[severity].append(acc)
         per_corruption = {c: float(np.mean(v)) for c, v in by_corruption.items()}
         per_severity = {s: float(np.mean(v)) for s, v in sorted(by_severity.items())}
-        overall = float(np.mean(list(per_corruption.values())))
+        # The same mean as the per-corruption means' mean, computed as every dataset's accuracy is.
+        overall = weighted_accuracy(correct, groups.tolist())
         return overall, {"per_corruption": per_corruption, "per_severity": per_severity, "per_group": per_group}

@@ -57,7 +57,9 @@ def measure(module, input_size: int, device, *, eval_batch: int, train_batch: in
     import torch
 
     module = module.to(device)
-    use_amp = amp and device.type == "cuda"
+    from rib_core.engine.evaluate import autocast
+
+    precision = "bf16" if amp and device.type == "cuda" else None
     optimizer = torch.optim.SGD(module.parameters(), lr=0.0)  # a real step's work; lr 0 keeps the weights
 
     def sync():
@@ -65,12 +67,12 @@ def measure(module, input_size: int, device, *, eval_batch: int, train_batch: in
             torch.cuda.synchronize()
 
     def forward(x):
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+        with torch.no_grad(), autocast(device, precision):
             module(x)
 
     def train_step(x):
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+        with autocast(device, precision):
             out = module(x)
         out.float().logsumexp(dim=-1).mean().backward()
         optimizer.step()

@@ -14,9 +14,16 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @contextlib.contextmanager
-def autocast(device: torch.device, precision: str = "fp32"):
-    """The suite's `eval_precision`: "fp32" (default, as timm's validate.py and the released code: no autocast and
-    TF32 off on CUDA for the duration), or "bf16" / "fp16" autocast on the device (CPU bf16 autocast included)."""
+def autocast(device: torch.device, precision: str | None = "fp32"):
+    """The one autocast set-up of rib, for evaluation, training and calibration.
+
+    "fp32" (evaluation's default, as timm's validate.py and the released code: no autocast and TF32 off on CUDA
+    for the duration), "bf16" / "fp16" (autocast on the device, CPU bf16 included), or None (leave torch's own
+    defaults alone: training without `amp`).
+    """
+    if precision is None:
+        yield
+        return
     if precision is True or precision is False:  # the old `amp` flag
         precision = "bf16" if precision and device.type == "cuda" else "fp32"
     dtype = PRECISIONS[precision]
@@ -92,30 +99,3 @@ def normalizer(preprocess, device: torch.device):
     mean = torch.tensor(preprocess.mean, dtype=torch.float32, device=device).view(1, 3, 1, 1) * 255
     std = torch.tensor(preprocess.std, dtype=torch.float32, device=device).view(1, 3, 1, 1) * 255
     return lambda batch: batch.to(torch.float32, copy=True).sub_(mean).div_(std)  # copy: never the caller's tensor
-
-
-def hierarchical_weights(groups: list[str]) -> np.ndarray:
-    """Per-image weights so that a weighted mean of correctness averages level by level over "a/b" groups.
-
-    ImageNet-C's groups are "<corruption>/<severity>": accuracy is the mean over images of a severity, then
-    over severities, then over corruptions. Without groups every image weighs the same. Weights sum to 1.
-    """
-    weights = np.zeros(len(groups))
-    parts = [g.split("/") if g else [] for g in groups]
-
-    def share_out(indices: list[int], level: int, share: float) -> None:
-        buckets: dict = {}
-        for i in indices:
-            buckets.setdefault(parts[i][level] if level < len(parts[i]) else None, []).append(i)
-        if list(buckets) == [None]:
-            weights[indices] = share / len(indices)
-            return
-        for name, members in buckets.items():
-            if name is None:
-                weights[members] = share / len(buckets) / len(members)
-            else:
-                share_out(members, level + 1, share / len(buckets))
-
-    if groups:
-        share_out(list(range(len(groups))), 0, 1.0)
-    return weights

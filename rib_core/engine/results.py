@@ -13,22 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rib_core.engine.evaluate import hierarchical_weights
+from rib_core.data.accuracy import group_weights
 from rib_core.engine.store import Store
 from rib_core.errors import RibError, UsageError
-
-
-def group_weights(names: list[str] | None, group_index, n: int) -> np.ndarray:
-    """hierarchical_weights of the images whose groups are names[group_index], bit for bit, without a per-image loop.
-
-    The share of each group is computed on one stand-in image per group, then split over its images: the same
-    divisions in the same order as hierarchical_weights over all images.
-    """
-    if not names or not n:
-        return np.full(n, 1.0 / n) if n else np.zeros(0)  # = hierarchical_weights([""] * n): share 1.0 / n each
-    index = np.asarray(group_index, dtype=np.int64)
-    counts = np.bincount(index, minlength=len(names))
-    return hierarchical_weights(list(names))[index] / counts[index]
 
 
 @dataclass

@@ -21,7 +21,7 @@ import torch
 
 import rib_core
 from rib_core.engine import distributed
-from rib_core.engine.evaluate import hierarchical_weights, predict
+from rib_core.engine.evaluate import predict
 from rib_core.engine.plan import Cell, Prepared
 from rib_core.engine.soup_plan import split_label
 from rib_core.engine.train_data import TrainData
@@ -254,9 +254,7 @@ class Runner:
         group_names = sorted(set(groups))
         group_index = np.array([group_names.index(g) for g in groups], dtype=np.int64) if groups else np.zeros(0, np.int64)
         correct = out["top_idx"][:, 0].numpy() == labels
-        weights = hierarchical_weights(groups)
-        accuracy = float(100.0 * (weights * correct).sum()) if len(correct) else float("nan")
-        _, details = ds.adapter.accuracy(correct, groups)
+        accuracy, details = ds.adapter.accuracy(correct, groups)
         digest = save_tensors(self.store.cell_dir(cell.key) / "predictions.safetensors", {
             "positions": out["positions"], "labels": torch.from_numpy(labels),
             "top_idx": out["top_idx"], "top_prob": out["top_prob"], "group_index": torch.from_numpy(group_index),

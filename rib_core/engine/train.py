@@ -19,7 +19,7 @@ bit for bit on CPU.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import math
 import random
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rib_core.engine import distributed
+from rib_core.engine import distributed, evaluate
 from rib_core.engine.checkpoint import CHECKPOINT_FORMAT, Run, load_checkpoint, restore, save_checkpoint
 from rib_core.engine.store import atomic_write_json
 from rib_core.errors import RibError
@@ -112,9 +112,8 @@ def fine_tune(ctx, strategy, *, work_dir: Path, seed: int, on_step=None) -> dict
         run.resumed_from = run.step
         log.info("resuming '%s' from its checkpoint at step %d/%d", strategy.name, run.step, total)
 
-    autocast = contextlib.nullcontext
-    if settings.amp and ctx.device.type == "cuda":
-        autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)  # noqa: E731
+    precision = "bf16" if settings.amp and ctx.device.type == "cuda" else None
+    autocast = functools.partial(evaluate.autocast, ctx.device, precision)
 
     def write_log():
         atomic_write_json(work_dir / TRAIN_LOG, {
