@@ -23,7 +23,8 @@ from rib_core.options import Option
 from rib_core.paths import cache_dir
 from rib_core.preprocess import Preprocess
 from rib_core.strategies import trainable as trainable_extra
-from rib_core.strategies.base import Strategy, TrainContext, TrainData, TrainSettings
+from rib_core.strategies.base import Strategy, TrainContext, TrainData
+from rib_core.training import TrainSettings
 
 __all__ = [
     # hooks

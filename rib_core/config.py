@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rib_core.errors import ConfigError, UnknownNameError
-from rib_core.options import Option, check_value, did_you_mean, type_name
+from rib_core.options import Option, check_value, did_you_mean
 from rib_core.paths import check_file_name
+from rib_core.training import TrainSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,7 +61,7 @@ class Suite:
     datasets: list[DatasetSpec] = field(default_factory=list)
     reference: DatasetSpec | None = None
     strategies: list[StrategySpec] = field(default_factory=list)
-    training: dict = field(default_factory=dict)  # validated into TrainSettings by the engine's setup
+    training: TrainSettings = field(default_factory=TrainSettings)  # the [training] table, validated
     seed: int = 0  # the split, image caps and (unless `seeds` is set) training
     seeds: list[int] | None = None  # training seeds: every fine-tune runs once per seed; None: [seed]
     split: float = 0.8
@@ -105,10 +106,6 @@ def _as_option(declared) -> Option:
 
 def _closest(key: str, known) -> str:
     return did_you_mean(key, known)
-
-
-def _type_name(t) -> str:
-    return type_name(t)
 
 
 def read_toml(path: Path) -> dict:
@@ -207,9 +204,10 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
             raw[key] = float(value)
     suite = Suite(name=name, source=source)
     for key in ("description", "seed", "seeds", "split", "eval_images", "eval_precision", "data_root", "cache", "allow_partial",
-                "strict_images", "eval_batch_size", "training", "metrics", "cpu_threads"):
+                "strict_images", "eval_batch_size", "metrics", "cpu_threads"):
         if key in raw:
             setattr(suite, key, raw[key])
+    suite.training = TrainSettings.from_dict(raw.get("training", {}), where=f"{where}.training")
 
     for i, entry in enumerate(raw.get("models", [])):
         model, label, rest = _entry("model", f"{where}.models[{i}]", entry, MODEL_KEYS)
@@ -263,27 +261,6 @@ def _validate_values(suite: Suite, where: str) -> None:
     if suite.seeds is not None and (not suite.seeds or len(set(suite.seeds)) != len(suite.seeds)):
         raise ConfigError(f"{where}.seeds: expected a list of distinct integers, e.g. seeds = [0, 1, 2]; "
                           f"got {suite.seeds!r}.")
-    from rib_core.strategies.base import TrainSettings
-
-    _check_training_types(suite.training, TrainSettings, f"{where}.training")
-    TrainSettings.from_dict(suite.training, where=f"{where}.training")
-
-
-def _check_training_types(training: dict, settings_cls, where: str) -> None:
-    """Refuse `lr = "fast"` or `epochs = 2.5` with the key's path, before TrainSettings compares numbers."""
-    from dataclasses import fields
-
-    toml_types = {"float": float, "int": int, "bool": bool, "str": str}
-    for f in fields(settings_cls):
-        if f.name not in training:
-            continue
-        value = training[f.name]
-        base = toml_types.get(str(f.type).split("|")[0].strip())  # "int | None" -> int (TOML has no null)
-        if base is None:
-            continue
-        accepted = (int, float) if base is float else base  # 1 is a fine learning rate
-        if not isinstance(value, accepted) or (isinstance(value, bool) and base is not bool):
-            raise ConfigError(f"{where}.{f.name}: expected {_type_name(base)}, got {value!r}.")
 
 
 def data_root(suite: Suite) -> str | None:

@@ -20,11 +20,14 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "tru
 @dataclass(frozen=True)
 class Option:
     """One accepted option. `kind` is the TOML type (float accepts integers); `items` the type of a list's
-    elements; `minimum`/`maximum` bound numbers (and every number in a list); `choices` lists allowed values."""
+    elements; `minimum`/`maximum` bound numbers inclusively (and every number in a list), `greater_than`/
+    `less_than` exclusively; `choices` lists allowed values; `help` says what it means (docs/suites.md)."""
 
     kind: type | tuple = object
     minimum: float | None = None
     maximum: float | None = None
+    greater_than: float | None = None
+    less_than: float | None = None
     choices: tuple | None = None
     items: type | None = None
     help: str = ""
@@ -97,6 +100,10 @@ def check_value(where: str, value, option: Option) -> None:
             raise ConfigError(f"{where}: must be >= {option.minimum}, got {v!r}.")
         if number and option.maximum is not None and v > option.maximum:
             raise ConfigError(f"{where}: must be <= {option.maximum}, got {v!r}.")
+        if number and option.greater_than is not None and not v > option.greater_than:
+            raise ConfigError(f"{where}: must be > {option.greater_than}, got {v!r}.")
+        if number and option.less_than is not None and not v < option.less_than:
+            raise ConfigError(f"{where}: must be below {option.less_than}, got {v!r}.")
         if option.choices is not None and not _is_choice(v, option.choices):
             raise _choices_error(where, v, option.choices)
 

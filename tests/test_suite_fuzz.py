@@ -90,7 +90,7 @@ def assert_named_values_reached(path, place, key, value, strategy):
     if place == "suite":
         got = suite.reference.label if key == "reference" else getattr(suite, key)
     elif place == "training":
-        got = getattr(TrainSettings.from_dict(suite.training), key)
+        got = getattr(suite.training, key)
     elif place == "dataset":
         got = getattr(suite.datasets[1], key) if key in ("label", "adapter", "max_images", "cache") else \
             suite.datasets[1].options[key]

@@ -21,6 +21,7 @@ from rib_core.config import DatasetSpec, ModelSpec, StrategySpec, Suite, data_ro
 from rib_core.engine.order import order_cells, run_manifest  # noqa: F401 (part of this module's interface)
 from rib_core.engine.soup_plan import ingredient_deps
 from rib_core.errors import DataError, RibError
+from rib_core.training import TrainSettings
 from rib_core.models.base import IMAGENET_1K
 
 # Bump when a change in rib alters evaluation or training results (it invalidates stored cells).
@@ -113,7 +114,7 @@ class Cell:
 @dataclass
 class Prepared:
     suite: Suite
-    settings: object  # TrainSettings
+    settings: TrainSettings
     models: list[PreparedModel]
     datasets: list[PreparedDataset]
     reference: PreparedDataset | None
@@ -166,9 +167,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     from rib_core.data.locate import check_data_root, resolve_root
     from rib_core.data.splits import cap_samples, split_indices
     from rib_core.models.base import file_digest
-    from rib_core.strategies.base import TrainSettings
-
-    settings = TrainSettings.from_dict(suite.training, where=f"suites.{suite.name}.training")
+    settings = suite.training
     check_data_root(data_root(suite), suite.datasets + ([suite.reference] if suite.reference else []),
                     registry)
     problems: list[str] = []

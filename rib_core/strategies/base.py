@@ -15,57 +15,10 @@ what is different about it:
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
-from rib_core.errors import ConfigError
-from rib_core.options import did_you_mean
-
-
-@dataclass
-class TrainSettings:
-    """The suite's [training] table. Defaults follow the ImageNet-RIB reference code."""
-
-    optimizer: str = "sgd"  # "sgd" (momentum) or "adamw"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    epochs: int = 10
-    max_steps: int | None = None  # stop after this many optimizer steps (overrides epochs when smaller)
-    warmup_steps: int = 196  # linear warm-up, then cosine to 0
-    batch_size: int = 64
-    grad_accum: int = 1
-    clip_grad: float | None = None  # max gradient norm, None: no clipping
-    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
-    checkpoint_every_epoch: bool = True
-
-    @classmethod
-    def from_dict(cls, data: dict, where: str = "training") -> "TrainSettings":
-        known = {f.name: f for f in fields(cls)}
-        for key in data:
-            if key not in known:
-                hint = did_you_mean(key, known, cutoff=0.6)
-                raise ConfigError(f"{where}: unknown key '{key}'.{hint} Known keys: {', '.join(known)}.")
-        settings = cls(**data)
-        if settings.optimizer not in ("sgd", "adamw"):
-            raise ConfigError(f"{where}.optimizer: expected 'sgd' or 'adamw', got {settings.optimizer!r}.")
-        for name in ("lr", "momentum", "weight_decay", "clip_grad"):
-            value = getattr(settings, name)
-            if value is not None and not math.isfinite(value):
-                raise ConfigError(f"{where}.{name}: must be a finite number, got {value!r}.")
-        # A zero or negative value here does not fail: it silently trains nothing (clip_grad = -1 zeroes every
-        # gradient, max_steps = 0 reports the pretrained model as fine-tuned), so it is refused.
-        for name in ("lr", "epochs", "batch_size", "grad_accum", "max_steps", "clip_grad"):
-            value = getattr(settings, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"{where}.{name}: must be > 0, got {value!r}.")
-        for name in ("momentum", "weight_decay", "warmup_steps"):
-            if not getattr(settings, name) >= 0:
-                raise ConfigError(f"{where}.{name}: must be >= 0, got {getattr(settings, name)!r}.")
-        if not settings.momentum < 1:
-            raise ConfigError(f"{where}.momentum: must be below 1, got {settings.momentum!r}.")
-        return settings
+from rib_core.training import TrainSettings  # noqa: F401 (its home before 0.2; plugins import it here)
 
 
 class TrainData(Protocol):

@@ -1,5 +1,7 @@
 """EWC: the Fisher against independent computations, the penalty and its gradient, the cache, the fallback."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -170,7 +172,7 @@ def test_without_a_reference_set_the_fine_tuning_set_is_used_with_a_warning():
 def test_a_larger_lambda_keeps_the_weights_closer_to_theta0_in_the_fisher_metric(tmp_path):
     def distance(lam):
         ctx = make_ctx(tiny_vit(depth=1), 16, anchor=anchor_set(size=16))
-        ctx.settings.lr = 0.01  # lr * 2 * lambda * max F stays < 2: plain SGD on the penalty is stable
+        ctx.settings = dataclasses.replace(ctx.settings, lr=0.01)  # lr * 2 * lambda * max F stays < 2: plain SGD on the penalty is stable
         out = fine_tune(ctx, EWC({"lambda": lam, "fisher_samples": 12}), work_dir=tmp_path / str(lam), seed=0)[""]
         names = [n for n, _ in ctx.model.named_parameters()]
         return sum(float((f * (out[n] - ctx.pretrained_state[n]) ** 2).sum())
