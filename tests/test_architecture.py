@@ -18,6 +18,7 @@ LAYERS = {
     "rib_core.engine": 3,
     "rib_core.report": 4,
     "rib_core.commands": 5,
+    "rib_core.suite_docs": 5,  # writes docs/suites.md from the declarations of every layer
     # `rib datasets check|get|sources`: commands that live with the data code they drive
     "rib_core.data.commands": 5, "rib_core.data.get": 5, "rib_core.data.get_cli": 5,
     "rib_core.api": 6,

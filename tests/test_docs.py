@@ -36,3 +36,17 @@ def test_every_rib_command_in_the_docs_parses(doc):
         args = parser.parse_args(argv)  # raises (exit 2) on anything argparse rejects
         if getattr(args, "suite", None):
             assert args.suite in suites, f"{doc}: '{command}' names an unknown suite"
+
+
+def test_suites_md_holds_the_generated_reference_of_every_suite_key():
+    """docs/suites.md documents exactly what the core validates: regenerate it when a declaration changes."""
+    from rib_core import suite_docs
+    from rib_core.config import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, SUITE_KEYS
+    from rib_core.training import TRAINING_KEYS
+
+    text = (REPO / "docs" / "suites.md").read_text(encoding="utf-8")
+    assert suite_docs.replaced(text) == text, "docs/suites.md is stale: run python -m rib_core.suite_docs --write"
+    for keys in (SUITE_KEYS, TRAINING_KEYS, MODEL_KEYS, DATASET_KEYS, STRATEGY_KEYS):
+        for key, option in keys.items():
+            assert f"| `{key}` |" in text
+            assert option.help, f"{key} has no help text for docs/suites.md"
