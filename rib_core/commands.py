@@ -64,7 +64,8 @@ def list(args) -> int:  # noqa: A001 - the sub-command's name
 # -- rib bench ------------------------------------------------------------------------------------------------
 def bench(args) -> int:
     from rib_core.engine.plan import build_plan, run_manifest
-    from rib_core.engine.store import RunLock, Store
+    from rib_core.engine.locks import RunLock
+    from rib_core.engine.store import Store
 
     from rib_core.engine.suite import load_and_prepare
 
@@ -137,7 +138,7 @@ def _launch(args, launcher_cls, suite, registry, prepared, plan, store, console)
     from rib_core.engine.launch import Worker, launch
     from rib_core.engine.plan import run_manifest
     from rib_core.engine.runner import RunStats
-    from rib_core.engine.store import RunLock
+    from rib_core.engine.locks import RunLock
 
     if args.max_retries < 0 or (args.gpus_per_job is not None and args.gpus_per_job < 0):
         raise UsageError("--max-retries and --gpus-per-job take a number >= 0.")

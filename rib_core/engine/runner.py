@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import errno
-import os
 import platform
 import shutil
 import time

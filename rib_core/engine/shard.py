@@ -10,18 +10,13 @@ A job that finds a cell locked moves on and comes back to it, so every cell is c
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import socket
-import threading
 import time
-from pathlib import Path
 
+from rib_core.engine.locks import CELL_LOCK, CellLock
 from rib_core.errors import UsageError
 
-LOCK_TTL = float(os.environ.get("RIB_LOCK_TTL", "120"))
-HEARTBEAT = max(1.0, LOCK_TTL / 4)
 POLL = float(os.environ.get("RIB_SHARD_POLL", "2"))
 
 
@@ -68,59 +63,6 @@ def select_shard(plan, index: int, count: int) -> list:
     return [c for c in plan if c.key in chosen]
 
 
-class CellLock:
-    def __init__(self, cell_dir: Path):
-        self.path = cell_dir / "lock.json"
-        self._stop = threading.Event()
-        self._thread = None
-
-    def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if not self.stale():
-                    return False
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump({"pid": os.getpid(), "host": socket.gethostname(),
-                           "since": time.strftime("%Y-%m-%dT%H:%M:%S")}, f)
-            self._thread = threading.Thread(target=self._beat, daemon=True)
-            self._thread.start()
-            return True
-        return False
-
-    def _beat(self):
-        while not self._stop.wait(HEARTBEAT):
-            try:
-                os.utime(self.path)
-            except OSError:
-                return
-
-    def stale(self) -> bool:
-        try:
-            holder = json.loads(self.path.read_text())
-            age = time.time() - self.path.stat().st_mtime
-        except (OSError, ValueError):
-            return True  # torn or vanished lock file: its writer died before finishing it
-        if holder.get("host") == socket.gethostname():
-            try:
-                os.kill(int(holder["pid"]), 0)
-            except ProcessLookupError:
-                return True
-            except (PermissionError, KeyError, ValueError):
-                pass
-        return age > LOCK_TTL
-
-    def release(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self.path.unlink(missing_ok=True)
-
-
 class ShardRunner:
     """Runs one shard's cells with per-cell locks; dependencies owned by another shard are waited for.
 
@@ -142,7 +84,7 @@ class ShardRunner:
                 continue
             if dep in failed:
                 return "failed"
-            locked = (store.cell_dir(dep) / "lock.json").exists()
+            locked = (store.cell_dir(dep) / CELL_LOCK).exists()
             if dep not in pending_keys and not self.wait_for_others and not locked:
                 failed.add(dep)
                 return "failed"

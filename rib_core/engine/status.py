@@ -6,6 +6,7 @@ import json
 
 from rich.table import Table
 
+from rib_core.engine.locks import CELL_LOCK
 from rib_core.engine.store import Store
 from rich.markup import escape
 
@@ -24,7 +25,7 @@ def cell_states(store: Store) -> list[dict]:
             if store.is_done(cell["key"]):
                 state = "done"
             else:
-                lock = store.cell_dir(cell["key"]) / "lock.json"
+                lock = store.cell_dir(cell["key"]) / CELL_LOCK
                 failure = store.failure(cell["key"])
                 if lock.exists():
                     try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -131,93 +130,3 @@ class Store:
             except (OSError, ValueError):
                 continue
         return out
-
-
-class RunLock:
-    """The lock of a results directory: a normal `rib bench` holds it alone; `--shard I/N` runs share it with
-    each other (they coordinate per cell) but never with a normal run.
-
-    A normal run holds rib.lock; each shard run holds its own rib.lock.shard-<host>-<pid>. Each side creates its
-    file first and then looks for the other's, so two starting at once cannot both miss each other.
-    """
-
-    def __init__(self, root: Path, shard: bool = False):
-        self.root = Path(root)
-        self.path = self.root / "rib.lock"
-        self.shard = shard
-        self.mine = self.root / f"rib.lock.shard-{socket.gethostname()}-{os.getpid()}" if shard else self.path
-        self.held = False
-
-    def acquire(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        if self.shard:
-            _write_holder(self.mine)
-            self.held = True
-            holder = _live_holder(self.path)
-            if holder is not None:
-                self.release()
-                raise RibError(f"a normal rib run (pid {holder.get('pid')} on {holder.get('host')}, since "
-                               f"{holder.get('since')}) is using '{self.root}'; a --shard run cannot share it. "
-                               f"Wait for it or use another --out. If that process is gone, delete {self.path}.")
-            return
-        for _ in range(2):
-            try:
-                _write_holder(self.path, exclusive=True)
-            except FileExistsError:
-                holder = _live_holder(self.path)
-                if holder is not None:
-                    raise RibError(
-                        f"another rib run (pid {holder.get('pid')} on {holder.get('host')}, since "
-                        f"{holder.get('since')}) is using '{self.root}'. Wait for it, use another --out, "
-                        f"or run shards with --shard I/N. If that process is gone, delete {self.path}.") from None
-                self.path.unlink(missing_ok=True)
-                continue
-            self.held = True
-            for other in sorted(self.root.glob("rib.lock.shard-*")):
-                holder = _live_holder(other)
-                if holder is not None:
-                    self.release()
-                    raise RibError(f"shard runs (pid {holder.get('pid')} on {holder.get('host')}, since "
-                                   f"{holder.get('since')}) are using '{self.root}'. Wait for them, join them with "
-                                   f"--shard I/N, or use another --out. If they are gone, delete {other}.")
-            return
-        raise RibError(f"could not take the lock {self.path}; delete it if no rib run is using that directory.")
-
-    def release(self) -> None:
-        if self.held:
-            self.mine.unlink(missing_ok=True)
-            self.held = False
-
-
-def _write_holder(path: Path, exclusive: bool = False) -> None:
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    flags = os.O_CREAT | os.O_WRONLY | (os.O_EXCL if exclusive else os.O_TRUNC)
-    fd = os.open(path, flags, 0o644)
-    with os.fdopen(fd, "w") as f:
-        json.dump(me, f)
-
-
-def _live_holder(path: Path) -> dict | None:
-    """Who holds the lock file `path`, unless it is missing or its process is gone (then it is removed)."""
-    try:
-        holder = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None  # missing, or being written this instant: its writer will see our file
-    if not isinstance(holder, dict) or _is_stale(holder):
-        path.unlink(missing_ok=True)
-        return None
-    if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
-        return None
-    return holder
-
-
-def _is_stale(holder: dict) -> bool:
-    if holder.get("host") != socket.gethostname():
-        return False  # cannot tell for another machine
-    try:
-        os.kill(int(holder.get("pid", -1)), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, ValueError, TypeError):
-        return False
-    return False
