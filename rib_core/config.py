@@ -65,7 +65,9 @@ class Suite:
     seed: int = 0  # the split, image caps and (unless `seeds` is set) training
     seeds: list[int] | None = None  # training seeds: every fine-tune runs once per seed; None: [seed]
     split: float = 0.8
-    eval_images: str = "all"  # "all": every image of D_j (j != i); "held-out": only held-out parts
+    # "all": every image of D_j (j != i); "held-out": only held-out parts; "held-out-sources": datasets that
+    # share source images (ImageNet-C, -Cartoon, -Drawing, val) only on sources held out from every fine-tune
+    eval_images: str = "all"
     eval_precision: str = "fp32"  # "fp32" | "bf16" | "fp16": evaluation only; [training] amp is separate
     data_root: str | None = None
     cache: bool | str = "auto"  # per dataset unless it says otherwise; "auto": see rib_core.data.images.use_cache
@@ -85,10 +87,12 @@ class Suite:
 # Adding a suite key is one line here (plus the Suite field it fills). Options of one dataset adapter, model loader
 # or strategy are declared by that adapter, loader or strategy, not here.
 CACHE_VALUES = (True, False, "auto")  # decoded-image cache; "auto": rib_core.data.base.use_cache
+EVAL_IMAGES = ("all", "held-out", "held-out-sources")  # rib_core.engine.plan; docs/protocol.md
 SUITE_KEYS = {
     "description": str, "models": list, "datasets": list, "reference": (str, dict), "strategies": list,
     "training": dict, "seed": Option(int, minimum=0), "seeds": Option(list, items=int, minimum=0), "split": float,
-    "eval_images": str, "eval_precision": Option(str, choices=("fp32", "bf16", "fp16")), "data_root": str,
+    "eval_images": Option(str, choices=EVAL_IMAGES), "eval_precision": Option(str, choices=("fp32", "bf16", "fp16")),
+    "data_root": str,
     "cache": Option((bool, str), choices=CACHE_VALUES),
     "allow_partial": bool, "strict_images": bool, "eval_batch_size": Option(int, minimum=1),
     "metrics": Option(list, items=str), "cpu_threads": Option(int, minimum=1),
@@ -259,8 +263,6 @@ def _validate_values(suite: Suite, where: str) -> None:
                           "the reference set must not be in 'datasets'.")
     if not 0.0 < suite.split < 1.0:
         raise ConfigError(f"{where}.split: the fine-tuning fraction must be between 0 and 1 (exclusive), got {suite.split}.")
-    if suite.eval_images not in ("all", "held-out"):
-        raise ConfigError(f"{where}.eval_images: expected \"all\" or \"held-out\", got {suite.eval_images!r}.")
     if suite.seeds is not None and (not suite.seeds or len(set(suite.seeds)) != len(suite.seeds)):
         raise ConfigError(f"{where}.seeds: expected a list of distinct integers, e.g. seeds = [0, 1, 2]; "
                           f"got {suite.seeds!r}.")
