@@ -65,7 +65,9 @@ class Suite:
     seed: int = 0  # the split, image caps and (unless `seeds` is set) training
     seeds: list[int] | None = None  # training seeds: every fine-tune runs once per seed; None: [seed]
     split: float = 0.8
-    eval_images: str = "all"  # "all": every image of D_j (j != i); "held-out": only held-out parts
+    # "all": every image of D_j (j != i); "held-out": only held-out parts; "held-out-sources": datasets that
+    # share source images (ImageNet-C, -Cartoon, -Drawing, val) only on sources held out from every fine-tune
+    eval_images: str = "all"
     eval_precision: str = "fp32"  # "fp32" | "bf16" | "fp16": evaluation only; [training] amp is separate
     data_root: str | None = None
     cache: bool | str = "auto"  # per dataset unless it says otherwise; "auto": see rib_core.data.base.use_cache
@@ -85,6 +87,7 @@ class Suite:
 # Adding a suite key is one line here (plus the Suite field it fills). Options of one dataset adapter, model loader
 # or strategy are declared by that adapter, loader or strategy, not here.
 CACHE_VALUES = (True, False, "auto")  # decoded-image cache; "auto": rib_core.data.base.use_cache
+EVAL_IMAGES = ("all", "held-out", "held-out-sources")  # rib_core.engine.plan; docs/protocol.md
 SUITE_KEYS = {
     "description": Option(str, help="one line shown by `rib list suites` and in reports"),
     "models": Option(list, help="backbones: names (\"timm:vit_base_patch16_224.augreg_in1k\") or tables "
@@ -100,8 +103,10 @@ SUITE_KEYS = {
                     "reports give intervals over them"),
     "split": Option(float, help="fraction (between 0 and 1) of each D_i fine-tuned on; the rest is "
                     "its held-out part"),
-    "eval_images": Option(str, choices=("all", "held-out"), help="which images of D_j (j != i) the fine-tuned "
-                          "model is evaluated on: \"all\" or only the \"held-out\" parts"),
+    "eval_images": Option(str, choices=EVAL_IMAGES, help="which images of D_j (j != i) the fine-tuned model is "
+                          "evaluated on: \"all\", only the \"held-out\" parts, or \"held-out-sources\": datasets "
+                          "that share source images (ImageNet-C, -Cartoon, -Drawing, val) only on sources held out "
+                          "from every fine-tune (docs/protocol.md)"),
     "eval_precision": Option(str, choices=("fp32", "bf16", "fp16"), help="evaluation precision (training: "
                              "[training] amp)"),
     "data_root": Option(str, help="folder holding the datasets (default: $RIB_DATA_ROOT)"),
@@ -291,8 +296,6 @@ def _validate_values(suite: Suite, where: str) -> None:
                           "the reference set must not be in 'datasets'.")
     if not 0.0 < suite.split < 1.0:
         raise ConfigError(f"{where}.split: the fine-tuning fraction must be between 0 and 1 (exclusive), got {suite.split}.")
-    if suite.eval_images not in ("all", "held-out"):
-        raise ConfigError(f"{where}.eval_images: expected \"all\" or \"held-out\", got {suite.eval_images!r}.")
     if suite.seeds is not None and (not suite.seeds or len(set(suite.seeds)) != len(suite.seeds)):
         raise ConfigError(f"{where}.seeds: expected a list of distinct integers, e.g. seeds = [0, 1, 2]; "
                           f"got {suite.seeds!r}.")

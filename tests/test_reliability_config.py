@@ -71,7 +71,7 @@ BAD_SUITES = {  # case: (suite text, fragments the message must contain)
     "reference-also-downstream": (VALID + 'reference = "imagenet-a"\n',
                                   ["'imagenet-a' is both a downstream dataset and the reference set"]),
     "split-outside-0-1": (VALID + "split = 1.0\n", ["between 0 and 1"]),
-    "bad-eval-images": (VALID + 'eval_images = "test"\n', ["eval_images", '"all" or "held-out"']),
+    "bad-eval-images": (VALID + 'eval_images = "test"\n', ["eval_images", '"all", "held-out" or "held-out-sources"']),
     "several-suites-none-chosen": (VALID + VALID.replace("suites.s", "suites.t"), ["choose one with --suite"]),
 }
 

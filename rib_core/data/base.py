@@ -113,6 +113,10 @@ class DatasetAdapter:
     #: Published size, for `rib datasets check` (None when it varies).
     expected_images: int | None = None
     expected_classes: int | None = None
+    #: The source images this dataset is a rendition of, shared with other datasets ("imagenet-1k-val" for
+    #: ImageNet-C, -Cartoon, -Drawing and the val set itself: their file names carry the val id), or None.
+    #: eval_images = "held-out-sources" splits such datasets by source image (rib_core/data/source_split.py).
+    source_images: str | None = None
     #: Where to get it, shown when it is missing.
     source_hint: str = ""
     #: Options this adapter accepts in the suite (besides the generic ones: path, max_images, adapter, name),

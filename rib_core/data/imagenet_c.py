@@ -16,6 +16,7 @@ from rib_core.data.accuracy import weighted_accuracy
 from rib_core.data.folders import Inventory, list_subfolders
 from rib_core.data.imagenet_variants import WnidFolders
 from rib_core.data.imagenet_classes import imagenet_wnids
+from rib_core.data.source_split import IMAGENET_VAL_SOURCES
 from rib_core.errors import ConfigError
 from rib_core.options import Option
 
@@ -30,6 +31,7 @@ IMAGES_PER_SEVERITY = 50_000
 class ImageNetC(WnidFolders):
     folder_names = ("imagenet-c", "imagenet_c", "ImageNet-C")
     expected_classes = 1000
+    source_images = IMAGENET_VAL_SOURCES  # corrupted val images, named like them: rib_core/data/source_split.py
     image_size = 224  # the released JPEGs are 224 x 224: streamed, not cached, with cache = "auto"
     accepted_options = {"corruptions": Option((list, str), items=str), "severities": Option((list, int), items=int)}
     source_hint = ("ImageNet-C: https://zenodo.org/records/2235448 (one tar per corruption family: blur.tar, "

@@ -19,6 +19,7 @@ from pathlib import Path
 from rib_core.data.base import ClassMap
 from rib_core.data.folders import FolderAdapter, Inventory, list_images
 from rib_core.data.imagenet_classes import imagenet_a_classes, imagenet_r_classes, imagenet_wnids
+from rib_core.data.source_split import IMAGENET_VAL_SOURCES
 from rib_core.models.base import IMAGENET_1K
 
 
@@ -125,6 +126,7 @@ class ImageNetCartoon(WnidFolders):
     folder_names = ("imagenet-cartoon", "imagenet_cartoon", "ImageNet-Cartoon")
     expected_images = 50_000  # one per ImageNet-1k validation image
     expected_classes = 1000
+    source_images = IMAGENET_VAL_SOURCES  # named like the val images: rib_core/data/source_split.py
     source_hint = ("ImageNet-Cartoon: https://zenodo.org/records/6801109 (imagenet-cartoon.tar.gz, "
                    "unpacks to imagenet-cartoon/<wnid>/*)")
 
@@ -133,6 +135,7 @@ class ImageNetDrawing(WnidFolders):
     folder_names = ("imagenet-drawing", "imagenet_drawing", "ImageNet-Drawing")
     expected_images = 50_000  # one per ImageNet-1k validation image
     expected_classes = 1000
+    source_images = IMAGENET_VAL_SOURCES  # named like the val images: rib_core/data/source_split.py
     source_hint = ("ImageNet-Drawing: https://zenodo.org/records/6801109 (imagenet-drawing.tar.gz, "
                    "unpacks to imagenet-drawing/<wnid>/*)")
 
@@ -142,6 +145,7 @@ class ImageNetVal(WnidFolders):
                     "ILSVRC/Data/CLS-LOC/val", "val")
     expected_images = 50_000
     expected_classes = 1000
+    source_images = IMAGENET_VAL_SOURCES  # named like the val images: rib_core/data/source_split.py
     source_hint = ("ImageNet-1k validation set: https://image-net.org/download.php (ILSVRC2012_img_val.tar); "
                    "sort it into val/<wnid>/ILSVRC2012_val_*.JPEG folders, e.g. with the valprep.sh script "
                    "from https://github.com/soumith/imagenetloader.torch")

@@ -79,6 +79,31 @@ def storage_rows(prepared, plan, costs) -> list[tuple[str, str]]:
             ("fine-tuned weights", f"~{_bytes(weights_bytes)} ({basis.strip('; ')})")]
 
 
+def evaluation_rows(prepared) -> list[tuple[str, str]]:
+    """Which images post-evaluations use (the suite's eval_images), per dataset: these counts are the ones the
+    image forwards above add up."""
+    suite = prepared.suite
+    rows = [("evaluated images", f'eval_images = "{suite.eval_images}"')]
+    datasets = prepared.datasets + ([prepared.reference] if prepared.reference else [])
+    for ds in datasets:
+        total = ds.size("all")
+        if ds is prepared.reference:
+            what = [f"after each fine-tune {_part(ds, ds.eval_subset, total)}"]
+            if ds.anchor_subset != "all":
+                what.append(f"EWC anchor {_part(ds, ds.anchor_subset, total)}")
+        else:
+            what = [f"ft on {_part(ds, ds.ft_subset, total)}", f"own column {_part(ds, ds.own_subset, total)}",
+                    f"other columns {_part(ds, ds.eval_subset, total)}"]
+        rows.append((f"  {'reference ' if ds is prepared.reference else ''}{ds.label}", "; ".join(what)))
+    return rows
+
+
+def _part(ds, subset: str, total: int) -> str:
+    if subset == "all":
+        return f"all {total:,}"
+    return f"{ds.size(subset):,} of {total:,} ({subset})"
+
+
 def estimated_seconds(plan, store, settings, costs, dev: str) -> tuple[float, str]:
     """Seconds for the pending cells: each model's measured rates here, or the documented table."""
     table_eval = FALLBACK_IMAGES_PER_S.get(dev, FALLBACK_IMAGES_PER_S["cpu"])
@@ -138,6 +163,8 @@ def print_dry_run(prepared, plan, plan_to_run, store, console, calibrate_speed: 
     table.add_row("to run", str(s["pending"]))
     table.add_row("image forwards to run", f"{s['image_forwards']:,}")
     table.add_row("training steps to run", f"{s['train_steps']:,} (batch {settings.batch_size})")
+    for label, text in evaluation_rows(prepared):
+        table.add_row(escape(label), escape(text))
     dev = _device_type(device)
     from rib_core.engine.calibrate import model_costs
 

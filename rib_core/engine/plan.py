@@ -5,6 +5,10 @@ Cells:
 - fine-tune       FineTune(model, strategy, D_i) on D_i's fine-tuning part.
 - post-evaluation Eval(fine-tuned variant, D_j) for every D_j (j != i: all images, or held-out with
                   eval_images = "held-out"), D_i's held-out part, and the reference set.
+With eval_images = "held-out-sources", datasets made from the same source images (rib_core/data/source_split.py)
+are split by source image, one split for all of them: their fine-tuning part is "ft-sources", their held-out part
+"held-out-sources", and every post-evaluation of them (and of the reference set) uses only the held-out sources;
+EWC's anchor is the reference's "ft-sources" part, disjoint from its evaluated images.
 Same key => same result => reused. A changed hyper-parameter changes only the keys it flows into.
 """
 
@@ -42,6 +46,17 @@ class PreparedDataset:
     fingerprint: str  # adapter identity + image list + labels
     problem: str | None = None  # why it cannot be used (missing / failed check)
     split: float = 0.8
+    # Subset names (see `positions`). ft_subset: what fine-tunes on it train on ("ft-sources" when it is split
+    # by source image); eval_subset: what other datasets' fine-tunes are evaluated on; anchor_subset: what EWC's
+    # Fisher anchor uses when it is the reference set.
+    ft_subset: str = "ft"
+    eval_subset: str = "all"
+    anchor_subset: str = "all"
+
+    @property
+    def own_subset(self) -> str:
+        """The held-out part that fine-tunes on this dataset are evaluated on."""
+        return "held-out-sources" if self.ft_subset == "ft-sources" else "held-out"
 
     @property
     def label(self) -> str:
@@ -54,12 +69,19 @@ class PreparedDataset:
         expected = getattr(self.adapter, "expected_images", None) or 0
         if self.spec.max_images:
             expected = min(expected, self.spec.max_images)
-        return {"all": expected, "ft": round(expected * self.split), "held-out": expected - round(expected * self.split)}[subset]
+        ft = round(expected * self.split)
+        return {"all": expected, "ft": ft, "held-out": expected - ft, "ft-sources": ft,
+                "held-out-sources": expected - ft}[subset]
 
     def positions(self, subset: str) -> np.ndarray:
+        """"all", or the fine-tuning / held-out part: "ft" / "held-out" (stratified by class), "ft-sources" /
+        "held-out-sources" (by source image; only for a dataset split that way, whose parts they then are)."""
         if subset == "all":
             return np.arange(len(self.samples))
-        return {"held-out": self.held_out_positions, "ft": self.ft_positions}[subset]
+        if subset.endswith("-sources") and self.ft_subset != "ft-sources":
+            raise ValueError(f"dataset '{self.label}' is not split by source image: no subset '{subset}'")
+        return {"held-out": self.held_out_positions, "ft": self.ft_positions,
+                "held-out-sources": self.held_out_positions, "ft-sources": self.ft_positions}[subset]
 
 
 @dataclass
@@ -165,6 +187,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     With `check_weights` (dry runs), ask each backbone plugin whether its weights are available offline.
     """
     from rib_core.data.locate import check_data_root, resolve_root
+    from rib_core.data.source_split import shared_sources, split_by_source
     from rib_core.data.splits import cap_samples, split_indices
     from rib_core.models.base import file_digest
     settings = suite.training
@@ -224,7 +247,18 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
             problems.append(problem)
         if spec.max_images and samples:
             samples = cap_samples(samples, spec.max_images, suite.seed)
-        if samples:
+        by_source = suite.eval_images == "held-out-sources" and shared_sources(adapter) is not None
+        if samples and by_source:
+            try:
+                ft, held = split_by_source(samples, suite.split, suite.seed, spec.label)
+            except DataError as exc:
+                problems.append(str(exc))
+                problem = problem or str(exc)
+                ft = held = np.zeros(0, dtype=np.int64)
+            if problem is None and (len(ft) == 0 or len(held) == 0):
+                warnings.append(f"dataset '{spec.label}': split by source image, its {len(samples)} images leave "
+                                f"{len(ft)} to fine-tune on and {len(held)} held out.")
+        elif samples:
             ft, held = split_indices(samples, suite.split, suite.seed)
             if spec.max_images and len(held) == 0:
                 warnings.append(f"dataset '{spec.label}': max_images = {spec.max_images} leaves no held-out image "
@@ -237,11 +271,28 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
             "samples": hashlib.sha256("\n".join(f"{s.path}\t{s.label}\t{s.group}" for s in samples).encode()).hexdigest(),
             "class_map": adapter.class_map().digest() if samples else None,
         })
-        return PreparedDataset(spec, adapter, samples, np.asarray(ft), np.asarray(held), fingerprint, problem,
-                               suite.split)
+        prepared_ds = PreparedDataset(spec, adapter, samples, np.asarray(ft), np.asarray(held), fingerprint,
+                                      problem, suite.split)
+        if by_source:
+            prepared_ds.ft_subset = "ft-sources"
+            prepared_ds.eval_subset = prepared_ds.anchor_subset = None  # set below: they differ for the reference
+        elif suite.eval_images == "held-out":
+            prepared_ds.eval_subset = "held-out"
+        return prepared_ds
 
     datasets = [prepare_dataset(spec) for spec in suite.datasets]
     reference = prepare_dataset(suite.reference) if suite.reference else None
+    for ds in datasets:
+        if ds.ft_subset == "ft-sources":
+            ds.eval_subset, ds.anchor_subset = "held-out-sources", "all"
+    if reference is not None:
+        # The reference set is evaluated after every fine-tune on all its images, except under
+        # "held-out-sources": then on its held-out part, and EWC's anchor uses the fine-tuning part, so that the
+        # anchor and the evaluated reference images are disjoint (by source image when it shares sources).
+        if suite.eval_images == "held-out-sources":
+            reference.eval_subset, reference.anchor_subset = reference.own_subset, reference.ft_subset
+        else:
+            reference.eval_subset, reference.anchor_subset = "all", "all"
 
     models = []
     label_spaces = {ds.adapter.class_map().label_space for ds in datasets + [reference]
@@ -289,7 +340,18 @@ def finetune_key(prepared: Prepared, model: PreparedModel, strategy_name: str, s
         "split": [prepared.suite.split, prepared.suite.seed], "seed": seed, "init": init_key,
         # Strategies may use the reference set (EWC's Fisher anchor), so it is part of every fine-tune's key.
         "reference": prepared.reference.fingerprint if prepared.reference is not None else None,
-    })
+    } | _split_keys(prepared, ds))
+
+
+def _split_keys(prepared: Prepared, ds: PreparedDataset) -> dict:
+    """What eval_images = "held-out-sources" changes in a fine-tune: its images, the anchor's. Only present when
+    they differ from the other modes', so those modes' keys stay what they were."""
+    extra = {}
+    if ds.ft_subset != "ft":
+        extra["ft_subset"] = ds.ft_subset
+    if prepared.reference is not None and prepared.reference.anchor_subset != "all":
+        extra["anchor_subset"] = prepared.reference.anchor_subset
+    return extra
 
 
 def eval_key(source: str, ds: PreparedDataset, subset: str, split: list, precision: str = "fp32") -> str:
@@ -345,12 +407,7 @@ def build_plan(prepared: Prepared) -> list[Cell]:
             for variant in ps.strategy.variant_labels():
                 source = digest({"finetune": ft.key, "variant": variant})
                 for ds_j in eval_sets:
-                    if ds_j is ds_i:
-                        subset = "held-out"
-                    elif ds_j is prepared.reference:
-                        subset = "all"
-                    else:
-                        subset = "held-out" if suite.eval_images == "held-out" else "all"
+                    subset = ds_j.own_subset if ds_j is ds_i else ds_j.eval_subset
                     add(Cell("eval", eval_key(source, ds_j, subset, split, suite.eval_precision), model.label,
                              strategy=variant_label(ps.label, variant), ft_dataset=ds_i.label,
                              eval_dataset=ds_j.label, variant=variant, subset=subset, deps=(ft.key,),

@@ -299,14 +299,17 @@ class Runner:
         settings = prepared.settings
         seed = cell.seed if cell.seed is not None else prepared.suite.seed  # data order, new parameters, sampling
         labels = np.array([s.label for s in ds.samples], dtype=np.int64)
-        train_data = TrainData(images, ds.ft_positions, labels, backbone.preprocess, self.device,
-                               settings.batch_size, seed, f"{ds.fingerprint}/ft", class_map)
+        train_data = TrainData(images, ds.positions(ds.ft_subset), labels, backbone.preprocess, self.device,
+                               settings.batch_size, seed, f"{ds.fingerprint}/{ds.ft_subset}", class_map)
         anchor = None
         if prepared.reference is not None and prepared.reference.samples:
             ref = prepared.reference
             ref_labels = np.array([s.label for s in ref.samples], dtype=np.int64)
-            anchor = TrainData(self.images(ref, backbone.preprocess), np.arange(len(ref.samples)), ref_labels,
-                               backbone.preprocess, self.device, settings.batch_size, seed, ref.fingerprint,
+            # All of it, or (eval_images = "held-out-sources") the part its post-evaluations never see.
+            part = ref.anchor_subset
+            anchor = TrainData(self.images(ref, backbone.preprocess), ref.positions(part), ref_labels,
+                               backbone.preprocess, self.device, settings.batch_size, seed,
+                               ref.fingerprint if part == "all" else f"{ref.fingerprint}/{part}",
                                ref.adapter.class_map())
 
         def load_stage(name: str) -> dict:
@@ -346,7 +349,7 @@ class Runner:
             "kind": "finetune", "strategy_params": strategy.params, "settings": settings.__dict__,
             "variants": list(variants), "backbone": backbone.identity, "files": files,
             "timing": {"seconds": seconds}, "train_log": log,
-            "ft_images": int(len(ds.ft_positions)),
+            "ft_images": int(len(ds.positions(ds.ft_subset))),
         }
         if distributed.active():
             record["processes"] = distributed.world_size()
