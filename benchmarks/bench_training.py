@@ -85,7 +85,7 @@ def rib_fine_tune(model, images, positions, labels, preprocess, class_map, setti
     """Train `model` in place through rib's fine_tune (strategy "ft"); returns the optimizer steps taken."""
     import numpy as np
 
-    from rib_core.engine.runner import TrainData
+    from rib_core.engine.train_data import TrainData
     from rib_core.models.base import Backbone
     from rib_core.strategies.base import TrainContext
     from rib_core.strategies.builtin import FullFineTune

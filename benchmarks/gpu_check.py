@@ -152,7 +152,7 @@ def main(argv=None) -> int:
     from bench_training import plain_loop, rib_fine_tune
     from rib_core.data.images import open_images
     from rib_core.engine.evaluate import predict
-    from rib_core.engine.runner import select_device
+    from rib_core.engine.device import select_device
     from rib_core.preprocess import Preprocess
     from rib_core.strategies.base import TrainSettings
 

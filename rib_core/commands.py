@@ -101,7 +101,8 @@ def bench(args) -> int:
         return _launch(args, launcher_cls, suite, registry, prepared, plan, store, console)
     from rib_core.engine import distributed
     from rib_core.engine.progress import make_progress
-    from rib_core.engine.runner import Runner, select_device
+    from rib_core.engine.device import select_device
+    from rib_core.engine.runner import Runner
 
     device = distributed.setup(args.device) or select_device(args.device)
     main_process = distributed.is_main()

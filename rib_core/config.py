@@ -15,6 +15,8 @@ from pathlib import Path
 from rib_core.errors import ConfigError, UnknownNameError
 from rib_core.options import Option, check_value, did_you_mean
 from rib_core.paths import check_file_name
+from rib_core.suite_keys import (CACHE_VALUES, DATASET_KEYS, EVAL_IMAGES, MODEL_KEYS,  # noqa: F401 (re-exported)
+                                 STRATEGY_KEYS, SUITE_KEYS)
 from rib_core.training import TrainSettings
 
 if sys.version_info >= (3, 11):
@@ -81,63 +83,6 @@ class Suite:
     @property
     def training_seeds(self) -> list[int]:
         return list(self.seeds) if self.seeds is not None else [self.seed]
-
-
-# What the core itself reads from a suite; each value declares the key's type and range (rib_core/options.py).
-# Adding a suite key is one line here (plus the Suite field it fills). Options of one dataset adapter, model loader
-# or strategy are declared by that adapter, loader or strategy, not here.
-CACHE_VALUES = (True, False, "auto")  # decoded-image cache; "auto": rib_core.data.base.use_cache
-EVAL_IMAGES = ("all", "held-out", "held-out-sources")  # rib_core.engine.plan; docs/protocol.md
-SUITE_KEYS = {
-    "description": Option(str, help="one line shown by `rib list suites` and in reports"),
-    "models": Option(list, help="backbones: names (\"timm:vit_base_patch16_224.augreg_in1k\") or tables "
-                     "{ name, label, weights, <loader options> }"),
-    "datasets": Option(list, help="the downstream datasets D_i (at least 2): names or tables "
-                       "{ name, label, adapter, path, max_images, cache, <adapter options> }"),
-    "reference": Option((str, dict), help="the in-distribution reference set (ImageNet-1k val), evaluated "
-                        "before and after every fine-tune; also EWC's Fisher anchor"),
-    "strategies": Option(list, help="fine-tuning strategies: names or tables { name, label, optional, <parameters> }"),
-    "training": Option(dict, help="the [training] table (below)"),
-    "seed": Option(int, minimum=0, help="seed of the split, image caps and (unless `seeds` is set) training"),
-    "seeds": Option(list, items=int, minimum=0, help="training seeds: every fine-tune runs once per seed, and "
-                    "reports give intervals over them"),
-    "split": Option(float, help="fraction (between 0 and 1) of each D_i fine-tuned on; the rest is "
-                    "its held-out part"),
-    "eval_images": Option(str, choices=EVAL_IMAGES, help="which images of D_j (j != i) the fine-tuned model is "
-                          "evaluated on: \"all\", only the \"held-out\" parts, or \"held-out-sources\": datasets "
-                          "that share source images (ImageNet-C, -Cartoon, -Drawing, val) only on sources held out "
-                          "from every fine-tune (docs/protocol.md)"),
-    "eval_precision": Option(str, choices=("fp32", "bf16", "fp16"), help="evaluation precision (training: "
-                             "[training] amp)"),
-    "data_root": Option(str, help="folder holding the datasets (default: $RIB_DATA_ROOT)"),
-    "cache": Option((bool, str), choices=CACHE_VALUES, help="decoded-image cache for every dataset that does not "
-                    "say otherwise; \"auto\": when its images are larger than the model's input"),
-    "allow_partial": Option(bool, help="run on datasets that fail their completeness check"),
-    "strict_images": Option(bool, help="stop at the first unreadable image instead of skipping and counting it"),
-    "eval_batch_size": Option(int, minimum=1, help="images per evaluation batch (halved on out-of-memory)"),
-    "metrics": Option(list, items=str, help="metrics to compute; unset: every registered metric"),
-    "cpu_threads": Option(int, minimum=1, help="torch threads on a CPU device; unset: one per core"),
-}
-# The keys every entry of a kind may carry, whatever adapter, loader or strategy it names.
-MODEL_KEYS = {
-    "name": Option(str, help="the backbone's registered name"),
-    "label": Option(str, help="its name in reports and cache keys (default: the name)"),
-    "weights": Option(str, help="a local weights file (safetensors or a state dict) instead of the hub's"),
-}
-DATASET_KEYS = {
-    "name": Option(str, help="the dataset's registered name"),
-    "label": Option(str, help="its name in reports (default: the name); two entries of one dataset need two labels"),
-    "adapter": Option(str, help="the registered adapter to read it with (default: the name)"),
-    "path": Option(str, help="its folder, when not found under data_root"),
-    "max_images": Option(int, minimum=1, help="a class-balanced cap on its images (quick runs)"),
-    "cache": Option((bool, str), choices=CACHE_VALUES, help="this dataset's decoded-image cache (default: the "
-                    "suite's `cache`)"),
-}
-STRATEGY_KEYS = {
-    "name": Option(str, help="the strategy's registered name"),
-    "label": Option(str, help="its name in reports (default: the name); two entries of one strategy need two labels"),
-    "optional": Option(bool, help="skip it with a warning when its plugin is not installed"),
-}
 
 
 def _as_option(declared) -> Option:

@@ -23,7 +23,7 @@ def _specs(args, registry) -> tuple[list[DatasetSpec], str | None]:
 
 
 def check_command(args, registry, console) -> int:
-    from rib_core.data.locate import resolve_root
+    from rib_core.data.locate import open_adapter
 
     specs, suite_root = _specs(args, registry)
     data_root = args.data_root or suite_root or os.environ.get("RIB_DATA_ROOT")
@@ -31,9 +31,7 @@ def check_command(args, registry, console) -> int:
     results = []
     for spec in specs:
         cls = registry.load("datasets", spec.adapter)
-        root, looked = resolve_root(cls, spec.label, data_root, spec.path) if (cls.folder_names or spec.path) else (None, [])
-        adapter = cls(spec.label, root, dict(spec.options, adapter=spec.adapter))
-        adapter.looked_in = looked
+        adapter = open_adapter(cls, spec.label, dict(spec.options, adapter=spec.adapter), data_root, spec.path)
         result = adapter.check(deep=args.deep)
         row = result.as_dict()
         hint = None if result.ok else cls.misplaced_hint(data_root, adapter.root)

@@ -95,10 +95,21 @@ def check_data_root(data_root: str | None, specs, registry) -> None:
                     f"${DATA_ROOT_ENV}). Point it at the folder that holds your datasets.")
 
 
-def make_adapter(adapter_cls, label: str, options: dict | None = None, data_root: str | None = None):
-    """Resolve the dataset's folder and instantiate its adapter; `adapter.looked_in` records where rib looked."""
+def open_adapter(adapter_cls, label: str, options: dict | None = None, data_root: str | None = None,
+                 path: str | None = None):
+    """A dataset's adapter, its folder resolved: the one way `rib bench` and `rib datasets check` open a dataset.
+
+    `path` (else `options["path"]`) overrides the search under `data_root`. Adapters without conventional folders
+    (no `folder_names`, no path) find their data themselves. `adapter.looked_in` records where rib looked.
+    """
     options = dict(options or {})
-    root, looked = resolve_root(adapter_cls, label, data_root, options.get("path"))
+    path = path or options.get("path")
+    root, looked = (None, [])
+    if adapter_cls.folder_names or path:
+        root, looked = resolve_root(adapter_cls, label, data_root, path)
     adapter = adapter_cls(label, root, options)
     adapter.looked_in = looked
     return adapter
+
+
+make_adapter = open_adapter  # its name before 0.2

@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rib_core.data.base import use_cache
-from rib_core.engine.plan import variant_label
+from rib_core.engine.prepared import variant_label
 
 # Documented fallback throughputs (images/s) for a ViT-B/16 at 224 px, used when no calibration is possible.
 # GPU: bf16 inference on a current datacenter GPU; CPU: fp32 on a few cores. Training ~ 3x an inference pass.

@@ -95,7 +95,8 @@ def run_job(worker: Worker, keys: list[str]) -> dict:
     os.environ.update(worker.env)
     from rib_core.engine import distributed
     from rib_core.engine.plan import build_plan
-    from rib_core.engine.runner import Runner, select_device
+    from rib_core.engine.device import select_device
+    from rib_core.engine.runner import Runner
     from rib_core.engine.shard import ShardRunner
     from rib_core.engine.store import Store
     from rib_core.errors import RibError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rib_core.engine.plan import Cell, Prepared
+    from rib_core.engine.prepared import Cell, Prepared
 
 
 def order_cells(cells: list[Cell]) -> list[Cell]:
@@ -52,6 +52,6 @@ def run_manifest(prepared: Prepared, plan: list[Cell]) -> dict:
 
 
 def _variant_label(strategy_label: str, variant: str) -> str:
-    from rib_core.engine.plan import variant_label
+    from rib_core.engine.prepared import variant_label
 
     return variant_label(strategy_label, variant)

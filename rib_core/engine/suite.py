@@ -13,7 +13,7 @@ def load_and_prepare(args):
     """`args`: anything with `config`, `suite`, and optionally `weights` (--weights values) and `dry_run`.
     Returns (suite, registry, prepared)."""
     from rib_core.config import load_suite
-    from rib_core.engine.plan import prepare
+    from rib_core.engine.prepare import prepare
     from rib_core.plugins import get_registry
     from rib_core.resolve import resolve_names
 
