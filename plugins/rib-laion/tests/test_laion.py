@@ -10,32 +10,19 @@ import torch.nn.functional as F
 torch.set_num_threads(1)
 open_clip = pytest.importorskip("open_clip")
 timm = pytest.importorskip("timm")
-from safetensors.torch import load_file, save_file  # noqa: E402
+from rib_clip import testing as clip_testing  # noqa: E402
+from rib_clip.testing import TINY_CLIP, TINY_VIT, save  # noqa: E402,F401
+from safetensors.torch import load_file  # noqa: E402
 
 import rib_laion  # noqa: E402
 from rib_core.errors import RibError  # noqa: E402
 
-TINY_CLIP = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
-TINY_VIT = {"depth": 1, "embed_dim": 32, "num_heads": 2, "img_size": 32}
 ZEROSHOT_NAME = "laion/vit-b16-laion2b-zeroshot"
 
 
 def tiny_clip(seed=0):
     """What the plugin must rebuild: ViT-B-16 with plain GELU, as the LAION-2B weights were trained."""
-    torch.manual_seed(seed)
-    model = open_clip.create_model("ViT-B-16", pretrained=None, **TINY_CLIP).eval()
-    with torch.no_grad():
-        model.logit_scale.fill_(2.5)
-    return model
-
-
-def save(model, path):
-    save_file(model.state_dict(), str(path))
-    return str(path)
+    return clip_testing.tiny_clip("ViT-B-16", seed=seed, quick_gelu=False, logit_scale=2.5)
 
 
 def test_every_finetuned_name_is_a_laion_timm_model_with_an_imagenet_1k_head():

@@ -12,34 +12,20 @@ import torch.nn.functional as F
 torch.set_num_threads(1)
 open_clip = pytest.importorskip("open_clip")
 timm = pytest.importorskip("timm")
-from safetensors.torch import load_file, save_file  # noqa: E402
+from rib_clip import testing as clip_testing  # noqa: E402
+from rib_clip.testing import TINY_CLIP, TINY_VIT, save  # noqa: E402,F401
+from safetensors.torch import load_file  # noqa: E402
 
 import rib_openai_clip  # noqa: E402
 from rib_core.errors import ConfigError, RibError  # noqa: E402
 from rib_core.models.timm_loader import load_timm_model  # noqa: E402
 
-# A tiny open_clip CLIP, as overrides of the architecture's own config (open_clip's **model_kwargs).
-TINY_CLIP = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
-TINY_VIT = {"depth": 1, "embed_dim": 32, "num_heads": 2, "img_size": 32}
 ZEROSHOT_NAME = "openai-clip/vit-b16-zeroshot"
 
 
 def tiny_clip(seed=0):
     """What the plugin must rebuild: ViT-B-16 with QuickGELU, as the 'openai' weights were trained."""
-    torch.manual_seed(seed)
-    model = open_clip.create_model("ViT-B-16", pretrained=None, force_quick_gelu=True, **TINY_CLIP).eval()
-    with torch.no_grad():
-        model.logit_scale.fill_(2.0)  # exp(2) ~ 7.4, not the init value, so a missing temperature shows
-    return model
-
-
-def save(model, path):
-    save_file(model.state_dict(), str(path))
-    return str(path)
+    return clip_testing.tiny_clip("ViT-B-16", seed=seed, quick_gelu=True, logit_scale=2.0)
 
 
 def load_zeroshot(weights, templates="simple", **options):
