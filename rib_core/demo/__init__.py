@@ -21,6 +21,16 @@ DATASET_PREFIX = "demo-"
 BACKBONES = ("narrow", "broad")
 LABEL_SPACE = "rib-demo"
 
+
+
+def demo_part(name: str, prefix: str, known: tuple[str, ...], error, what: str) -> str:
+    """ "demo-photo" -> "photo" (a bare "photo" too), or `error` listing the demo's names of that kind."""
+    part = name[len(prefix):] if name.startswith(prefix) else name
+    if part not in known:
+        raise error(f"unknown demo {what} '{name}'. The demo has: {', '.join(prefix + k for k in known)}.")
+    return part
+
+
 # Bump when the pictures (or the pretraining) change: old caches are then ignored, never reused by mistake.
 DATA_VERSION = "v1"
 MODEL_VERSION = "v1"

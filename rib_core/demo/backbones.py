@@ -21,7 +21,7 @@ import torch
 from timm.layers import HybridEmbed
 from timm.models.vision_transformer import VisionTransformer
 
-from rib_core.demo import BACKBONES, LABEL_SPACE, MODEL_VERSION, models_dir, terminal_progress
+from rib_core.demo import BACKBONES, LABEL_SPACE, MODEL_VERSION, demo_part, models_dir, terminal_progress
 from rib_core.demo import pretrain
 from rib_core.errors import RibError, UnknownNameError
 from rib_core.models.base import Backbone, file_digest, load_state_dict_file
@@ -59,11 +59,7 @@ def architecture(name: str, *, options: dict | None = None):
 
 def variant_of(name: str) -> str:
     """ "demo/narrow" -> "narrow", or an error listing the demo backbones."""
-    variant = name[len(NAME_PREFIX):] if name.startswith(NAME_PREFIX) else name
-    if variant not in BACKBONES:
-        known = ", ".join(NAME_PREFIX + b for b in BACKBONES)
-        raise UnknownNameError(f"unknown demo model '{name}'. The demo has: {known}.")
-    return variant
+    return demo_part(name, NAME_PREFIX, BACKBONES, UnknownNameError, "model")
 
 
 def check_name(name: str) -> None:

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from rib_core.data.base import CheckResult, ClassMap, DatasetAdapter, Sample
-from rib_core.demo import DATA_VERSION, DATASET_PREFIX, DOMAINS, LABEL_SPACE, data_dir, terminal_progress
+from rib_core.demo import DATA_VERSION, DATASET_PREFIX, DOMAINS, LABEL_SPACE, data_dir, demo_part, terminal_progress
 from rib_core.errors import ConfigError
 
 IMAGES_PER_CLASS = 60
@@ -61,11 +61,7 @@ def generate_domain(domain: str, destination: Path, *, images_per_class: int = I
 
 def domain_of(name: str) -> str:
     """ "demo-photo" -> "photo", or an error listing the demo domains."""
-    domain = name[len(DATASET_PREFIX):] if name.startswith(DATASET_PREFIX) else name
-    if domain not in DOMAINS:
-        known = ", ".join(DATASET_PREFIX + d for d in DOMAINS)
-        raise ConfigError(f"unknown demo dataset '{name}'. The demo has: {known}.")
-    return domain
+    return demo_part(name, DATASET_PREFIX, DOMAINS, ConfigError, "dataset")
 
 
 def ensure_all_domains(cache: Path | None = None, progress=None) -> Path:
