@@ -61,13 +61,15 @@ def test_demo_numbers_are_meaningful(demo_run):
 
 
 # -- the documented numbers --------------------------------------------------------------------------------------
-# The demo is deterministic: two cold runs on one machine agree byte for byte, and two different 2-core x86
-# machines printed the same numbers (issue 22). So the docs' numbers must be exactly what the current code prints
-# (to the printed digit); when a change of rib moves them, refresh them with scripts/demo-excerpt. If a CI machine
-# ever prints different numbers with unchanged code, that is a new measurement of cross-CPU variation: record it
-# in README.md and widen these tolerances to it.
-ACCURACY_TOLERANCE = 0.05  # any accuracy, or change of accuracy (RI_i, its interval, delta ref, ID gain)
-MRI_TOLERANCE = 0.05
+# The demo is deterministic on one machine (two cold runs agree byte for byte), but not across CPUs: its
+# pretraining and fine-tuning amplify a last-bit difference of the float kernels. Measured with unchanged code
+# (main at 8984501, 2026-12-02): a 2-core AMD EPYC machine printed numbers that differ from the excerpt's machine
+# by up to 6.6 points on one accuracy or RI cell, 2.4 on a pretrained accuracy and 1.0 on an mRI (README.md).
+# So the docs' numbers are checked within that variation, with a margin: this catches a stale excerpt after a
+# change that moves results (refresh it with scripts/demo-excerpt), not a CPU's rounding; the claims the docs
+# make from these numbers are asserted exactly by test_demo_numbers_are_meaningful on every machine.
+ACCURACY_TOLERANCE = 10.0  # any accuracy, or change of accuracy (RI_i, its interval, delta ref, ID gain)
+MRI_TOLERANCE = 2.0
 NUMBER = re.compile(r"[-+]?\d+\.\d")
 
 
