@@ -117,6 +117,13 @@ def default_suite_file() -> Path:
 
 
 def load_suites(path: Path | None = None) -> tuple[Path, dict[str, dict]]:
+    """(the file, its [suites.NAME] tables)."""
+    path, suites, _ = _read_suite_file(path)
+    return path, suites
+
+
+def _read_suite_file(path: Path | None) -> tuple[Path, dict[str, dict], str | None]:
+    """(the file, its suites, its `default` suite name): the file is read once."""
     path = Path(path) if path is not None else default_suite_file()
     data = read_toml(path)
     unknown = set(data) - {"suites", "default"}
@@ -127,7 +134,7 @@ def load_suites(path: Path | None = None) -> tuple[Path, dict[str, dict]]:
     suites = data.get("suites")
     if not isinstance(suites, dict) or not suites:
         raise ConfigError(f"{path}: no suites found. Define at least one [suites.NAME] table.")
-    return path, suites
+    return path, suites, data.get("default")
 
 
 def choose_suite_name(path: Path, suites: dict, requested: str | None, default: str | None = None) -> str:
@@ -148,9 +155,8 @@ def choose_suite_name(path: Path, suites: dict, requested: str | None, default: 
 
 
 def load_suite(path: Path | None, name: str | None) -> Suite:
-    path, suites = load_suites(path)
-    data = read_toml(path)
-    name = choose_suite_name(path, suites, name, data.get("default"))
+    path, suites, default = _read_suite_file(path)
+    name = choose_suite_name(path, suites, name, default)
     return parse_suite(name, suites[name], str(path))
 
 

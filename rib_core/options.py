@@ -77,9 +77,7 @@ def _is_choice(value, choices) -> bool:
 def _choices_error(where: str, value, choices) -> ConfigError:
     written = [_toml(c) for c in choices]
     expected = written[0] if len(written) == 1 else ", ".join(written[:-1]) + " or " + written[-1]
-    close = difflib.get_close_matches(value, [c for c in choices if isinstance(c, str)], n=1, cutoff=0.5) \
-        if isinstance(value, str) else []
-    hint = f" Did you mean {_toml(close[0])}?" if close else ""
+    hint = did_you_mean(value, [c for c in choices if isinstance(c, str)], shown=_toml) if isinstance(value, str) else ""
     return ConfigError(f"{where}: expected {expected}, got {_toml(value)}.{hint}")
 
 

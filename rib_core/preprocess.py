@@ -6,9 +6,7 @@ cache is built; mean/std normalisation is a cheap device op applied per batch.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -23,9 +21,6 @@ class Preprocess:
         """Identifies the uint8 images this preprocessing produces (normalisation excluded)."""
         # "-tv": torchvision's (timm's) resize and crop arithmetic; caches of the earlier rounding are not reused.
         return f"{self.input_size}-{self.resize_size}-{self.interpolation}-tv"
-
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
     def to_uint8(self, image):
         """PIL image -> uint8 tensor (3, input_size, input_size): resize shorter side, centre crop."""

@@ -38,7 +38,9 @@ SUITE_KEYS = {
     "allow_partial": Option(bool, help="run on datasets that fail their completeness check"),
     "strict_images": Option(bool, help="stop at the first unreadable image instead of skipping and counting it"),
     "eval_batch_size": Option(int, minimum=1, help="images per evaluation batch (halved on out-of-memory)"),
-    "metrics": Option(list, items=str, help="metrics to compute; unset: every registered metric"),
+    "metrics": Option(list, items=str, help="metrics to report; unset: every registered metric. top1, ri and mri are "
+                      "always computed; the summary's Δ ref and ID gain columns need \"forgetting\" and "
+                      "\"id-gain\" in the list"),
     "cpu_threads": Option(int, minimum=1, help="torch threads on a CPU device; unset: one per core"),
 }
 # The keys every entry of a kind may carry, whatever adapter, loader or strategy it names.

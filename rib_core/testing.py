@@ -119,16 +119,16 @@ class TensorTrainData:
     of the seed and the epoch only)."""
 
     def __init__(self, images, labels, batch_size: int = 8, class_map=None, identity: str = "test-data",
-                 shuffle: bool = True):
+                 shuffle: bool = True, seed: int = 0):
         self.images, self.labels, self.batch_size = images, labels, batch_size
-        self.class_map, self.identity, self.shuffle = class_map, identity, shuffle
+        self.class_map, self.identity, self.shuffle, self.seed = class_map, identity, shuffle, seed
         self.batches_per_epoch = -(-len(images) // batch_size)
 
     def epoch(self, index: int):
         import torch
 
         n = len(self.images)
-        order = (torch.randperm(n, generator=torch.Generator().manual_seed(index)) if self.shuffle
+        order = (torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + index)) if self.shuffle
                  else torch.arange(n))
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]

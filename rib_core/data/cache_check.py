@@ -8,8 +8,9 @@ differ, so that they are decoded again.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
+
+from rib_core.hashing import sha256_file
 
 _verified: set[tuple[str, int, int]] = set()  # (path, size, mtime_ns) of shards already checked in this process
 
@@ -19,19 +20,11 @@ def _stamp(path: Path) -> tuple[str, int, int]:
     return str(path), st.st_size, st.st_mtime_ns
 
 
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
-
-
 def shard_checksums(folder: Path, names: list[str]) -> dict[str, str]:
     """SHA-256 of each shard just written, for the manifest (they count as verified for this run)."""
     out = {}
     for name in names:
-        out[name] = _digest(folder / name)
+        out[name] = sha256_file(folder / name)
         _verified.add(_stamp(folder / name))
     return out
 
@@ -51,7 +44,7 @@ def verify_shards(folder: Path, manifest: dict) -> bool:
             return False
         if stamp in _verified:
             continue
-        if checksums.get(name) != _digest(path):
+        if checksums.get(name) != sha256_file(path):
             path.unlink(missing_ok=True)
             intact = False
             continue

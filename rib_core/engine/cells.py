@@ -33,10 +33,16 @@ def run_eval(runner, cell: Cell) -> None:
     positions = ds.positions(cell.subset)
     class_map = ds.adapter.class_map()
     check_label_space(backbone, class_map, ds.label)
+
+    def on_batch(n: int) -> None:
+        runner.stats.image_forwards += n
+        if runner.progress:
+            runner.progress.advance(n)
+
     started = time.perf_counter()
     out = predict(model, backbone.preprocess, images, distributed.my_part(positions), class_map, runner.device,
-                  runner.prepared.suite.eval_batch_size, precision=runner.prepared.suite.eval_precision, counter=runner.stats,
-                  on_batch=runner.progress.advance if runner.progress else None)
+                  runner.prepared.suite.eval_batch_size, precision=runner.prepared.suite.eval_precision,
+                  on_batch=on_batch)
     seconds = time.perf_counter() - started
     parts = distributed.gather(out)  # rank order == image order: each rank held a contiguous part
     if not distributed.is_main():

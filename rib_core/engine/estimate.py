@@ -177,7 +177,8 @@ def print_dry_run(prepared, plan, plan_to_run, store, console, calibrate_speed: 
     if suite.skipped:
         console.print(f"[dim]optional strategies not installed, skipped: {', '.join(suite.skipped)}[/]")
     if prepared.problems:
-        console.print("[yellow]Missing or failing (a real run refuses to start until fixed):[/]")
+        console.print("[yellow]Missing or failing (a real run refuses to start until fixed; missing weights only "
+                      "when the model hubs are offline, HF_HUB_OFFLINE=1: online they download at the first cell):[/]")
         for p in prepared.problems:
             console.print(f"  - {p}")
     return s

@@ -44,7 +44,7 @@ def autocast(device: torch.device, precision: str | None = "fp32"):
 
 @torch.inference_mode()
 def predict(model, preprocess, images, positions: np.ndarray, class_map, device: torch.device, batch_size: int,
-            precision: str = "fp32", counter=None, on_batch=None) -> dict:
+            precision: str = "fp32", on_batch=None) -> dict:
     """Top-5 predictions over the dataset's classes for the images at `positions`.
 
     Results stay on the device until the end (no per-batch synchronisation). On CUDA out-of-memory the batch
@@ -71,8 +71,6 @@ def predict(model, preprocess, images, positions: np.ndarray, class_map, device:
                 prob_out.append(prob)
                 pos_out.append(np.asarray(pos))
                 done = order[int(pos[-1])] + 1
-                if counter is not None:
-                    counter["image_forwards"] += len(pos)
                 if on_batch is not None:
                     on_batch(len(pos))
             break

@@ -127,7 +127,7 @@ def launch(launcher: Launcher, plan, store, suite_name: str, worker: Worker, sta
                         continue
                     entry["state"] = "done"
                     for name in ("cells_run", "image_forwards", "train_steps"):
-                        stats[name] += summary.get(name, 0)
+                        setattr(stats, name, getattr(stats, name) + summary.get(name, 0))
                     stats.failed.extend(tuple(f) for f in summary.get("failed", []))
                     stats.skipped.extend(summary.get("skipped", []))
             if changed:

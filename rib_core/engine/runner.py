@@ -36,12 +36,6 @@ class RunStats:
     failed: list = field(default_factory=list)  # (cell description, error)
     skipped: list = field(default_factory=list)  # cells not run because a dependency failed
 
-    def __getitem__(self, name):  # lets evaluate.predict count into it like a dict
-        return getattr(self, name)
-
-    def __setitem__(self, name, value):
-        setattr(self, name, value)
-
 
 def versions(prepared: Prepared) -> dict:
     out = {"rib": rib_core.__version__, "torch": torch.__version__, "python": platform.python_version()}

@@ -26,12 +26,14 @@ class TrainData(Protocol):
 
     `epoch(i)` yields (images, labels) batches on `ctx.device`: images normalised for the backbone, labels indices
     into `class_map`'s classes. The order is a function of the seed and `i` only, so a resumed run sees the same
-    batches. `identity` changes whenever the images, their split or the preprocessing change: use it in cache
-    keys (EWC's Fisher is cached by it).
+    batches. `identity` changes whenever the images, their split or the preprocessing change, and `seed` is the
+    seed of that order: use both in cache keys of anything computed from the batches (EWC's Fisher is cached by
+    them).
     """
 
     batches_per_epoch: int
     identity: str
+    seed: int
     class_map: object  # rib_core.api.ClassMap
 
     def epoch(self, index: int) -> Iterator[tuple]: ...

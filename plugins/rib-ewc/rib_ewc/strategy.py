@@ -68,7 +68,7 @@ class EWC(Strategy):
         samples, labels = self.params["fisher_samples"], self.params["labels"]
         # The first `samples` images of epoch 0 are used; their order may depend on the data's seed.
         key = {"format": 1, "backbone": ctx.backbone.identity, "anchor": str(anchor.identity),
-               "order_seed": getattr(anchor, "seed", None), "classes": class_map.digest(),
+               "order_seed": anchor.seed, "classes": class_map.digest(),
                "samples": samples, "labels": labels}
         shapes = {n: tuple(p.shape) for n, p in ctx.model.named_parameters()}
         path = cache_path(ctx.cache_dir, key) if ctx.cache_dir is not None else None
