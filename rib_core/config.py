@@ -28,7 +28,7 @@ PACKAGED_SUITES = Path(__file__).parent / "suites" / "benchmarks.toml"
 DEFAULT_SUITE = "demo"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelSpec:
     label: str  # how the report names it
     name: str  # registered backbone name, e.g. "timm:vit_base_patch16_224.augreg_in1k"
@@ -36,7 +36,7 @@ class ModelSpec:
     options: dict = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DatasetSpec:
     label: str  # how the suite and report name it
     adapter: str  # registered dataset name
@@ -46,7 +46,7 @@ class DatasetSpec:
     cache: bool | str | None = None  # decoded-image cache: True | False | "auto"; None: the suite's `cache`
 
 
-@dataclass
+@dataclass(frozen=True)
 class StrategySpec:
     label: str
     name: str
@@ -54,7 +54,7 @@ class StrategySpec:
     optional: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Suite:
     name: str
     source: str  # the file it came from
@@ -193,25 +193,25 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
         check_value(f"{where}.{key}", value, option)
         if option.kind is float and isinstance(value, int):
             raw[key] = float(value)
-    suite = Suite(name=name, source=source)
-    for key in ("description", "seed", "seeds", "split", "eval_images", "eval_precision", "data_root", "cache", "allow_partial",
-                "strict_images", "eval_batch_size", "metrics", "cpu_threads"):
-        if key in raw:
-            setattr(suite, key, raw[key])
-    suite.training = TrainSettings.from_dict(raw.get("training", {}), where=f"{where}.training")
-
+    values = {key: raw[key] for key in ("description", "seed", "seeds", "split", "eval_images", "eval_precision",
+                                        "data_root", "cache", "allow_partial", "strict_images", "eval_batch_size",
+                                        "metrics", "cpu_threads") if key in raw}
+    values["training"] = TrainSettings.from_dict(raw.get("training", {}), where=f"{where}.training")
+    values["models"] = []
     for i, entry in enumerate(raw.get("models", [])):
         model, label, rest = _entry("model", f"{where}.models[{i}]", entry, MODEL_KEYS)
         weights = rest.pop("weights", None)
-        suite.models.append(ModelSpec(label=label, name=model, weights=weights, options=rest))
-    for i, entry in enumerate(raw.get("datasets", [])):
-        suite.datasets.append(_dataset_spec(f"{where}.datasets[{i}]", entry))
+        values["models"].append(ModelSpec(label=label, name=model, weights=weights, options=rest))
+    values["datasets"] = [_dataset_spec(f"{where}.datasets[{i}]", entry)
+                          for i, entry in enumerate(raw.get("datasets", []))]
     if "reference" in raw and raw["reference"] not in ("", None):
-        suite.reference = _dataset_spec(f"{where}.reference", raw["reference"])
+        values["reference"] = _dataset_spec(f"{where}.reference", raw["reference"])
+    values["strategies"] = []
     for i, entry in enumerate(raw.get("strategies", [])):
         strategy, label, rest = _entry("strategy", f"{where}.strategies[{i}]", entry, STRATEGY_KEYS)
         optional = rest.pop("optional", False)
-        suite.strategies.append(StrategySpec(label=label, name=strategy, params=rest, optional=optional))
+        values["strategies"].append(StrategySpec(label=label, name=strategy, params=rest, optional=optional))
+    suite = Suite(name=name, source=source, **values)
     _validate_values(suite, where)
     return suite
 

@@ -6,6 +6,7 @@ Loads the plugins' classes, so only `rib bench` calls it (never `rib list`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from rib_core.config import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, Suite
@@ -13,9 +14,10 @@ from rib_core.errors import ConfigError, UnknownNameError
 from rib_core.options import check_options
 
 
-def resolve_names(suite: Suite, registry) -> None:
-    """Check every name and every entry's own options against the installed plugins, before any work; drop
-    optional strategies that are not installed. Loads the plugins' classes (`rib bench` only, never `rib list`).
+def resolve_names(suite: Suite, registry) -> Suite:
+    """Check every name and every entry's own options against the installed plugins, before any work. Returns the
+    suite without the optional strategies that are not installed (named in `skipped`). Loads the plugins'
+    classes (`rib bench` only, never `rib list`).
     """
     where = f"{suite.source}: suites.{suite.name}"
     for i, model in enumerate(suite.models):
@@ -38,13 +40,13 @@ def resolve_names(suite: Suite, registry) -> None:
         adapter = registry.load("datasets", spec.adapter)
         check_options(at, f"dataset '{spec.adapter}'", {k: v for k, v in spec.options.items() if k != "path"},
                       adapter.declared_options(), DATASET_KEYS)
-    kept = []
+    kept, skipped = [], list(suite.skipped)
     for i, spec in enumerate(suite.strategies):
         try:
             reg = registry.get("strategies", spec.name)
         except UnknownNameError:
             if spec.optional:
-                suite.skipped.append(spec.label)
+                skipped.append(spec.label)
                 continue
             raise
         strategy = reg.load()
@@ -52,8 +54,8 @@ def resolve_names(suite: Suite, registry) -> None:
             check_options(f"{where}.strategies[{i}]", f"strategy '{spec.name}'", spec.params,
                           strategy.declared_options(), STRATEGY_KEYS)
         kept.append(spec)
-    suite.strategies = kept
-    if not suite.strategies:
-        raise ConfigError(f"suite '{suite.name}': none of its strategies is installed ({', '.join(suite.skipped)}).")
+    if not kept:
+        raise ConfigError(f"suite '{suite.name}': none of its strategies is installed ({', '.join(skipped)}).")
     for name in suite.metrics or []:
         registry.get("metrics", name)
+    return replace(suite, strategies=kept, skipped=skipped)

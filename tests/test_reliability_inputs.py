@@ -79,6 +79,5 @@ def test_declared_options_still_reach_the_adapter(run_rib, rib_registry, tmp_pat
     from rib_core.config import load_suite
     from rib_core.resolve import resolve_names
 
-    loaded = load_suite(suite, "s")
-    resolve_names(loaded, rib_registry)
+    loaded = resolve_names(load_suite(suite, "s"), rib_registry)
     assert loaded.datasets[1].options == {"corruptions": ["fog"], "severities": [1]}

@@ -18,15 +18,19 @@ def load_and_prepare(args):
     from rib_core.resolve import resolve_names
 
     suite = load_suite(args.config, args.suite)
-    apply_weights_options(suite, getattr(args, "weights", []))
+    suite = apply_weights_options(suite, getattr(args, "weights", []))
     registry = get_registry()
-    resolve_names(suite, registry)
+    suite = resolve_names(suite, registry)  # the suite is frozen: each step returns the next, nothing mutates it
     return suite, registry, prepare(suite, registry, check_weights=getattr(args, "dry_run", False))
 
 
-def apply_weights_options(suite, options: list[str]) -> None:
-    """--weights [MODEL=]FILE: a local weights file for one model, overriding the suite's `weights`."""
+def apply_weights_options(suite, options: list[str]):
+    """--weights [MODEL=]FILE: a local weights file for one model, overriding the suite's `weights`. Returns the
+    suite with the overrides."""
+    from dataclasses import replace
+
     labels = [m.label for m in suite.models]
+    overrides = {}
     for option in options:
         label, sep, path = option.rpartition("=")
         if not sep:
@@ -37,4 +41,8 @@ def apply_weights_options(suite, options: list[str]) -> None:
         if label not in labels:
             raise UsageError(f"--weights {option}: suite '{suite.name}' has no model '{label}' "
                              f"(models: {', '.join(labels)}).")
-        next(m for m in suite.models if m.label == label).weights = path
+        overrides[label] = path
+    if not overrides:
+        return suite
+    return replace(suite, models=[replace(m, weights=overrides[m.label]) if m.label in overrides else m
+                                  for m in suite.models])
