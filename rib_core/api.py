@@ -19,6 +19,7 @@ from rib_core.errors import ConfigError, DataError, PluginError, RibError, Usage
 from rib_core.hookspecs import HOOKIMPL as hookimpl
 from rib_core.metrics.base import Metric
 from rib_core.models.base import Backbone, file_digest, load_state_dict_file, state_dict_digest
+from rib_core.models.timm_aliases import TimmAliases
 from rib_core.options import Option
 from rib_core.paths import cache_dir
 from rib_core.preprocess import Preprocess
@@ -41,7 +42,7 @@ __all__ = [
     # helpers
     "load_state_dict_file", "file_digest", "state_dict_digest", "hub_file_digest", "cache_dir",
     "paired_mean_interval",
-    "load_timm_model", "timm_weights_status", "timm_architecture", "options_suffix",
+    "load_timm_model", "timm_weights_status", "timm_architecture", "options_suffix", "TimmAliases",
 ]
 
 

@@ -34,7 +34,7 @@ BUILTIN_MODULES = ("rib_core.builtins",)
 # install, and `rib list` shows the names of those not installed.
 SHIPPED_PLUGINS = {
     "models": {"openai-clip/*": "rib-openai-clip", "laion/*": "rib-laion", "augreg/*": "rib-augreg"},
-    "strategies": {"lora": "rib-lora", "ewc": "rib-ewc"},
+    "strategies": {"lora": "rib-lora", "ewc": "rib-ewc", "visual-prompt": "rib-visual-prompt"},
     "launchers": {"submitit": "rib-submitit", "ray": "rib-ray"},
 }
 

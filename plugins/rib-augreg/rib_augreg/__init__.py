@@ -5,7 +5,7 @@ Each name is an alias of one timm model and loads through rib's `timm:*` loader,
 (its cached results are shared). Nothing here imports torch: the loader is imported when a suite uses a name.
 """
 
-from rib_core.api import Option, hookimpl
+from rib_core.api import TimmAliases, hookimpl
 
 # Friendly name -> timm model name. Names read "vit-<size><patch>-<pretraining>"; every entry has a 1000-way
 # ImageNet-1k head (tests check each against timm's registry).
@@ -34,33 +34,11 @@ TRAINING = {
 }
 
 
+ALIASES = TimmAliases("rib_augreg", MODELS,
+                      lambda name, timm_name: f"{TRAINING[timm_name.partition('.')[2]]}: timm {timm_name}")
+load, architecture, weights_status = ALIASES.load, ALIASES.architecture, ALIASES.weights_status
+
+
 @hookimpl
 def register_models(register):
-    for name, timm_name in MODELS.items():
-        tag = timm_name.partition(".")[2]
-        register(name, "rib_augreg:load", f"{TRAINING[tag]}: timm {timm_name}",
-                 weights_status="rib_augreg:weights_status", architecture="rib_augreg:architecture")
-
-
-def load(name: str, *, weights: str | None = None, options: dict | None = None):
-    """Load the timm model behind a friendly name; `weights` and `options` as for `timm:*`."""
-    from rib_core.api import load_timm_model
-
-    return load_timm_model(MODELS[name], weights=weights, options=options, label=name)
-
-
-def architecture(name: str, *, options: dict | None = None):
-    """The untrained model and its input size, for `rib bench --dry-run` to time (no download)."""
-    from rib_core.api import timm_architecture
-
-    return timm_architecture(MODELS[name], options=options, label=name)
-
-
-load.options = {"model_kwargs": Option(dict, help="timm.create_model keyword arguments")}
-
-
-def weights_status(name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
-    """None when the weights are available without a download, else what is missing (for --dry-run)."""
-    from rib_core.api import timm_weights_status
-
-    return timm_weights_status(MODELS[name], weights=weights, label=name)
+    ALIASES.register(register)
