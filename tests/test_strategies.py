@@ -1,6 +1,5 @@
 """The built-in strategies change exactly what they claim to, and their losses are the formulas they state."""
 
-import math
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from rib_core.strategies.base import TrainContext, TrainSettings
 from rib_core.strategies.builtin import (L2SP, Freeze, FullFineTune, LearningWithoutForgetting, LinearProbe,
                                          LinearProbeThenFineTune, WiseFT)
 from rib_core.engine.train import fine_tune
+from rib_core.testing import TensorTrainData
 
 torch.set_num_threads(1)
 NUM_CLASSES = 10
@@ -28,20 +28,10 @@ def tiny_vit(seed=0):
                              depth=1, num_heads=2, num_classes=NUM_CLASSES)
 
 
-class FakeTrainData:
-    def __init__(self, n=16, batch_size=8):
-        g = torch.Generator().manual_seed(5)
-        self.images = torch.randn(n, 3, 16, 16, generator=g)
-        self.labels = torch.randint(0, 6, (n,), generator=g)
-        self.batch_size, self.identity = batch_size, "fake"
-        self.batches_per_epoch = math.ceil(n / batch_size)
-
-    def epoch(self, index):
-        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(index))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            yield self.images[idx], self.labels[idx]
-
+def fake_train_data(n=16, batch_size=8):
+    g = torch.Generator().manual_seed(5)
+    return TensorTrainData(torch.randn(n, 3, 16, 16, generator=g), torch.randint(0, 6, (n,), generator=g), batch_size,
+                           identity="fake")
 
 def make_ctx(model=None, **settings):
     model = model or tiny_vit()
@@ -50,7 +40,7 @@ def make_ctx(model=None, **settings):
     s = TrainSettings(**(dict(lr=0.05, epochs=2, warmup_steps=1, amp=False) | settings))
     return TrainContext(backbone=backbone, class_map=CLASS_MAP, settings=s, device=torch.device("cpu"),
                         pretrained_state={k: v.detach().clone() for k, v in model.state_dict().items()},
-                        train_data=FakeTrainData())
+                        train_data=fake_train_data())
 
 
 def changed(before: dict, after: dict) -> set[str]:

@@ -14,6 +14,7 @@ from rib_core.preprocess import Preprocess
 from rib_core.strategies.base import Strategy, TrainContext, TrainSettings
 from rib_core.strategies.builtin import Freeze, FullFineTune
 from rib_core.engine.train import TrainingDiverged, count_steps, fine_tune, lr_at
+from rib_core.testing import TensorTrainData
 
 torch.set_num_threads(1)
 NUM_CLASSES = 10
@@ -27,22 +28,12 @@ def tiny_vit(drop_rate=0.0):
                              depth=1, num_heads=2, num_classes=NUM_CLASSES, drop_rate=drop_rate)
 
 
-class FakeTrainData:
+def fake_train_data(n=24, batch_size=8):
     """The engine's TrainData interface: the batch order is a function of (seed, epoch) only."""
-
-    def __init__(self, n=24, batch_size=8, seed=0, identity="fake"):
-        g = torch.Generator().manual_seed(123)
-        self.images = torch.randn(n, 3, 16, 16, generator=g)
-        self.labels = torch.randint(0, 6, (n,), generator=g)  # dataset class indices (6 classes, see class_map)
-        self.batch_size, self.seed, self.identity = batch_size, seed, identity
-        self.batches_per_epoch = math.ceil(n / batch_size)
-
-    def epoch(self, index):
-        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(self.seed * 1000 + index))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            yield self.images[idx], self.labels[idx]
-
+    g = torch.Generator().manual_seed(123)
+    # dataset class indices (6 classes, see CLASS_MAP)
+    return TensorTrainData(torch.randn(n, 3, 16, 16, generator=g), torch.randint(0, 6, (n,), generator=g), batch_size,
+                           identity="fake")
 
 # A 6-class dataset inside the model's 10 classes: the loss must run on the masked logits.
 CLASS_MAP = ClassMap("imagenet-1k", tuple(f"c{i}" for i in range(6)), ((1,), (3,), (4,), (5,), (7,), (9,)))
@@ -54,7 +45,7 @@ def make_ctx(settings, model=None, data=None):
                         identity="tiny@test", num_classes=NUM_CLASSES)
     pretrained = {k: v.detach().clone() for k, v in model.state_dict().items()}
     return TrainContext(backbone=backbone, class_map=CLASS_MAP, settings=settings, device=torch.device("cpu"),
-                        pretrained_state=pretrained, train_data=data or FakeTrainData())
+                        pretrained_state=pretrained, train_data=data or fake_train_data())
 
 
 def settings(**kw):
@@ -98,9 +89,9 @@ def test_max_steps_stops_mid_epoch(tmp_path):
 
 def test_gradient_accumulation_equals_one_big_batch(tmp_path):
     """Two accumulated batches of 4 make the same step as one batch of 8 (same images: the order ignores size)."""
-    big = make_ctx(settings(max_steps=1, momentum=0.0), data=FakeTrainData(batch_size=8))
+    big = make_ctx(settings(max_steps=1, momentum=0.0), data=fake_train_data(batch_size=8))
     fine_tune(big, FullFineTune(), work_dir=tmp_path / "big", seed=0)
-    small = make_ctx(settings(max_steps=1, momentum=0.0, grad_accum=2), data=FakeTrainData(batch_size=4))
+    small = make_ctx(settings(max_steps=1, momentum=0.0, grad_accum=2), data=fake_train_data(batch_size=4))
     fine_tune(small, FullFineTune(), work_dir=tmp_path / "small", seed=0)
     pre = big.pretrained_state
     for name, p in big.model.state_dict().items():

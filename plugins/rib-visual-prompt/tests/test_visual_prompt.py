@@ -1,16 +1,11 @@
 """visual-prompt: only the prompt trains, it is added where the released code adds it, and it folds exactly."""
 
-import math
 
 import pytest
 import torch
 
-from rib_core.data.base import ClassMap
-from rib_core.errors import ConfigError, RibError
-from rib_core.models.base import Backbone
-from rib_core.preprocess import Preprocess
-from rib_core.strategies import TrainContext, TrainSettings
-from rib_core.testing import fine_tune
+from rib_core.api import Backbone, ClassMap, ConfigError, Preprocess, RibError, TrainContext, TrainSettings
+from rib_core.testing import TensorTrainData, fine_tune
 from rib_visual_prompt.strategy import PadPrompt, VisualPrompt
 
 torch.set_num_threads(1)
@@ -26,18 +21,10 @@ def timm_vit(name="vit_tiny_patch16_224"):
                              num_heads=2, num_classes=10)
 
 
-class FakeTrainData:
-    def __init__(self, n=16, batch_size=8):
-        g = torch.Generator().manual_seed(1)
-        self.images = torch.randn(n, 3, SIZE, SIZE, generator=g)
-        self.labels = torch.randint(0, 10, (n,), generator=g)
-        self.batch_size, self.identity = batch_size, "fake"
-        self.batches_per_epoch = math.ceil(n / batch_size)
-
-    def epoch(self, index):
-        for start in range(0, len(self.images), self.batch_size):
-            yield self.images[start:start + self.batch_size], self.labels[start:start + self.batch_size]
-
+def fake_train_data(n=16, batch_size=8):
+    g = torch.Generator().manual_seed(1)
+    return TensorTrainData(torch.randn(n, 3, SIZE, SIZE, generator=g), torch.randint(0, 10, (n,), generator=g),
+                           batch_size, identity="fake", shuffle=False)
 
 def make_ctx(model):
     backbone = Backbone(model=model, preprocess=Preprocess(input_size=SIZE, resize_size=SIZE), head_prefixes=("head.",),
@@ -45,7 +32,7 @@ def make_ctx(model):
     settings = TrainSettings(lr=0.5, epochs=2, warmup_steps=1, amp=False)
     return TrainContext(backbone=backbone, class_map=CLASS_MAP, settings=settings, device=torch.device("cpu"),
                         pretrained_state={k: v.detach().clone() for k, v in model.state_dict().items()},
-                        train_data=FakeTrainData())
+                        train_data=fake_train_data())
 
 
 def test_the_plugin_registers_visual_prompt_through_its_entry_point():
