@@ -34,13 +34,7 @@ batch_size = 8
 
 @pytest.fixture
 def toy_env(tmp_path, monkeypatch, register_plugin):
-    data = tmp_path / "data"
-    for name in toy.DOMAINS:
-        toy.write_domain(data, name)
-    monkeypatch.setenv("RIB_TOY_DATA", str(data))
-    monkeypatch.setenv("RIB_CACHE_DIR", str(tmp_path / "cache"))
-    register_plugin(toy, "toy")
-    return tmp_path
+    return toy.install(tmp_path, monkeypatch, register_plugin)
 
 
 def suite_file(tmp_path, strategies=('"ft"', '"lp"'), epochs=2) -> Path:

@@ -61,14 +61,9 @@ class ManagedPlugin:
 
 @pytest.fixture
 def env(tmp_path, monkeypatch, register_plugin):
-    data = tmp_path / "data"
-    for name in ("toy-a", "toy-b"):
-        toy.write_domain(data, name, per_class=6)
-    monkeypatch.setenv("RIB_TOY_DATA", str(data))
-    monkeypatch.setenv("RIB_CACHE_DIR", str(tmp_path / "cache"))
+    toy.install(tmp_path, monkeypatch, register_plugin, ("toy-a", "toy-b"), per_class=6)
     monkeypatch.setenv("RIB_MANAGED_WEIGHTS", str(tmp_path / "checkpoint.txt"))
     (tmp_path / "checkpoint.txt").write_text("0.0")
-    register_plugin(toy, "toy")
     register_plugin(ManagedPlugin(), "rib-managed")
     return tmp_path
 

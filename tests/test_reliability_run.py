@@ -43,12 +43,7 @@ batch_size = 8
 
 @pytest.fixture
 def toy_env(tmp_path, monkeypatch, register_plugin):
-    data = tmp_path / "data"
-    for name in ("toy-a", "toy-b"):
-        toy.write_domain(data, name, per_class=6)
-    monkeypatch.setenv("RIB_TOY_DATA", str(data))
-    monkeypatch.setenv("RIB_CACHE_DIR", str(tmp_path / "cache"))
-    register_plugin(toy, "toy")
+    toy.install(tmp_path, monkeypatch, register_plugin, ("toy-a", "toy-b"), per_class=6)
     register_plugin(FaultsPlugin(), "rib-test-faults")
     return tmp_path
 

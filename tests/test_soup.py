@@ -75,13 +75,7 @@ batch_size = 8
 
 @pytest.fixture
 def toy_env(tmp_path, monkeypatch, register_plugin):
-    data = tmp_path / "data"
-    for name in toy.DOMAINS:
-        toy.write_domain(data, name)
-    monkeypatch.setenv("RIB_TOY_DATA", str(data))
-    monkeypatch.setenv("RIB_CACHE_DIR", str(tmp_path / "cache"))
-    register_plugin(toy, "toy")
-    return tmp_path
+    return toy.install(tmp_path, monkeypatch, register_plugin)
 
 
 def test_soup_runs_after_the_fine_tunes_it_averages_and_equals_wise_ft(toy_env, run_rib):

@@ -7,6 +7,7 @@ distribution whose entry point names this module (tests/helpers.py: fake_distrib
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -63,6 +64,18 @@ class ToyDataset(DatasetAdapter):
     def check(self, deep=False):
         n = len(self.samples())
         return CheckResult(self.label, True, str(self.root), images=n, classes=4, verdict="ok" if n else "missing")
+
+
+def install(tmp_path: Path, monkeypatch, register_plugin, domains=tuple(DOMAINS), per_class: int = 10) -> Path:
+    """The toy world of a test: `domains` written under tmp_path/data, rib's cache in tmp_path/cache, this
+    plugin registered (with the `register_plugin` fixture). Returns tmp_path."""
+    data = tmp_path / "data"
+    for name in domains:
+        write_domain(data, name, per_class=per_class)
+    monkeypatch.setenv("RIB_TOY_DATA", str(data))
+    monkeypatch.setenv("RIB_CACHE_DIR", str(tmp_path / "cache"))
+    register_plugin(sys.modules[__name__], "toy")
+    return tmp_path
 
 
 def load(name, *, weights, options):
