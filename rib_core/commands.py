@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rib_core.errors import DataError, RibError, UsageError
+from rib_core.errors import DataError, UsageError
 from rib_core.plugins import SHIPPED_PLUGINS, get_registry
 
 
@@ -63,7 +63,8 @@ def list(args) -> int:  # noqa: A001 - the sub-command's name
 
 # -- rib bench ------------------------------------------------------------------------------------------------
 def bench(args) -> int:
-    from rib_core.engine.plan import build_plan, run_manifest
+    from rib_core.engine.order import run_manifest
+    from rib_core.engine.plan import build_plan
     from rib_core.engine.locks import RunLock
     from rib_core.engine.store import Store
 
@@ -137,7 +138,7 @@ def bench(args) -> int:
 def _launch(args, launcher_cls, suite, registry, prepared, plan, store, console) -> int:
     """`rib bench --launcher NAME`: the grid's jobs run wherever the launcher plugin puts them."""
     from rib_core.engine.launch import Worker, launch
-    from rib_core.engine.plan import run_manifest
+    from rib_core.engine.order import run_manifest
     from rib_core.engine.runner import RunStats
     from rib_core.engine.locks import RunLock
 

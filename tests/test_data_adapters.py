@@ -18,7 +18,7 @@ from rib_core.data.imagefolder import ImageFolder
 from rib_core.data.imagenet_c import ImageNetC
 from rib_core.data.imagenet_variants import (ImageNetA, ImageNetCartoon, ImageNetDrawing, ImageNetR,
                                              ImageNetSketch, ImageNetV2, ImageNetVal)
-from rib_core.data.locate import make_adapter, resolve_root
+from rib_core.data.locate import open_adapter, resolve_root
 from rib_core.data.objectnet import ObjectNet
 from rib_core.errors import ConfigError, DataError
 
@@ -47,7 +47,7 @@ def data_root(tmp_path_factory):
 def adapter_for(name, data_root, **options):
     if name == "imagenet-c":
         options = {**C_OPTIONS, **options}
-    return make_adapter(ADAPTERS[name], name, options, str(data_root))
+    return open_adapter(ADAPTERS[name], name, options, str(data_root))
 
 
 def test_builtins_targets_are_these_classes():
@@ -214,19 +214,19 @@ def test_default_accuracy_is_plain_mean(data_root):
 def test_imagefolder_wnid_index_and_present_classes(tmp_path):
     wnid_root = make_dataset_tree("imagenet-sketch", tmp_path / "a", n_classes=3, per_class=2)
     (wnid_root / "not_a_class").mkdir()
-    adapter = make_adapter(ImageFolder, "mine", {"path": str(wnid_root)})
+    adapter = open_adapter(ImageFolder, "mine", {"path": str(wnid_root)})
     assert len(adapter.samples()) == 6 and adapter.class_map().num_classes == 1000
     assert "not_a_class" in adapter.inventory().unexpected
 
-    present = make_adapter(ImageFolder, "mine", {"path": str(wnid_root), "classes": "present"})
+    present = open_adapter(ImageFolder, "mine", {"path": str(wnid_root), "classes": "present"})
     class_map = present.class_map()
     assert [g[0] for g in class_map.groups] == fixture_classes("imagenet-sketch", 3)
     assert sorted({s.label for s in present.samples()}) == [0, 1, 2]
 
     index_root = make_dataset_tree("imagenet-v2", tmp_path / "b", n_classes=2, per_class=1)
-    by_index = make_adapter(ImageFolder, "v2copy", {"path": str(index_root), "labels": "index"})
+    by_index = open_adapter(ImageFolder, "v2copy", {"path": str(index_root), "labels": "index"})
     assert [s.label for s in by_index.samples()] == [int(s.path.split("/")[0]) for s in by_index.samples()]
-    assert make_adapter(ImageFolder, "v2copy", {"path": str(index_root)}).samples() == []  # wnid labels: none
+    assert open_adapter(ImageFolder, "v2copy", {"path": str(index_root)}).samples() == []  # wnid labels: none
 
 
 def test_imagefolder_options_are_validated(tmp_path):

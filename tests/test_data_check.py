@@ -10,7 +10,7 @@ from rib_core.data.check import check_adapter, compare_manifest, write_manifest
 from rib_core.data.fixtures import make_dataset_tree, truncate_file
 from rib_core.data.imagefolder import ImageFolder
 from rib_core.data.imagenet_variants import ImageNetA, ImageNetSketch, ImageNetVal
-from rib_core.data.locate import make_adapter
+from rib_core.data.locate import open_adapter
 from rib_core.errors import DataError
 
 
@@ -26,7 +26,7 @@ class TinySketch(ImageNetSketch):
 
 def test_complete_tree_is_ok(tmp_path):
     make_dataset_tree("imagenet-sketch", tmp_path)
-    result = make_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check(deep=True)
+    result = open_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "ok" and result.ok and result.found
     assert (result.images, result.classes) == (6, 3)
     assert result.missing_classes == result.unexpected_classes == result.unreadable == []
@@ -36,7 +36,7 @@ def test_removed_class_and_truncated_jpeg_are_both_reported(tmp_path):
     root = make_dataset_tree("imagenet-sketch", tmp_path)
     shutil.rmtree(root / "n01531178")
     truncate_file(root / "n01498041" / "sketch_1.JPEG")
-    result = make_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check(deep=True)
+    result = open_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "partial" and not result.ok
     assert result.missing_classes == ["n01531178"]
     assert result.unreadable == ["n01498041/sketch_1.JPEG"]
@@ -51,13 +51,13 @@ def test_removed_class_and_truncated_jpeg_are_both_reported(tmp_path):
 def test_shallow_check_counts_without_decoding(tmp_path):
     root = make_dataset_tree("imagenet-sketch", tmp_path)
     (root / "n01498041" / "sketch_0.JPEG").write_text("not an image")
-    adapter = make_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path))
+    adapter = open_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path))
     assert check_adapter(adapter, deep=False).unreadable == []
     assert check_adapter(adapter, deep=True).unreadable == ["n01498041/sketch_0.JPEG"]
 
 
 def test_missing_dataset_says_where_it_looked_and_where_to_get_it(tmp_path):
-    result = make_adapter(ImageNetA, "imagenet-a", {}, str(tmp_path)).check(deep=True)
+    result = open_adapter(ImageNetA, "imagenet-a", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "missing" and not result.found and result.root is None
     assert result.looked_in[0] == str(tmp_path / "imagenet-a")
     text = "\n".join(result.problems)
@@ -66,7 +66,7 @@ def test_missing_dataset_says_where_it_looked_and_where_to_get_it(tmp_path):
 
 def test_published_counts_flag_a_fixture_as_partial(tmp_path):
     make_dataset_tree("imagenet-a", tmp_path)
-    result = make_adapter(ImageNetA, "imagenet-a", {}, str(tmp_path)).check(deep=True)
+    result = open_adapter(ImageNetA, "imagenet-a", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "partial" and result.expected_images == 7500 and result.expected_classes == 200
     assert len(result.missing_classes) == 197
 
@@ -74,7 +74,7 @@ def test_published_counts_flag_a_fixture_as_partial(tmp_path):
 def test_unexpected_folders_are_reported_but_harmless(tmp_path):
     root = make_dataset_tree("imagenet-sketch", tmp_path)
     (root / "extras").mkdir()
-    result = make_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check(deep=True)
+    result = open_adapter(TinySketch, "imagenet-sketch", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "ok" and result.unexpected_classes == ["extras"]
     assert any("extras" in p and "ignored" in p for p in result.problems)
 
@@ -85,19 +85,19 @@ def test_flat_validation_folder_is_explained(tmp_path):
     make_dataset_tree("imagenet-val", tmp_path / "elsewhere", n_classes=1, per_class=1)
     src = next((tmp_path / "elsewhere" / "imagenet" / "val").rglob("*.JPEG"))
     shutil.copy(src, val / src.name)
-    result = make_adapter(ImageNetVal, "imagenet-val", {}, str(tmp_path)).check(deep=True)
+    result = open_adapter(ImageNetVal, "imagenet-val", {}, str(tmp_path)).check(deep=True)
     assert result.verdict == "missing" and any("valprep" in p for p in result.problems)
 
 
 def test_imagefolder_has_no_missing_classes(tmp_path):
     root = make_dataset_tree("imagenet-sketch", tmp_path)
-    result = make_adapter(ImageFolder, "mine", {"path": str(root)}).check(deep=True)
+    result = open_adapter(ImageFolder, "mine", {"path": str(root)}).check(deep=True)
     assert result.verdict == "ok" and result.missing_classes == [] and result.images == 6
 
 
 def test_manifest_round_trip_and_differences(tmp_path):
     make_dataset_tree("objectnet", tmp_path / "data", n_classes=2, per_class=2)
-    adapter = make_adapter(__import__("rib_core.data.objectnet", fromlist=["ObjectNet"]).ObjectNet,
+    adapter = open_adapter(__import__("rib_core.data.objectnet", fromlist=["ObjectNet"]).ObjectNet,
                            "objectnet", {}, str(tmp_path / "data"))
     manifest = tmp_path / "objectnet.manifest.json"
     assert write_manifest(adapter, manifest) == 3 + 4  # the three mapping files and four images
@@ -112,7 +112,7 @@ def test_manifest_round_trip_and_differences(tmp_path):
     (root / paths[2]).write_bytes((root / paths[2]).read_bytes() + b"extra")
     (root / paths[3]).rename(root / paths[3].replace(".png", "_renamed.png"))
 
-    fresh = make_adapter(type(adapter), "objectnet", {}, str(tmp_path / "data"))
+    fresh = open_adapter(type(adapter), "objectnet", {}, str(tmp_path / "data"))
     differences = compare_manifest(fresh, manifest)
     assert f"differs: {paths[0]} (same size, different SHA-256)" in differences
     assert f"missing here: {paths[1]}" in differences
@@ -131,7 +131,7 @@ def test_manifest_round_trip_and_differences(tmp_path):
 
 def test_unreadable_manifest_is_a_data_error(tmp_path):
     make_dataset_tree("imagenet-a", tmp_path)
-    adapter = make_adapter(ImageNetA, "imagenet-a", {}, str(tmp_path))
+    adapter = open_adapter(ImageNetA, "imagenet-a", {}, str(tmp_path))
     (tmp_path / "m.json").write_text("{not json")
     with pytest.raises(DataError, match="rib datasets check --digest"):
         compare_manifest(adapter, tmp_path / "m.json")

@@ -11,7 +11,7 @@ import pytest
 from rib_core.data.fixtures import make_dataset_tree
 from rib_core.data.hub import HubDataset, clip_imagenet_names
 from rib_core.data.imagenet_variants import ImageNetR
-from rib_core.data.locate import make_adapter
+from rib_core.data.locate import open_adapter
 from rib_core.errors import DataError
 from tests.dataset_server import make_tar
 
@@ -34,7 +34,7 @@ def write_hub_repo(cache, repo, shards: list[dict[str, bytes]], classnames: list
 def hub_imagenet_r(tmp_path, monkeypatch):
     """ImageNet-R's fixture images as two webdataset shards, labelled in the 200-class order."""
     tree = make_dataset_tree("imagenet-r", tmp_path / "trees")
-    folder_adapter = make_adapter(ImageNetR, "imagenet-r", {}, str(tmp_path / "trees"))
+    folder_adapter = open_adapter(ImageNetR, "imagenet-r", {}, str(tmp_path / "trees"))
     shards = [{}, {}]
     for i, sample in enumerate(folder_adapter.samples()):
         shards[i % 2][f"s{i:07d}.jpg"] = (tree / sample.path).read_bytes()

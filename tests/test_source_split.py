@@ -234,7 +234,7 @@ def test_held_out_sources_end_to_end(tmp_path, run_rib, register_plugin, monkeyp
     assert result.exit_code == 0, result.stderr[-3000:]
 
     from rib_core.config import load_suite
-    from rib_core.engine.plan import prepare
+    from rib_core.engine.prepare import prepare
     from rib_core.plugins import get_registry
 
     prepared = prepare(load_suite(suite, "s"), get_registry())
@@ -287,7 +287,8 @@ def test_switching_modes_changes_exactly_the_keys_of_cells_whose_images_change(t
                                                                                 register_plugin):
     pytest.importorskip("timm")
     from rib_core.config import load_suite
-    from rib_core.engine.plan import build_plan, prepare
+    from rib_core.engine.plan import build_plan
+    from rib_core.engine.prepare import prepare
 
     register_plugin(RecorderPlugin(), "recorder-plugin")
     plans = {}

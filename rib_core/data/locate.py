@@ -111,5 +111,3 @@ def open_adapter(adapter_cls, label: str, options: dict | None = None, data_root
     adapter.looked_in = looked
     return adapter
 
-
-make_adapter = open_adapter  # its name before 0.2

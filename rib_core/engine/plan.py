@@ -14,8 +14,7 @@ Same key => same result => reused. A changed hyper-parameter changes only the ke
 
 from __future__ import annotations
 
-from rib_core.engine.order import order_cells, run_manifest  # noqa: F401 (run_manifest: part of this interface)
-from rib_core.engine.prepare import prepare  # noqa: F401 (rib_core.engine.plan.prepare since 0.1)
+from rib_core.engine.order import order_cells
 from rib_core.engine.prepared import RESULTS_VERSION, Cell, Prepared, PreparedDataset, PreparedModel, digest, variant_label
 from rib_core.engine.soup_plan import ingredient_deps
 

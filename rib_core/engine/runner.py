@@ -16,11 +16,9 @@ import torch
 
 import rib_core
 from rib_core.engine import cells, distributed
-from rib_core.engine.device import select_device  # noqa: F401 (rib_core.engine.runner.select_device since 0.1)
 from rib_core.engine.prepared import Cell, Prepared
 from rib_core.engine.resources import Resources
 from rib_core.engine.store import Store
-from rib_core.engine.train_data import TrainData  # noqa: F401 (rib_core.engine.runner.TrainData since 0.1)
 from rib_core.errors import RibError
 
 
