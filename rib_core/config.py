@@ -15,8 +15,7 @@ from pathlib import Path
 from rib_core.errors import ConfigError, UnknownNameError
 from rib_core.options import Option, check_value, did_you_mean
 from rib_core.paths import check_file_name
-from rib_core.suite_keys import (CACHE_VALUES, DATASET_KEYS, EVAL_IMAGES, MODEL_KEYS,  # noqa: F401 (re-exported)
-                                 STRATEGY_KEYS, SUITE_KEYS)
+from rib_core.suite_keys import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, SUITE_KEYS
 from rib_core.training import TrainSettings
 
 if sys.version_info >= (3, 11):

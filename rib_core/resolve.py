@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rib_core.config import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, Suite
+from rib_core.config import Suite
+from rib_core.suite_keys import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS
 from rib_core.errors import ConfigError, UnknownNameError
 from rib_core.options import check_options
 
