@@ -56,6 +56,16 @@ class Registration:
     def matches(self, name: str) -> bool:
         return name.startswith(self.name[:-1]) if self.is_pattern else name == self.name
 
+    def create(self, *args):
+        """An instance of the registered class (a strategy or metric) whose `name` is the name it was registered
+        under: the one place a strategy's or metric's name comes from. `name` is set before `__init__` runs, so
+        a plugin's `__init__` can already use it in messages."""
+        cls = self.load()
+        instance = cls.__new__(cls)
+        instance.name = self.name
+        instance.__init__(*args)
+        return instance
+
     def load_extra(self, keyword: str):
         """The object an optional `keyword="module:attr"` of this registration names (weights_status, identity,
         architecture), imported now; None when the plugin did not give one."""

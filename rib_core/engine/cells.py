@@ -82,9 +82,8 @@ def run_finetune(runner, cell: Cell) -> None:
     from rib_core.engine.train import fine_tune
 
     prepared = runner.prepared
-    ps_cls = prepared.registry.load("strategies", cell.strategy_name)
     spec = next((s for s in prepared.strategies if s.spec.name == cell.strategy_name and s.label == cell.strategy), None)
-    strategy = spec.strategy if spec is not None else ps_cls()
+    strategy = spec.strategy if spec is not None else prepared.registry.get("strategies", cell.strategy_name).create()
     ds = prepared.dataset(cell.ft_dataset)
     backbone = runner.resources.fresh_backbone(cell.model, runner.resources.pretrained_state(cell.model))
     class_map = ds.adapter.class_map()

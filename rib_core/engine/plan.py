@@ -80,8 +80,8 @@ def build_plan(prepared: Prepared) -> list[Cell]:
                     o.spec.name, o.strategy, o.label, d, reported=True, seed=seed), ds)
                 init_key = digest(used)
             elif strategy.init_from:
-                stage_cls = prepared.registry.get("strategies", strategy.init_from).load()
-                stage = add_finetune(strategy.init_from, stage_cls(), strategy.init_from, ds, reported=False,
+                first = prepared.registry.get("strategies", strategy.init_from).create()
+                stage = add_finetune(strategy.init_from, first, strategy.init_from, ds, reported=False,
                                      seed=seed)
                 init_key, deps = stage.key, (stage.key,)
             # The seed is in the key: adding a seed to `seeds` runs only that seed's cells.

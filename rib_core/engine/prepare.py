@@ -184,6 +184,5 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     strategies = []
     for spec in suite.strategies:
         reg = registry.get("strategies", spec.name)
-        cls = reg.load()
-        strategies.append(PreparedStrategy(spec, cls(spec.params), reg.plugin))
+        strategies.append(PreparedStrategy(spec, reg.create(spec.params), reg.plugin))
     return Prepared(suite, settings, models, datasets, reference, strategies, registry, problems, warnings)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 
 class Metric:
+    """Base class: override `compute`. Name and description come from registration only; rib sets `self.name` to
+    the registered name (use it as the rows' `metric`) and instantiates the class without arguments."""
+
+    #: The name this metric was registered under (set by rib; "" when the class is instantiated directly).
     name: str = ""
-    description: str = ""
 
     def compute(self, results) -> list[dict]:
         raise NotImplementedError

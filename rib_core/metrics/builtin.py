@@ -13,9 +13,6 @@ def row(metric, model, strategy, ft_dataset, eval_dataset, value, **extra) -> di
 
 
 class Top1(Metric):
-    name = "top1"
-    description = "top-1 accuracy (%) on the dataset's own classes"
-
     def compute(self, results):
         return [row("top1", e.model, e.strategy, e.ft_dataset, e.eval_dataset, e.accuracy, n_images=e.n_images,
                     subset=e.subset, seed=e.seed) for e in results.evaluations]
@@ -35,18 +32,12 @@ def _robustness(results) -> list:
 
 
 class RobustnessImprovement(Metric):
-    name = "ri"
-    description = "RI_i = mean over j != i of A_i^(j) - A_pre^(j) (points), mean over seeds, 95% CI (images+seeds)"
-
     def compute(self, results):
         return [row("ri", r.model, r.strategy, i, None, r.ri[i], ci=list(r.ri_ci[i]), seed_sd=r.ri_sd[i],
                     seeds=r.seeds) for r in _robustness(results) for i in r.datasets]
 
 
 class MeanRobustnessImprovement(Metric):
-    name = "mri"
-    description = "mRI = mean of RI_i over the fine-tuning sets (points), mean over seeds, 95% CI (images+seeds)"
-
     def compute(self, results):
         return [row("mri", r.model, r.strategy, None, None, r.mri, ci=list(r.mri_ci), seed_sd=r.mri_sd,
                     seeds=r.seeds) for r in _robustness(results) if r.mri is not None]
@@ -74,16 +65,10 @@ class _PairedDelta(Metric):
 
 
 class ReferenceForgetting(_PairedDelta):
-    name = "forgetting"
-    description = "accuracy change on the reference set (negative: forgetting)"
-
     def eval_set(self, results, ft_dataset):
         return results.reference
 
 
 class InDistributionGain(_PairedDelta):
-    name = "id-gain"
-    description = "accuracy change on the held-out part of the fine-tuning set"
-
     def eval_set(self, results, ft_dataset):
         return ft_dataset

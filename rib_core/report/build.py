@@ -17,7 +17,7 @@ def build_report(results: Results, registry, metric_names: list[str] | None = No
     for name in names:
         reg = registry.get("metrics", name)
         try:
-            metric = reg.load()()
+            metric = reg.create()
             rows[name] = metric.compute(results)
         except Exception as exc:  # a broken third-party metric must not hide the others
             if name in CORE_ROWS:

@@ -60,10 +60,14 @@ class TrainContext:
 
 
 class Strategy:
-    """Base class. Subclasses set `name`, `description`, `defaults` and override the methods they need."""
+    """Base class. Subclasses set `defaults` (and what else below they need) and override the methods they need.
 
+    Name and description come from registration only: `register("my-ft", "pkg.mod:MyFineTune", "what it does")`.
+    rib sets `self.name` to the registered name before `__init__` runs.
+    """
+
+    #: The name this strategy was registered under (set by rib; "" when the class is instantiated directly).
     name: str = ""
-    description: str = ""
     #: Hyper-parameters and their defaults; the suite may set any of them, and nothing else. Declaring a new
     #: option is one line here: its default (its type is the default's type).
     defaults: dict = {}

@@ -20,8 +20,7 @@ from rib_core.strategies.base import Strategy, TrainContext
 
 
 class FullFineTune(Strategy):
-    name = "ft"
-    description = "full fine-tuning of every parameter"
+    """Every parameter is trained (the base class's defaults are exactly full fine-tuning)."""
 
 
 class LinearProbe(Strategy):
@@ -32,8 +31,6 @@ class LinearProbe(Strategy):
     trains the class token, position embedding and pre-/final norms (rib_core/strategies/trainable.py).
     """
 
-    name = "lp"
-    description = "train only the classifier head (linear probe); trainable_extra adds the released HeadOnly set"
     defaults = {"trainable_extra": []}
     option_checks = {"trainable_extra": Option((str, list), items=str)}  # "released" or names
 
@@ -56,8 +53,6 @@ class LinearProbe(Strategy):
 class LinearProbeThenFineTune(Strategy):
     """LP-FT: start from the finished `lp` weights (reused from the store when present), then train everything."""
 
-    name = "lp-ft"
-    description = "linear probe, then full fine-tuning from it"
     init_from = "lp"
 
     def setup(self, ctx: TrainContext) -> None:
@@ -75,8 +70,6 @@ class L2SP(Strategy):
     `include_head = false` leaves the head free to fit the new dataset (the original L2-SP's choice).
     """
 
-    name = "l2-sp"
-    description = "full fine-tuning with weight * ||theta - theta0||^2 (head included unless include_head = false)"
     defaults = {"weight": 0.01, "include_head": True}
     option_checks = {"weight": Option(float, minimum=0.0)}
 
@@ -109,8 +102,6 @@ class LearningWithoutForgetting(Strategy):
     weight = T^2 for Hinton et al.'s gradient scaling.
     """
 
-    name = "lwf"
-    description = "KL distillation from the frozen pretrained model (LwF)"
     defaults = {"temperature": 2.0, "weight": 1.0}
     option_checks = {"temperature": Option(float, minimum=1e-6), "weight": Option(float, minimum=0.0)}
 
@@ -147,8 +138,6 @@ class WiseFT(Strategy):
     pretrained weights exactly and alpha=1 the fine-tuned ones. Model soups' Soup(PRE, FT) is alpha=0.5.
     """
 
-    name = "wise-ft"
-    description = "fine-tune, then interpolate weights with the pretrained ones (WiSE-FT)"
     defaults = {"alphas": [0.5]}
     option_checks = {"alphas": Option((list, float), minimum=0.0, maximum=1.0)}
 
@@ -195,8 +184,6 @@ def _alpha_label(alpha: float) -> str:
 class Freeze(Strategy):
     """No training at all: the pretrained weights are the "fine-tuned" model, so RI is exactly 0 (a sanity row)."""
 
-    name = "freeze"
-    description = "no training: the pretrained model as the 'fine-tuned' one (RI is exactly 0)"
     trains = False
 
     def finalize(self, ctx: TrainContext) -> dict:

@@ -27,8 +27,6 @@ PRETRAINED = "pre"
 
 
 class Soup(Strategy):
-    name = "soup"
-    description = "weight average of the pretrained and other strategies' fine-tuned weights (model soup)"
     defaults = {"of": [PRETRAINED, "ft"], "weights": None}
     # one list of ingredients, or a list of lists (one soup each); weights likewise, checked in __init__
     option_checks = {"of": Option(list), "weights": Option(list)}

@@ -20,9 +20,6 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
 
 
 class ExpectedCalibrationError(Metric):
-    name = "ece"
-    description = "expected calibration error (%)"
-
     def compute(self, results):
         rows = []
         for e in results.evaluations:

@@ -24,8 +24,6 @@ class EWC(Strategy):
     cross-entropy. (The reference code's "EWC" had no Fisher at all: that is rib's l2-sp with weight 1.)
     """
 
-    name = "ewc"
-    description = "Elastic Weight Consolidation with the pretrained model's diagonal Fisher information"
     defaults = {"lambda": 1.0, "fisher_samples": 1024, "labels": "sampled"}
 
     def __init__(self, params: dict | None = None):

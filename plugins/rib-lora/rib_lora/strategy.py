@@ -21,8 +21,6 @@ class LoRA(Strategy):
     plain weights so evaluation runs at full speed.
     """
 
-    name = "lora"
-    description = "LoRA adapters on attention q and v, merged into the weights after training"
     defaults = {"rank": 8, "alpha": 1.0, "targets": "qv", "train_head": False, "trainable_extra": "released"}
     option_checks = {"rank": Option(int, minimum=1), "alpha": Option(float, minimum=0.0),
                      "trainable_extra": Option((str, list), items=str)}

@@ -48,8 +48,6 @@ class PadPrompt(nn.Module):
 
 
 class VisualPrompt(Strategy):
-    name = "visual-prompt"
-    description = "a learnable pad prompt around the image (only the prompt trained), folded into pos_embed"
     defaults = {"width": 30, "train_head": False, "init": "randn"}
     option_checks = {"width": Option(int, minimum=1), "init": Option(str, choices=("randn", "zeros"))}
 
