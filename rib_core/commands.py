@@ -117,12 +117,13 @@ def bench(args) -> int:
             store.write_run(suite.name, run_manifest(prepared, plan))
         progress = make_progress(console) if main_process else None
         runner = Runner(prepared, plan, store, device, progress=progress, workers=args.workers)
+        scheduler = None
         if shard is not None:
-            from rib_core.engine.shard import ShardRunner
+            from rib_core.engine.shard import Sharded
 
-            runner = ShardRunner(runner, shard)
+            scheduler = Sharded(store, shard)
         try:
-            stats = runner.run()
+            stats = runner.run(scheduler)
         finally:
             if progress is not None:
                 progress.stop()

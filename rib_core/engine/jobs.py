@@ -96,8 +96,8 @@ def run_job(worker: Worker, keys: list[str]) -> dict:
     from rib_core.engine import distributed
     from rib_core.engine.plan import build_plan
     from rib_core.engine.device import select_device
-    from rib_core.engine.runner import Runner
-    from rib_core.engine.shard import ShardRunner
+    from rib_core.engine.runner import InOrder, Runner
+    from rib_core.engine.shard import Sharded
     from rib_core.engine.store import Store
     from rib_core.errors import RibError
 
@@ -122,14 +122,9 @@ def run_job(worker: Worker, keys: list[str]) -> dict:
     runner = Runner(prepared, plan, store, device, workers=worker.workers)
     try:
         cells = [by_key[k] for k in keys]
-        if distributed.active():
-            # One process per GPU (the launcher asked for several): every rank runs every cell together, so the
-            # ranks agree on what is left instead of each taking cell locks.
-            for cell in distributed.broadcast([c for c in cells if not store.is_done(c.key)]):
-                runner.run_one(cell)
-            stats = runner.stats
-        else:
-            stats = ShardRunner(runner, cells=cells).run()
+        # One process per GPU (the launcher asked for several): every rank runs every cell together, so the
+        # ranks agree on what is left instead of each taking cell locks.
+        stats = runner.run(InOrder(cells) if distributed.active() else Sharded(store, cells=cells))
     finally:
         distributed.shutdown()
     return {"cells_run": stats.cells_run, "cells_reused": stats.cells_reused,

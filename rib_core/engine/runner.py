@@ -49,6 +49,21 @@ def versions(prepared: Prepared) -> dict:
     return out
 
 
+class InOrder:
+    """The default scheduler: the given cells (default: the whole plan) in plan order. Under torchrun every rank
+    runs every cell together, so the ranks take rank 0's view of what is left instead of each taking locks."""
+
+    def __init__(self, cells: list | None = None):
+        self.cells = cells
+
+    def cells_of(self, plan: list) -> list:
+        return plan if self.cells is None else list(self.cells)
+
+    def execute(self, pending: list, run_one, failed: set[str]) -> None:
+        for cell in distributed.broadcast(pending):
+            run_one(cell)
+
+
 class Runner:
     def __init__(self, prepared: Prepared, plan: list[Cell], store: Store, device: torch.device,
                  progress=None, workers: int = 0):
@@ -62,16 +77,22 @@ class Runner:
         self.failed_keys: set[str] = set()
 
     # -- running -----------------------------------------------------------------------------------------
-    def run(self) -> RunStats:
+    def run(self, scheduler=None) -> RunStats:
+        """Run the cells `scheduler` picks from the plan, in the order it runs them (default: `InOrder()`, every
+        cell in plan order). A scheduler has `cells_of(plan)`, the cells this process answers for, and
+        `execute(pending, run_one, failed)`, which calls `run_one(cell)` for each pending cell once its
+        dependencies are done; a dependency it gives up on goes into `failed` (its dependants are then skipped).
+        Sharding (rib_core.engine.shard.Sharded) is such a scheduler."""
+        scheduler = scheduler or InOrder()
         if self.device.type == "cpu" and self.prepared.suite.cpu_threads:
             torch.set_num_threads(self.prepared.suite.cpu_threads)
         distributed.barrier()
-        todo = distributed.broadcast([c for c in self.plan if not self.store.is_done(c.key)])
-        self.stats.cells_reused = len(self.plan) - len(todo)
+        mine = scheduler.cells_of(self.plan)
+        pending = [c for c in mine if not self.store.is_done(c.key)]
+        self.stats.cells_reused = len(mine) - len(pending)
         if self.progress:
-            self.progress.start(len(self.plan), self.stats.cells_reused)
-        for cell in todo:
-            self.run_one(cell)
+            self.progress.start(len(mine), self.stats.cells_reused)
+        scheduler.execute(pending, self.run_one, self.failed_keys)
         return self.stats
 
     def run_one(self, cell: Cell) -> bool:

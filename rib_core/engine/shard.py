@@ -63,22 +63,24 @@ def select_shard(plan, index: int, count: int) -> list:
     return [c for c in plan if c.key in chosen]
 
 
-class ShardRunner:
-    """Runs one shard's cells with per-cell locks; dependencies owned by another shard are waited for.
+class Sharded:
+    """A scheduler (see rib_core.engine.runner.Runner.run) for one shard's cells, or one launcher job's, taking a
+    per-cell lock in the shared store before each cell; dependencies owned by another shard are waited for.
 
     Given `cells` instead of a shard (a launcher's job), dependencies outside them must already be done: the
     launcher ran their jobs first, so one that is missing has failed.
     """
 
-    def __init__(self, runner, shard: tuple[int, int] | None = None, cells: list | None = None):
-        self.runner = runner
-        self.mine = select_shard(runner.plan, *shard) if cells is None else list(cells)
+    def __init__(self, store, shard: tuple[int, int] | None = None, cells: list | None = None):
+        self.store, self.shard, self.cells = store, shard, cells
         self.wait_for_others = cells is None
-        self.stats = runner.stats
 
-    def dependencies(self, cell, pending_keys: set[str]) -> str:
+    def cells_of(self, plan: list) -> list:
+        return select_shard(plan, *self.shard) if self.cells is None else list(self.cells)
+
+    def dependencies(self, cell, pending_keys: set[str], failed: set[str]) -> str:
         """"ready", "wait" (another job or a later cell of ours will produce it) or "failed"."""
-        store, failed = self.runner.store, self.runner.failed_keys
+        store = self.store
         for dep in cell.deps:
             if store.is_done(dep):
                 continue
@@ -94,17 +96,13 @@ class ShardRunner:
             return "wait"
         return "ready"
 
-    def run(self):
-        runner, store = self.runner, self.runner.store
-        pending = [c for c in self.mine if not store.is_done(c.key)]
-        self.stats.cells_reused = len(self.mine) - len(pending)
-        if runner.progress:
-            runner.progress.start(len(self.mine), self.stats.cells_reused)
+    def execute(self, pending: list, run_one, failed: set[str]) -> None:
+        store, pending = self.store, list(pending)
         while pending:
             progressed = False
             for cell in list(pending):
-                state = self.dependencies(cell, {c.key for c in pending})
-                if state == "wait":
+                # "failed" falls through to run_one, which records the cell as skipped for its dependency.
+                if self.dependencies(cell, {c.key for c in pending}, failed) == "wait":
                     continue
                 lock = CellLock(store.cell_dir(cell.key))
                 if not store.is_done(cell.key):
@@ -112,11 +110,10 @@ class ShardRunner:
                         continue  # another job has it: come back later
                     try:
                         if not store.is_done(cell.key):
-                            runner.run_one(cell)
+                            run_one(cell)
                     finally:
                         lock.release()
                 pending.remove(cell)
                 progressed = True
             if pending and not progressed:
                 time.sleep(POLL)
-        return self.stats
