@@ -6,12 +6,12 @@ values, then names against the installed plugins) so that a typo costs seconds, 
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rib_core.data.locate import default_data_root
 from rib_core.errors import ConfigError, UnknownNameError
 from rib_core.options import Option, check_value, did_you_mean
 from rib_core.paths import check_file_name
@@ -210,6 +210,8 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
         strategy, label, rest = _entry("strategy", f"{where}.strategies[{i}]", entry, STRATEGY_KEYS)
         optional = rest.pop("optional", False)
         values["strategies"].append(StrategySpec(label=label, name=strategy, params=rest, optional=optional))
+    # Resolved here, once: everything downstream reads suite.data_root.
+    values["data_root"] = default_data_root(values.get("data_root"))
     suite = Suite(name=name, source=source, **values)
     _validate_values(suite, where)
     return suite
@@ -249,7 +251,3 @@ def _validate_values(suite: Suite, where: str) -> None:
     if suite.seeds is not None and (not suite.seeds or len(set(suite.seeds)) != len(suite.seeds)):
         raise ConfigError(f"{where}.seeds: expected a list of distinct integers, e.g. seeds = [0, 1, 2]; "
                           f"got {suite.seeds!r}.")
-
-
-def data_root(suite: Suite) -> str | None:
-    return suite.data_root or os.environ.get("RIB_DATA_ROOT") or None

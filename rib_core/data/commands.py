@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 
 from rich.table import Table
 
 from rib_core.config import DatasetSpec, load_suite
 from rib_core.data.check import compare_manifest, write_manifest
-from rib_core.data.locate import check_data_root
+from rib_core.data.locate import check_data_root, default_data_root
 from rib_core.paths import check_file_name
 
 
@@ -26,7 +25,7 @@ def check_command(args, registry, console) -> int:
     from rib_core.data.locate import open_adapter
 
     specs, suite_root = _specs(args, registry)
-    data_root = args.data_root or suite_root or os.environ.get("RIB_DATA_ROOT")
+    data_root = default_data_root(args.data_root, suite_root)
     check_data_root(data_root, specs, registry)
     results = []
     for spec in specs:

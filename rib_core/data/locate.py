@@ -53,10 +53,16 @@ def _unwrap(folder: Path, names: set[str]) -> Path:
     return folder
 
 
+def default_data_root(*given: str | None) -> str | None:
+    """The data root: the first of `given` that is set (--data-root, the suite's `data_root`), else
+    $RIB_DATA_ROOT, else None. The one place that decides it."""
+    return next((g for g in given if g), None) or os.environ.get(DATA_ROOT_ENV) or None
+
+
 def resolve_root(adapter_cls, label: str, data_root: str | None, path: str | None) -> tuple[Path | None, list[str]]:
     """Find a dataset's folder. Returns (the folder or None, every place looked, in order)."""
     looked: list[str] = []
-    data_root = data_root or os.environ.get(DATA_ROOT_ENV) or None
+    data_root = default_data_root(data_root)
     base = Path(data_root).expanduser() if data_root else None
 
     if path:

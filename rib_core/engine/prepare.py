@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from rib_core.config import DatasetSpec, ModelSpec, Suite, data_root
+from rib_core.config import DatasetSpec, ModelSpec, Suite
 from rib_core.engine.prepared import Prepared, PreparedDataset, PreparedModel, PreparedStrategy, digest
 from rib_core.errors import DataError, RibError
 from rib_core.models.base import IMAGENET_1K
@@ -54,7 +54,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     from rib_core.models.base import file_digest
 
     settings = suite.training
-    check_data_root(data_root(suite), suite.datasets + ([suite.reference] if suite.reference else []),
+    check_data_root(suite.data_root, suite.datasets + ([suite.reference] if suite.reference else []),
                     registry)
     problems: list[str] = []
     warnings: list[str] = []
@@ -74,7 +74,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
 
     def _prepare_dataset(spec: DatasetSpec, reg) -> PreparedDataset:
         cls = reg.load()
-        adapter = open_adapter(cls, spec.label, dict(spec.options, adapter=spec.adapter), data_root(suite),
+        adapter = open_adapter(cls, spec.label, dict(spec.options, adapter=spec.adapter), suite.data_root,
                                spec.path)
         looked = adapter.looked_in
         problem = None
@@ -101,7 +101,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
                 problem = (f"dataset '{spec.label}' failed its check ({detail}). Run 'rib datasets check' for "
                            "details, fix the data, or set allow_partial = true in the suite.")
         if problem and (adapter.root is None or not samples):
-            hint = cls.misplaced_hint(data_root(suite), adapter.root)
+            hint = cls.misplaced_hint(suite.data_root, adapter.root)
             problem = f"{problem}\n  {hint}" if hint else problem
         if problem:
             problems.append(problem)
