@@ -6,7 +6,7 @@ Writes ImageNet-sized JPEGs (500 x 375 by default, like a typical ImageNet photo
 style tree, then times, over the same images and in the same order:
   1. decode: open_images(cache_dir=None): DataLoader workers decode, resize and crop every batch;
   2. cache:  open_images(cache_dir=...): batches gathered from memory-mapped uint8 safetensors shards;
-each followed by Preprocess.normalize on the CPU; the cache is also timed delivering uint8 batches alone, since
+each followed by Preprocess.normalizer on the CPU; the cache is also timed delivering uint8 batches alone, since
 real runs normalise on the device. The cache build itself (a one-off per dataset and geometry) is timed
 separately. Prints the ratios cache / decode.
 """
@@ -45,10 +45,11 @@ def write_tree(root: Path, n_images: int, width: int) -> Path:
 
 def deliver(images, positions, batch_size, preprocess=None) -> float:
     """Seconds to pull every batch (and normalise it, when `preprocess` is given)."""
+    normalize = preprocess.normalizer(torch.device("cpu")) if preprocess is not None else None
     start = time.perf_counter()
     for batch, _ in images.batches(positions, batch_size):
         if preprocess is not None:
-            batch = preprocess.normalize(batch)
+            batch = normalize(batch)
     return time.perf_counter() - start
 
 

@@ -79,9 +79,7 @@ def predict_overlapped(model, preprocess, images, positions, class_map, device, 
     synchronisation, so the CPU queues batch k+1 while the GPU computes batch k)."""
     import torch
 
-    from rib_core.engine.evaluate import normalizer
-
-    normalize = normalizer(preprocess, device)
+    normalize = preprocess.normalizer(device)
     index = torch.tensor([g[0] for g in class_map.groups], device=device)  # ImageNet-R: a plain subset
     cuda = device.type == "cuda"
     outputs = []

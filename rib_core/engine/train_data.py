@@ -6,7 +6,6 @@ import numpy as np
 import torch
 
 from rib_core.engine import distributed
-from rib_core.engine.evaluate import normalizer
 from rib_core.errors import RibError
 
 
@@ -32,7 +31,7 @@ class TrainData:
             order = np.concatenate([distributed.batch_slice(order[k:k + self.batch_size])
                                     for k in range(0, len(order), self.batch_size)] or [order[:0]])
         pin = self.device.type == "cuda"
-        normalize = normalizer(self.preprocess, self.device)
+        normalize = self.preprocess.normalizer(self.device)
         for batch, pos in self.images.batches(order, batch_size, pin_memory=pin):
             x = normalize(batch.to(self.device, non_blocking=pin))
             y = torch.as_tensor(self.labels[np.asarray(pos)], dtype=torch.long).to(self.device)
