@@ -51,8 +51,8 @@ def register_models(register):
     str | None` saying what is missing offline (rib refuses to start a run while it returns a message);
     `identity="module:attr"`, a function `(name, *, weights, options) -> str` that changes whenever the weights
     your plugin will load change (rib puts it into every result key that depends on the model, so changed
-    weights are re-evaluated); `label_space="imagenet-1k"` (the default), checked against each dataset's before
-    any work; `num_params=86_000_000`, used by `rib bench --dry-run` estimates.
+    weights are re-evaluated); `label_space="imagenet-1k"` (the default), the one declaration of the classes its logits
+    index (rib sets `Backbone.label_space` from it), checked against each dataset's before any work; `num_params=86_000_000`, used by `rib bench --dry-run` estimates.
     """
 
 

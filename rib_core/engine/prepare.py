@@ -15,7 +15,7 @@ import numpy as np
 from rib_core.config import DatasetSpec, ModelSpec, Suite
 from rib_core.engine.prepared import Prepared, PreparedDataset, PreparedModel, PreparedStrategy, digest
 from rib_core.errors import DataError, RibError
-from rib_core.models.base import IMAGENET_1K
+from rib_core.models.base import registered_label_space
 
 
 def weights_problem(registry, spec: ModelSpec) -> str | None:
@@ -168,7 +168,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
             missing = weights_problem(registry, spec)
             if missing:
                 problems.append(missing)
-        space = registry.get("models", spec.name).extra.get("label_space", IMAGENET_1K)
+        space = registered_label_space(registry.get("models", spec.name))
         for other in sorted(label_spaces - {space}):
             users = [ds.label for ds in datasets + [reference] if ds is not None and ds.adapter is not None
                      and ds.samples and ds.adapter.class_map().label_space == other]

@@ -12,6 +12,7 @@ from rib_core.data.base import use_cache
 from rib_core.engine import distributed
 from rib_core.engine.prepared import Cell, Prepared
 from rib_core.errors import RibError
+from rib_core.models.base import registered_label_space
 from rib_core.paths import cache_dir
 
 
@@ -30,8 +31,10 @@ class Resources:
             self._pretrained_state.clear()
             self._loaded_variant, self._variant_model = None, None
             model = next(m for m in self.prepared.models if m.label == label)
-            loader = self.prepared.registry.load("models", model.spec.name)
-            backbone = loader(model.spec.name, weights=model.spec.weights, options=dict(model.spec.options))
+            registration = self.prepared.registry.get("models", model.spec.name)
+            backbone = registration.load()(model.spec.name, weights=model.spec.weights,
+                                           options=dict(model.spec.options))
+            backbone.label_space = backbone_label_space(registration, backbone)
             backbone.model.to(self.device).eval()
             self._pretrained_state[label] = {k: v.detach().cpu().clone() for k, v in backbone.model.state_dict().items()}
             self._backbones[label] = backbone
@@ -89,6 +92,18 @@ class Resources:
 def weights_file(variant: str) -> str:
     safe = "".join(ch if ch.isalnum() or ch in "=._-" else "_" for ch in variant)
     return f"weights-{safe}.safetensors" if variant else "weights.safetensors"
+
+
+def backbone_label_space(registration, backbone) -> str:
+    """The registered label space, which the loaded Backbone carries from now on. A Backbone that names another
+    one (`label_space` is rib's to set) is a plugin bug: say so instead of scoring against the wrong classes."""
+    declared = registered_label_space(registration)
+    if backbone.label_space not in (None, declared):
+        raise RibError(f"plugin '{registration.plugin}' registered model '{registration.name}' with label space "
+                       f"'{declared}', but its loader returned a Backbone with label_space='{backbone.label_space}'. "
+                       f"Declare it once, in the registration: register(..., label_space=\"{backbone.label_space}\"), "
+                       "and leave Backbone.label_space unset.")
+    return declared
 
 
 def check_label_space(backbone, class_map, label: str) -> None:

@@ -25,7 +25,7 @@ class Backbone:
     preprocess: Preprocess
     head_prefixes: tuple[str, ...]  # parameter-name prefixes of the classifier head, e.g. ("head.",)
     identity: str  # "<name>@<weights digest>": changes whenever the weights change
-    label_space: str = IMAGENET_1K
+    label_space: str | None = None  # set by rib from the registration's label_space= (default "imagenet-1k")
     num_classes: int = 1000
     info: dict = field(default_factory=dict)  # free-form facts for the record (hub name, source, ...)
 
@@ -37,6 +37,11 @@ class Backbone:
 
     def backbone_parameters(self):
         return [p for n, p in self.model.named_parameters() if not self.is_head(n)]
+
+
+def registered_label_space(registration) -> str:
+    """A model's label space: declared once, by its registration (`register(..., label_space=...)`)."""
+    return registration.extra.get("label_space", IMAGENET_1K)
 
 
 def file_digest(path: str | Path) -> str:
