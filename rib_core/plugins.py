@@ -18,6 +18,7 @@ import pluggy
 from rib_core import hookspecs
 from rib_core.errors import PluginError, UnknownNameError
 from rib_core.options import did_you_mean
+from rib_core.plugin_imports import note_internal_imports
 
 ENTRY_POINT_GROUP = "rib"
 # One vocabulary per kind: the hook is register_<kind>, the command `rib list <kind>`, the suite key <kind>.
@@ -267,6 +268,9 @@ def build_registry() -> Registry:
             registry.plugins[dist] = info
         else:
             info = registry.add_plugin(obj, dist, version)
+            if info.error is None:  # 0.1 import paths still work; say which rib_core.api name replaces each
+                note_internal_imports(info, obj, [r for k in KINDS for r in registry.entries[k].values()
+                                                  if r.plugin == dist])
         if info.error is not None:
             if strict:
                 raise PluginError(f"plugin '{dist}' failed ({info.error}) and RIB_STRICT_PLUGINS is set.")

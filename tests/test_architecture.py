@@ -13,7 +13,7 @@ from tests.helpers import REPO
 LAYERS = {
     "rib_core": 0, "rib_core.errors": 0, "rib_core.hashing": 0, "rib_core.paths": 0, "rib_core.preprocess": 0, "rib_core.hookspecs": 0,
     "rib_core.models": 1, "rib_core.data": 1, "rib_core.strategies": 1, "rib_core.metrics": 1,
-    "rib_core.plugins": 2, "rib_core.config": 2, "rib_core.resolve": 2, "rib_core.builtins": 2, "rib_core.demo": 2,
+    "rib_core.plugins": 2, "rib_core.plugin_imports": 2, "rib_core.config": 2, "rib_core.resolve": 2, "rib_core.builtins": 2, "rib_core.demo": 2,
     "rib_core.data.hub": 2,  # a built-in adapter that reads another adapter's data from the Hub: it asks the registry
     "rib_core.engine": 3,
     "rib_core.report": 4,

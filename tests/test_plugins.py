@@ -190,6 +190,68 @@ def test_a_plugin_written_for_0_1_still_loads_with_deprecation_warnings_naming_t
     assert "register_sinks is deprecated: rename it register_formats" in plugins["rib-old"]["status"]
 
 
+OLD_STYLE_HOOKS = '''
+from rib_core.hookspecs import hookimpl
+
+@hookimpl
+def register_metrics(register):
+    register("old-count", "rib_old_impl:CountMetric", "images per evaluation, written against the 0.1 docs")
+
+@hookimpl
+def register_sinks(register):
+    register("old-format", "rib_old_impl:write", "a one-line report, written against the 0.1 docs")
+'''
+
+OLD_STYLE_IMPL = '''
+from rib_core.metrics import Metric          # the 0.1 docs' path; 0.2: rib_core.api
+from rib_core.errors import RibError         # the 0.1 docs' path; 0.2: rib_core.api
+
+
+class CountMetric(Metric):
+    name = "old-count"  # 0.1 classes restated their name; it must agree with the registration anyway
+
+    def compute(self, results):
+        return [{"metric": self.name, "model": e.model, "strategy": e.strategy, "ft_dataset": e.ft_dataset,
+                 "eval_dataset": e.eval_dataset, "value": e.n_images} for e in results.evaluations]
+
+
+def write(report, stream):
+    stream.write(f"old format: {len(report['accuracies'])} accuracies\\n")
+'''
+
+
+def test_a_plugin_written_against_the_0_1_docs_runs_and_is_told_each_new_import(tmp_path):
+    from tests import toy_plugin as toy
+    from tests.test_engine import SUITE, _subprocess_env
+
+    data = tmp_path / "data"
+    for name in toy.DOMAINS:
+        toy.write_domain(data, name)
+    env = _subprocess_env(tmp_path, data)
+    fake_distribution(tmp_path / "site", "rib-old", "rib_old", OLD_STYLE_HOOKS)
+    (tmp_path / "site" / "rib_old_impl.py").write_text(OLD_STYLE_IMPL)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(SUITE.format(strategies='"freeze"', epochs=1).replace('["tiny/a", "tiny/b"]', '["tiny/a"]'))
+
+    def rib(*args, **extra):
+        return subprocess.run([sys.executable, "-m", "rib_core", *args], env=dict(env, **extra), cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+
+    assert rib("bench", "-c", str(suite), "--out", str(tmp_path / "out"), "--no-report").returncode == 0
+    report = json.loads(rib("report", str(tmp_path / "out"), "--format", "json").stdout)
+    counts = [m for m in report["metrics"] if m["metric"] == "old-count"]
+    assert len(counts) == 4 + 3 * 4 and all(m["value"] > 0 for m in counts)  # it ran, on every evaluation
+    assert rib("report", str(tmp_path / "out"), "--format", "old-format").stdout.startswith("old format: ")
+    plugins = {p["name"]: p for p in json.loads(rib("plugins", "--json").stdout)}
+    status = plugins["rib-old"]["status"]
+    assert "rib_old_impl imports Metric from rib_core.metrics: use 'from rib_core.api import Metric'" in status
+    assert "rib_old_impl imports RibError from rib_core.errors: use 'from rib_core.api import RibError'" in status
+    assert "register_sinks is deprecated: rename it register_formats" in status
+    warned = rib("list", "metrics", PYTHONWARNINGS="always::DeprecationWarning").stderr
+    assert "use 'from rib_core.api import hookimpl'" in warned and "use 'from rib_core.api import Metric'" in warned
+    assert plugins["rib-toy"]["status"] == "ok"  # the tests' own toy plugin imports only rib_core.api
+
+
 def test_the_public_api_exports_what_it_lists_and_stays_light():
     code = ("import sys, rib_core.api as api\n"
             "missing = [n for n in api.__all__ if not hasattr(api, n)]\n"

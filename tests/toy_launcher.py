@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 
-from rib_core.engine.jobs import run_job
-from rib_core.engine.launch import Launcher
-from rib_core.hookspecs import hookimpl
+from rib_core.api import Launcher, hookimpl, run_job
 
 
 @hookimpl

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rib_core.data.base import CheckResult, ClassMap, DatasetAdapter, Sample
-from rib_core.api import hookimpl
-from rib_core.preprocess import Preprocess
+from rib_core.api import CheckResult, ClassMap, DatasetAdapter, Preprocess, Sample, hookimpl
 
 CLASSES = ("red", "green", "blue", "grey")
 DOMAINS = {"toy-a": 0.15, "toy-b": 0.35, "toy-c": 0.55, "toy-ref": 0.1}  # noise level per domain
@@ -82,7 +80,7 @@ def load(name, *, weights, options):
     import torch
     from torch import nn
 
-    from rib_core.models.base import Backbone
+    from rib_core.api import Backbone
 
     class TinyNet(nn.Module):
         def __init__(self):
