@@ -1,19 +1,26 @@
-"""pytest fixtures for plugin authors (and rib's own tests).
+"""pytest fixtures and helpers for plugin authors (and rib's own tests): the kit a plugin is tested with.
 
-rib-core registers this module as a pytest plugin (entry point `pytest11`), so the fixtures are available in
-any test session where rib-core is installed:
+rib-core registers this module as a pytest plugin (entry point `pytest11`, name `rib`), so the fixtures are
+available in any test session where rib-core is installed, without a conftest:
 
-    def test_my_metric_is_listed(register_plugin, run_rib):
-        register_plugin(my_plugin_module)
-        result = run_rib("list", "metrics", "--json")
-        assert "my-metric" in result.stdout
+    pytestmark = pytest.mark.usefixtures("rib_isolated")  # offline, own cache: nothing outside the test
+
+    def test_my_metric_runs_on_a_bench(register_plugin, run_rib, toy_suite, tmp_path):
+        register_plugin(my_plugin_module, "rib-mylab")
+        result = run_rib("bench", "-c", str(toy_suite(metrics=["mylab-ece"])), "--out", str(tmp_path / "out"))
+        assert result.exit_code == 0
+
+A plugin's tests import only `rib_core.api` and this module. Importing it stays light (no torch, numpy or
+timm): it loads in every pytest session; the helpers import what they need when called.
 """
 
 from __future__ import annotations
 
 import io
 from contextlib import redirect_stderr, redirect_stdout
+import itertools
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +29,9 @@ from rib_core.plugins import get_registry, reset_registry
 
 @pytest.fixture
 def rib_registry():
-    """A freshly discovered registry for this test; discarded afterwards."""
+    """The registry of installed plugins as rib builds it (built-ins, then every entry-point plugin), freshly
+    discovered for this test and discarded afterwards: `.get(kind, name)` -> a registration (`.plugin`,
+    `.description`, `.load()`), `.plugins[distribution]` -> its `.status`, `.error`, `.version`."""
     reset_registry()
     yield get_registry()
     reset_registry()
@@ -88,6 +97,20 @@ def offline_hub(tmp_path, monkeypatch):
     return hub
 
 
+@dataclass
+class Isolation:
+    cache: Path  # this test's RIB_CACHE_DIR
+    hub: Path  # the empty, offline Hugging Face hub cache
+
+
+@pytest.fixture
+def rib_isolated(offline_hub, rib_cache, monkeypatch) -> Isolation:
+    """Isolate a test from the machine: an empty offline Hugging Face cache, its own RIB_CACHE_DIR, no
+    RIB_DATA_ROOT. For a whole module: `pytestmark = pytest.mark.usefixtures("rib_isolated")`."""
+    monkeypatch.delenv("RIB_DATA_ROOT", raising=False)
+    return Isolation(cache=rib_cache, hub=offline_hub)
+
+
 @pytest.fixture
 def put_in_hf_cache(offline_hub):
     """put_in_hf_cache(repo_id, filename, source) -> sha256: lay `source` out in the cache as huggingface_hub does
@@ -109,6 +132,45 @@ def put_in_hf_cache(offline_hub):
         return digest
 
     return put
+
+
+# -- data and a whole bench, offline ------------------------------------------------------------------------------
+def make_dataset_tree(name: str, root, *, n_classes: int = 3, per_class: int = 2, size: int = 40,
+                      seed: int = 0) -> Path:
+    """Write a tiny copy of a real dataset's distributed layout under the data root `root`; return its folder.
+
+    `name`: imagenet-v2, imagenet-a, imagenet-r, imagenet-sketch, imagenet-cartoon, imagenet-drawing,
+    imagenet-c, objectnet or imagenet-val. The tree has the real folder name (so `--data-root root` finds it),
+    file names and extensions, and the strays of real downloads (README.txt, .DS_Store, "._" forks);
+    `n_classes` x `per_class` small images whose pattern follows their ImageNet class. `rib datasets check`
+    finds it and says "partial" (3 classes are not 1000). Same arguments, same bytes."""
+    from rib_core.data.fixtures import make_dataset_tree as make
+
+    return make(name, Path(root), n_classes=n_classes, per_class=per_class, size=size, seed=seed)
+
+
+@pytest.fixture(scope="session")
+def _rib_toy_world(tmp_path_factory) -> Path:
+    from rib_core.testing.toy import make_world
+
+    return make_world(tmp_path_factory.mktemp("rib-toy-world"))
+
+
+@pytest.fixture
+def toy_suite(tmp_path, rib_cache, _rib_toy_world):
+    """toy_suite(strategies=("lp",), *, metrics=None, training=None, name="toy", **suite_keys) -> Path of a
+    suite file that `rib bench -c PATH` runs offline in seconds (the demo cut down: one untrained demo ViT, two
+    demo domains and a reference set of 40 images, one epoch; rib_core/testing/toy.py). Name your registered
+    strategy in `strategies`, your metric in `metrics`; `training={...}` and other keywords override the suite's
+    settings. Its data is written once per session; the bench's cache goes to this test's RIB_CACHE_DIR."""
+    from rib_core.testing.toy import write_suite
+
+    count = itertools.count()
+
+    def make(strategies=("lp",), **keys) -> Path:
+        return write_suite(tmp_path / f"toy-suite-{next(count)}.toml", _rib_toy_world, strategies, **keys)
+
+    return make
 
 
 # -- the kit for testing a strategy or backbone plugin without data or downloads ---------------------------------
