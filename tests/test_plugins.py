@@ -261,13 +261,32 @@ def test_the_public_api_exports_what_it_lists_and_stays_light():
     assert "MISSING []" in result.stdout and "HEAVY []" in result.stdout, result.stdout + result.stderr
 
 
-def test_shipped_plugins_import_only_the_public_api():
+def internal_imports(path, allowed=("api",), base=REPO) -> list[str]:
+    """The lines of `path` that import rib_core other than `rib_core.<allowed>` (`import rib_core` too)."""
     import re
 
+    ok = "|".join(re.escape(name) for name in allowed)
+    forbidden = re.compile(rf"\b(from|import)\s+rib_core(?!\.({ok})\b)")
+    return [f"{path.relative_to(base)}:{number}: {line.strip()}"
+            for number, line in enumerate(path.read_text().splitlines(), 1) if forbidden.search(line)]
+
+
+def test_shipped_plugins_import_only_the_public_api():
+    """A plugin's code imports rib_core.api only; its tests also rib_core.testing (docs/plugins.md)."""
     offenders = []
     for folder in ("plugins", "examples"):
         for path in (REPO / folder).glob("*/rib_*/**/*.py"):
-            for number, line in enumerate(path.read_text().splitlines(), 1):
-                if re.search(r"\b(from|import)\s+rib_core(?!\.api\b)", line):
-                    offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+            offenders += internal_imports(path)
+        for path in (REPO / folder).glob("*/tests/**/*.py"):
+            offenders += internal_imports(path, allowed=("api", "testing"))
     assert offenders == []
+
+
+def test_the_public_api_check_catches_an_internal_import_in_a_plugins_tests(tmp_path):
+    lines = ["from rib_core.api import RibError", "from rib_core.testing import tiny_vit", "import rib_core.testing",
+             "from rib_core.plugins import build_registry", "    from rib_core.errors import RibError",
+             "import rib_core", "from rib_core import plugins", "from rib_core.apix import y"]
+    (tmp_path / "test_mine.py").write_text("\n".join(lines) + "\n")
+    found = internal_imports(tmp_path / "test_mine.py", allowed=("api", "testing"), base=tmp_path)
+    assert [line.split(": ", 1)[1] for line in found] == [line.strip() for line in lines[3:]]
+    assert found[0].startswith("test_mine.py:4: ")

@@ -13,8 +13,10 @@ timm = pytest.importorskip("timm")
 from safetensors.torch import save_file  # noqa: E402
 
 import rib_augreg  # noqa: E402
-from rib_core.errors import RibError  # noqa: E402
-from rib_core.models.timm_loader import load_timm_model  # noqa: E402
+from rib_core.api import RibError, load_timm_model  # noqa: E402
+
+# Offline, with an empty Hugging Face cache and this test's own RIB_CACHE_DIR (rib_core.testing).
+pytestmark = pytest.mark.usefixtures("rib_isolated")
 
 TINY = {"depth": 1, "embed_dim": 32, "num_heads": 2, "img_size": 32}
 
@@ -33,13 +35,10 @@ def test_the_papers_augreg_models_are_there():
     assert rib_augreg.MODELS["augreg/vit-b16-in1k"] == "vit_base_patch16_224.augreg_in1k"
 
 
-def test_the_plugin_registers_every_name_without_importing_torch():
-    from rib_core.plugins import build_registry
-
-    registry = build_registry()
-    assert registry.plugins["rib-augreg"].status == "ok"
+def test_the_plugin_registers_every_name_without_importing_torch(rib_registry):
+    assert rib_registry.plugins["rib-augreg"].status == "ok"
     for name in rib_augreg.MODELS:
-        registration = registry.get("models", name)
+        registration = rib_registry.get("models", name)
         assert registration.plugin == "rib-augreg" and registration.load() is rib_augreg.load
         assert rib_augreg.MODELS[name] in registration.description
     code = "import sys, rib_augreg; print(sorted({'torch', 'timm'} & set(sys.modules)))"

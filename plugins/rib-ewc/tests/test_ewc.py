@@ -56,10 +56,8 @@ def analytic_linear_fisher(model, images, labels_of_image):
     return fw / len(images), fb / len(images)
 
 
-def test_the_plugin_registers_ewc_through_its_entry_point():
-    from rib_core.plugins import build_registry
-
-    registration = build_registry().get("strategies", "ewc")
+def test_the_plugin_registers_ewc_through_its_entry_point(rib_registry):
+    registration = rib_registry.get("strategies", "ewc")
     assert registration.plugin == "rib-ewc" and registration.load() is EWC
 
 

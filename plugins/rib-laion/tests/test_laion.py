@@ -15,7 +15,10 @@ from rib_clip.testing import TINY_CLIP, TINY_VIT, save  # noqa: E402,F401
 from safetensors.torch import load_file  # noqa: E402
 
 import rib_laion  # noqa: E402
-from rib_core.errors import RibError  # noqa: E402
+from rib_core.api import RibError  # noqa: E402
+
+# Offline, with an empty Hugging Face cache and this test's own RIB_CACHE_DIR (rib_core.testing).
+pytestmark = pytest.mark.usefixtures("rib_isolated")
 
 ZEROSHOT_NAME = "laion/vit-b16-laion2b-zeroshot"
 
@@ -41,13 +44,10 @@ def test_every_zeroshot_name_is_an_open_clip_model_with_laion_weights():
     assert rib_laion.ZEROSHOT[ZEROSHOT_NAME] == ("ViT-B-16", "laion2b_s34b_b88k")
 
 
-def test_the_plugin_registers_every_name_without_importing_torch():
-    from rib_core.plugins import build_registry
-
-    registry = build_registry()
-    assert registry.plugins["rib-laion"].status == "ok"
+def test_the_plugin_registers_every_name_without_importing_torch(rib_registry):
+    assert rib_registry.plugins["rib-laion"].status == "ok"
     for name in list(rib_laion.FINETUNED) + list(rib_laion.ZEROSHOT):
-        registration = registry.get("models", name)
+        registration = rib_registry.get("models", name)
         assert registration.plugin == "rib-laion" and registration.load() is rib_laion.load
     code = "import sys, rib_laion; print(sorted({'torch', 'open_clip', 'timm'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"

@@ -29,10 +29,8 @@ def make_ctx(model, head=("head.",), epochs=3):
                          lr=0.5, epochs=epochs)
 
 
-def test_the_plugin_registers_lora_through_its_entry_point():
-    from rib_core.plugins import build_registry
-
-    registration = build_registry().get("strategies", "lora")
+def test_the_plugin_registers_lora_through_its_entry_point(rib_registry):
+    registration = rib_registry.get("strategies", "lora")
     assert registration.plugin == "rib-lora"
     assert registration.load() is LoRA
 

@@ -17,8 +17,10 @@ from rib_clip.testing import TINY_CLIP, TINY_VIT, save  # noqa: E402,F401
 from safetensors.torch import load_file  # noqa: E402
 
 import rib_openai_clip  # noqa: E402
-from rib_core.errors import ConfigError, RibError  # noqa: E402
-from rib_core.models.timm_loader import load_timm_model  # noqa: E402
+from rib_core.api import ConfigError, RibError, load_timm_model  # noqa: E402
+
+# Offline, with an empty Hugging Face cache and this test's own RIB_CACHE_DIR (rib_core.testing).
+pytestmark = pytest.mark.usefixtures("rib_isolated")
 
 ZEROSHOT_NAME = "openai-clip/vit-b16-zeroshot"
 
@@ -61,13 +63,10 @@ def test_every_zeroshot_name_is_an_open_clip_model_with_openai_weights():
         assert tag == "openai"
 
 
-def test_the_plugin_registers_every_name_without_importing_torch():
-    from rib_core.plugins import build_registry
-
-    registry = build_registry()
-    assert registry.plugins["rib-openai-clip"].status == "ok"
+def test_the_plugin_registers_every_name_without_importing_torch(rib_registry):
+    assert rib_registry.plugins["rib-openai-clip"].status == "ok"
     for name in list(rib_openai_clip.FINETUNED) + list(rib_openai_clip.ZEROSHOT):
-        registration = registry.get("models", name)
+        registration = rib_registry.get("models", name)
         assert registration.plugin == "rib-openai-clip"
         assert registration.load() is rib_openai_clip.load
     code = "import sys, rib_openai_clip; print(sorted({'torch', 'open_clip', 'timm'} & set(sys.modules)))"

@@ -35,10 +35,8 @@ def make_ctx(model):
                         train_data=fake_train_data())
 
 
-def test_the_plugin_registers_visual_prompt_through_its_entry_point():
-    from rib_core.plugins import build_registry
-
-    registration = build_registry().get("strategies", "visual-prompt")
+def test_the_plugin_registers_visual_prompt_through_its_entry_point(rib_registry):
+    registration = rib_registry.get("strategies", "visual-prompt")
     assert registration.plugin == "rib-visual-prompt" and registration.load() is VisualPrompt
 
 
