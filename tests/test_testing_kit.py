@@ -31,6 +31,19 @@ def test_the_fixtures_need_no_conftest_and_pytest_plugins_is_not_needed(tmp_path
     assert "1 passed" in result.stdout
 
 
+def test_what_the_docs_say_about_pytest_plugins_is_what_pytest_does(tmp_path):
+    (tmp_path / "test_mine.py").write_text(
+        "def test_listed(run_rib):\n    assert run_rib('list', 'formats', '--json').exit_code == 0\n")
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["rib_core.testing"]\n')
+    pytest_ = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)]
+    twice = subprocess.run(pytest_, capture_output=True, text=True, cwd=tmp_path)
+    assert twice.returncode != 0 and "Plugin already registered under a different name" in twice.stderr, twice.stderr
+    (tmp_path / "conftest.py").unlink()
+    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    by_hand = subprocess.run(pytest_ + ["-p", "rib"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert by_hand.returncode == 0 and "1 passed" in by_hand.stdout, by_hand.stdout + by_hand.stderr
+
+
 def test_docs_do_not_advise_registering_the_pytest_plugin_twice():
     text = (REPO / "docs" / "plugins.md").read_text()
     assert "do not add `pytest_plugins = [\"rib_core.testing\"]`" in text  # only as a warning
