@@ -3,6 +3,7 @@
 Targets are strings: nothing here imports torch, so `rib --help` and `rib list` stay fast.
 """
 
+from rib_core.data.specs import DATASET_SPECS
 from rib_core.hookspecs import HOOKIMPL as hookimpl
 
 D = "rib_core.data"
@@ -10,15 +11,8 @@ D = "rib_core.data"
 
 @hookimpl
 def register_datasets(register):
-    register("imagenet-v2", f"{D}.imagenet_variants:ImageNetV2", "ImageNet-V2 matched-frequency (10k images, 1000 classes)")
-    register("imagenet-a", f"{D}.imagenet_variants:ImageNetA", "ImageNet-A natural adversarial examples (7.5k images, 200 classes)")
-    register("imagenet-r", f"{D}.imagenet_variants:ImageNetR", "ImageNet-R renditions (30k images, 200 classes)")
-    register("imagenet-sketch", f"{D}.imagenet_variants:ImageNetSketch", "ImageNet-Sketch (50.9k images, 1000 classes)")
-    register("imagenet-cartoon", f"{D}.imagenet_variants:ImageNetCartoon", "ImageNet-Cartoon (1000 classes)")
-    register("imagenet-drawing", f"{D}.imagenet_variants:ImageNetDrawing", "ImageNet-Drawing (1000 classes)")
-    register("imagenet-c", f"{D}.imagenet_c:ImageNetC", "ImageNet-C: 15 corruptions x 5 severities (mean over both)")
-    register("objectnet", f"{D}.objectnet:ObjectNet", "ObjectNet 1.0, the 113 classes overlapping ImageNet-1k")
-    register("imagenet-val", f"{D}.imagenet_variants:ImageNetVal", "ImageNet-1k validation set (the reference set)")
+    for spec in DATASET_SPECS.values():  # the ImageNet-RIB datasets: rib_core/data/specs.py
+        register(spec.name, spec.target, spec.description)
     register("hub:*", f"{D}.hub:HubDataset", "hub:<dataset>: CLIP_benchmark's webdataset shards on the Hugging Face Hub (rib-core[hub])")
     register("imagefolder", f"{D}.imagefolder:ImageFolder", "any ImageNet-labelled folder tree (wnid or index folders)")
     register("demo-*", "rib_core.demo.datasets:DemoDataset", "the offline demo's synthetic domains (demo-source, demo-photo, ...)")

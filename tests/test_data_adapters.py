@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from rib_core.data import locate
 from rib_core.data.base import ClassMap, DatasetAdapter
 from rib_core.data.fixtures import (DATASETS, FIXTURE_CORRUPTIONS, FIXTURE_SEVERITIES, OBJECTNET_BORDER_COLOUR,
                                     fixture_classes, make_dataset_tree)
@@ -281,16 +280,6 @@ def test_resolve_root_enters_a_wrapping_folder_and_tries_the_suite_label(tmp_pat
     (tmp_path / "x" / "imagenet-r").rename(tmp_path / "my-renditions")
     assert resolve_root(ImageNetR, "my-renditions", str(tmp_path), None)[0] == tmp_path / "my-renditions"
     assert resolve_root(ImageNetR, "../escape", str(tmp_path), None)[0] is None
-
-
-def test_locate_docstring_table_matches_adapters():
-    rows = {}
-    for line in locate.__doc__.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("| ") and len(cells) == 2 and cells[0] not in ("dataset", "---"):
-            rows[cells[0]] = cells[1]
-    for name, cls in ADAPTERS.items():
-        assert rows[name] == ", ".join(cls.folder_names)
 
 
 def test_reading_class_lists_does_not_import_torch():

@@ -16,7 +16,7 @@ from rib_core.data.accuracy import weighted_accuracy
 from rib_core.data.folders import Inventory, list_subfolders
 from rib_core.data.imagenet_variants import WnidFolders
 from rib_core.data.imagenet_classes import imagenet_wnids
-from rib_core.data.source_split import IMAGENET_VAL_SOURCES
+from rib_core.data.specs import DATASET_SPECS
 from rib_core.errors import ConfigError
 from rib_core.options import Option
 
@@ -28,15 +28,10 @@ SEVERITIES = (1, 2, 3, 4, 5)
 IMAGES_PER_SEVERITY = 50_000
 
 
-class ImageNetC(WnidFolders):
-    folder_names = ("imagenet-c", "imagenet_c", "ImageNet-C")
-    expected_classes = 1000
-    source_images = IMAGENET_VAL_SOURCES  # corrupted val images, named like them: rib_core/data/source_split.py
-    image_size = 224  # the released JPEGs are 224 x 224: streamed, not cached, with cache = "auto"
+class ImageNetC(WnidFolders, spec=DATASET_SPECS["imagenet-c"]):
+    # Folder names, class count, source images, image size (224: streamed, not cached, with cache = "auto") and
+    # where to get it: its row of rib_core/data/specs.py. The image count depends on the selection (__init__).
     accepted_options = {"corruptions": Option((list, str), items=str), "severities": Option((list, int), items=int)}
-    source_hint = ("ImageNet-C: https://zenodo.org/records/2235448 (one tar per corruption family: blur.tar, "
-                   "digital.tar, noise.tar, weather.tar); unpack all into one folder so that it holds "
-                   "<corruption>/<1..5>/<wnid>/*.JPEG")
 
     def __init__(self, label, root, options=None):
         super().__init__(label, root, options)

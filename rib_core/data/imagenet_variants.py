@@ -8,6 +8,7 @@
 | ImageNetSketch, ImageNetCartoon, ImageNetDrawing, ImageNetVal | `<wnid>/*` | 1000 | wnid |
 
 ImageNet-A and -R are scored on their 200 classes: the class map is an index subset of the 1000 logits.
+Folder names, published counts and where to get each dataset are its row of rib_core/data/specs.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from rib_core.data.base import ClassMap
 from rib_core.data.folders import FolderAdapter, Inventory, list_images
 from rib_core.data.imagenet_classes import imagenet_a_classes, imagenet_r_classes, imagenet_wnids
-from rib_core.data.source_split import IMAGENET_VAL_SOURCES
+from rib_core.data.specs import DATASET_SPECS
 from rib_core.models.base import IMAGENET_1K
 
 
@@ -40,8 +41,6 @@ class WnidFolders(FolderAdapter):
 class ImageNetSubset(FolderAdapter):
     """`<wnid>/<image>` for a subset of ImageNet-1k (scored on the subset's classes only)."""
 
-    expected_classes = 200
-
     def subset(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
         raise NotImplementedError
 
@@ -54,14 +53,7 @@ class ImageNetSubset(FolderAdapter):
         return {wnid: k for k, wnid in enumerate(wnids)}
 
 
-class ImageNetV2(FolderAdapter):
-    folder_names = ("imagenetv2-matched-frequency-format-val", "imagenetv2-matched-frequency", "imagenet-v2",
-                    "imagenetv2", "ImageNetV2-matched-frequency")
-    expected_images = 10_000
-    expected_classes = 1000
-    source_hint = ("ImageNet-V2 matched-frequency: https://huggingface.co/datasets/vaishaal/ImageNetV2 "
-                   "(imagenetv2-matched-frequency.tar.gz); unpack it so that the folder holds 0/ ... 999/")
-
+class ImageNetV2(FolderAdapter, spec=DATASET_SPECS["imagenet-v2"]):
     def class_map(self) -> ClassMap:
         return full_imagenet_class_map()
 
@@ -94,62 +86,30 @@ def _subfolders(folder: Path) -> list[Path]:
         return []
 
 
-class ImageNetA(ImageNetSubset):
-    folder_names = ("imagenet-a", "imagenet_a", "ImageNet-A")
-    expected_images = 7_500
-    source_hint = ("ImageNet-A: https://github.com/hendrycks/natural-adv-examples "
-                   "(imagenet-a.tar, unpacks to imagenet-a/<wnid>/*.jpg)")
-
+class ImageNetA(ImageNetSubset, spec=DATASET_SPECS["imagenet-a"]):
     def subset(self):
         return imagenet_a_classes()
 
 
-class ImageNetR(ImageNetSubset):
-    folder_names = ("imagenet-r", "imagenet_r", "ImageNet-R")
-    expected_images = 30_000
-    source_hint = ("ImageNet-R: https://github.com/hendrycks/imagenet-r "
-                   "(imagenet-r.tar, unpacks to imagenet-r/<wnid>/*.jpg)")
-
+class ImageNetR(ImageNetSubset, spec=DATASET_SPECS["imagenet-r"]):
     def subset(self):
         return imagenet_r_classes()
 
 
-class ImageNetSketch(WnidFolders):
-    folder_names = ("imagenet-sketch", "sketch", "imagenet_sketch", "ImageNet-Sketch", "imagenet-sketch/sketch")
-    expected_images = 50_889
-    expected_classes = 1000
-    source_hint = ("ImageNet-Sketch: https://github.com/HaohanWang/ImageNet-Sketch (ImageNet-Sketch.zip, "
-                   "unpacks to sketch/<wnid>/*.JPEG)")
+# Three datasets that differ only by their rows: every image sits in its class's <wnid>/ folder.
+class ImageNetSketch(WnidFolders, spec=DATASET_SPECS["imagenet-sketch"]):
+    """ImageNet-Sketch: black-and-white sketches of the 1000 classes."""
 
 
-class ImageNetCartoon(WnidFolders):
-    folder_names = ("imagenet-cartoon", "imagenet_cartoon", "ImageNet-Cartoon")
-    expected_images = 50_000  # one per ImageNet-1k validation image
-    expected_classes = 1000
-    source_images = IMAGENET_VAL_SOURCES  # named like the val images: rib_core/data/source_split.py
-    source_hint = ("ImageNet-Cartoon: https://zenodo.org/records/6801109 (imagenet-cartoon.tar.gz, "
-                   "unpacks to imagenet-cartoon/<wnid>/*)")
+class ImageNetCartoon(WnidFolders, spec=DATASET_SPECS["imagenet-cartoon"]):
+    """ImageNet-Cartoon: the 50,000 validation images rendered as cartoons."""
 
 
-class ImageNetDrawing(WnidFolders):
-    folder_names = ("imagenet-drawing", "imagenet_drawing", "ImageNet-Drawing")
-    expected_images = 50_000  # one per ImageNet-1k validation image
-    expected_classes = 1000
-    source_images = IMAGENET_VAL_SOURCES  # named like the val images: rib_core/data/source_split.py
-    source_hint = ("ImageNet-Drawing: https://zenodo.org/records/6801109 (imagenet-drawing.tar.gz, "
-                   "unpacks to imagenet-drawing/<wnid>/*)")
+class ImageNetDrawing(WnidFolders, spec=DATASET_SPECS["imagenet-drawing"]):
+    """ImageNet-Drawing: the 50,000 validation images rendered as drawings."""
 
 
-class ImageNetVal(WnidFolders):
-    folder_names = ("imagenet/val", "imagenet-val", "imagenet_val", "ILSVRC2012/val", "imagenet1k/val",
-                    "ILSVRC/Data/CLS-LOC/val", "val")
-    expected_images = 50_000
-    expected_classes = 1000
-    source_images = IMAGENET_VAL_SOURCES  # named like the val images: rib_core/data/source_split.py
-    source_hint = ("ImageNet-1k validation set: https://image-net.org/download.php (ILSVRC2012_img_val.tar); "
-                   "sort it into val/<wnid>/ILSVRC2012_val_*.JPEG folders, e.g. with the valprep.sh script "
-                   "from https://github.com/soumith/imagenetloader.torch")
-
+class ImageNetVal(WnidFolders, spec=DATASET_SPECS["imagenet-val"]):
     def inventory(self) -> Inventory:
         inventory = super().inventory()
         loose = list_images(self.require_root())

@@ -1,7 +1,9 @@
 """Where each dataset lives: a data root with conventional sub-folder names, or an explicit path.
 
 The data root is `data_root` in the suite, else the environment variable RIB_DATA_ROOT. Under it, rib looks
-for a dataset in these folders, in this order (the suite's name for the dataset is tried first):
+for a dataset in these folders, in this order (the suite's name for the dataset is tried first; the names are the
+`folder_names` of each dataset's row in rib_core/data/specs.py, and tests/test_dataset_specs.py keeps this
+table equal to them):
 
 | dataset | folders tried under the data root |
 | --- | --- |

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rib_core.data.base import ClassMap
 from rib_core.data.folders import FolderAdapter, Inventory, list_subfolders, safe_relative
+from rib_core.data.specs import DATASET_SPECS
 from rib_core.errors import DataError
 from rib_core.models.base import IMAGENET_1K
 
@@ -64,12 +65,9 @@ def load_mapping(mappings_dir: Path) -> tuple[dict[str, str], dict[str, tuple[in
     return folder_to_label, groups
 
 
-class ObjectNet(FolderAdapter):
-    folder_names = ("objectnet-1.0", "objectnet", "ObjectNet", "objectnet_1.0")
-    expected_images = 18_574  # the images of the 113 classes that overlap ImageNet-1k (of 50,000)
-    expected_classes = 113
-    source_hint = ("ObjectNet 1.0: https://objectnet.dev/download.html (objectnet-1.0.zip, password-protected; "
-                   "unpacks to objectnet-1.0/images/<folder>/*.png and objectnet-1.0/mappings/*.json)")
+class ObjectNet(FolderAdapter, spec=DATASET_SPECS["objectnet"]):
+    # Folder names, counts (18,574 images in the 113 classes that overlap ImageNet-1k) and where to get it: its
+    # row of rib_core/data/specs.py.
 
     @property
     def mappings_dir(self) -> Path:
