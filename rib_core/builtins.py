@@ -3,7 +3,7 @@
 Targets are strings: nothing here imports torch, so `rib --help` and `rib list` stay fast.
 """
 
-from rib_core.data.specs import DATASET_SPECS
+from rib_core.data.specs import BUILTIN_DATASETS
 from rib_core.hookspecs import HOOKIMPL as hookimpl
 
 D = "rib_core.data"
@@ -11,7 +11,7 @@ D = "rib_core.data"
 
 @hookimpl
 def register_datasets(register):
-    for spec in DATASET_SPECS.values():  # the ImageNet-RIB datasets: rib_core/data/specs.py
+    for spec in BUILTIN_DATASETS.values():  # the ImageNet-RIB datasets: rib_core/data/specs.py
         register(spec.name, spec.target, spec.description)
     register("hub:*", f"{D}.hub:HubDataset", "hub:<dataset>: CLIP_benchmark's webdataset shards on the Hugging Face Hub (rib-core[hub])")
     register("imagefolder", f"{D}.imagefolder:ImageFolder", "any ImageNet-labelled folder tree (wnid or index folders)")

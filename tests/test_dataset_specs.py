@@ -10,13 +10,13 @@ import sys
 import pytest
 
 from rib_core.data import locate
-from rib_core.data.specs import DATASET_SPECS, DatasetSpec
+from rib_core.data.specs import BUILTIN_DATASETS, BuiltinDataset
 from tests.helpers import REPO
 
-SPECS = list(DATASET_SPECS.values())
+SPECS = list(BUILTIN_DATASETS.values())
 
 
-def adapter_class(spec: DatasetSpec):
+def adapter_class(spec: BuiltinDataset):
     module, name = spec.target.split(":")
     return getattr(importlib.import_module(module), name)
 
@@ -38,9 +38,9 @@ def markdown_rows(text: str, header: str) -> list[list[str]]:
 
 
 def test_the_table_has_one_row_per_built_in_dataset():
-    assert list(DATASET_SPECS) == ["imagenet-v2", "imagenet-a", "imagenet-r", "imagenet-sketch", "imagenet-cartoon",
+    assert list(BUILTIN_DATASETS) == ["imagenet-v2", "imagenet-a", "imagenet-r", "imagenet-sketch", "imagenet-cartoon",
                                    "imagenet-drawing", "imagenet-c", "objectnet", "imagenet-val"]
-    for name, spec in DATASET_SPECS.items():
+    for name, spec in BUILTIN_DATASETS.items():
         assert spec.name == name and ":" in spec.target and spec.description and spec.source_hint
         assert spec.folder_names and len(set(spec.folder_names)) == len(spec.folder_names)
 
@@ -59,7 +59,7 @@ def test_register_datasets_registers_every_row_in_order():
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_each_adapter_takes_its_facts_from_its_row(spec):
     cls = adapter_class(spec)
-    assert cls.spec is spec
+    assert cls.facts is spec
     for name, value in spec.adapter_facts().items():
         assert getattr(cls, name) == value, name
 
@@ -74,7 +74,7 @@ def test_no_adapter_restates_a_fact_of_its_row():
                     targets = (statement.targets if isinstance(statement, ast.Assign)
                                else [statement.target] if isinstance(statement, ast.AnnAssign) else [])
                     restated += [f"{module}.{node.name}.{t.id}" for t in targets
-                                 if isinstance(t, ast.Name) and t.id in DatasetSpec.ADAPTER_FACTS]
+                                 if isinstance(t, ast.Name) and t.id in BuiltinDataset.ADAPTER_FACTS]
     assert restated == []
 
 
@@ -88,9 +88,9 @@ def test_the_dataset_table_of_the_guide_agrees_with_the_rows():
     from rib_core.data.imagenet_c import CORRUPTIONS, IMAGES_PER_SEVERITY, SEVERITIES
 
     rows = markdown_rows((REPO / "docs" / "guide.md").read_text(), "| dataset | folder under the data root")
-    assert sorted(row[0].strip("`") for row in rows) == sorted(DATASET_SPECS)  # the guide orders them its own way
+    assert sorted(row[0].strip("`") for row in rows) == sorted(BUILTIN_DATASETS)  # the guide orders them its own way
     for name, folder, published, _layout, images in rows:
-        spec = DATASET_SPECS[name.strip("`")]
+        spec = BUILTIN_DATASETS[name.strip("`")]
         names = re.findall(r"`([^`]+)`", folder)
         assert names[0] == spec.folder_names[0] and set(names) <= set(spec.folder_names), name
         assert published.split()[0] in spec.source_hint, name
@@ -102,11 +102,11 @@ def test_the_other_dataset_tables_name_folders_of_the_rows():
     from rib_core.data.fixtures import TREE_FOLDERS
     from rib_core.data.sources import BUILTIN_SOURCES
 
-    assert set(TREE_FOLDERS) == set(DATASET_SPECS)
+    assert set(TREE_FOLDERS) == set(BUILTIN_DATASETS)
     for name, folder in TREE_FOLDERS.items():
-        assert folder in DATASET_SPECS[name].folder_names
+        assert folder in BUILTIN_DATASETS[name].folder_names
     for name, source in BUILTIN_SOURCES.items():
-        assert source.folder in DATASET_SPECS[name].folder_names
+        assert source.folder in BUILTIN_DATASETS[name].folder_names
 
 
 def test_the_rows_share_source_images_with_source_split():

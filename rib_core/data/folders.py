@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from rib_core.data.base import IMAGE_EXTENSIONS, DatasetAdapter, Sample
-from rib_core.data.specs import DatasetSpec
+from rib_core.data.specs import BuiltinDataset
 from rib_core.errors import DataError
 
 
@@ -75,19 +75,19 @@ def safe_relative(path: str, what: str) -> str:
 class FolderAdapter(DatasetAdapter):
     """Base for adapters whose images are `<class folder>/<image>` under the dataset root.
 
-    A built-in adapter names its row of rib_core.data.specs.DATASET_SPECS in its class statement,
-    `class ImageNetA(ImageNetSubset, spec=DATASET_SPECS["imagenet-a"])`: the row's facts (folder_names,
+    A built-in adapter names its row of rib_core.data.specs.BUILTIN_DATASETS in its class statement,
+    `class ImageNetA(ImageNetSubset, facts=BUILTIN_DATASETS["imagenet-a"])`: the row's facts (folder_names,
     expected_images, expected_classes, source_hint, source_images, image_size) become its class attributes.
     """
 
-    #: The DATASET_SPECS row this adapter's facts come from (None: set as class attributes by hand).
-    spec: DatasetSpec | None = None
+    #: The BUILTIN_DATASETS row this adapter's facts come from (None: set as class attributes by hand).
+    facts: BuiltinDataset | None = None
 
-    def __init_subclass__(cls, spec: DatasetSpec | None = None, **kwargs):
+    def __init_subclass__(cls, facts: BuiltinDataset | None = None, **kwargs):
         super().__init_subclass__(**kwargs)
-        if spec is not None:
-            cls.spec = spec
-            for name, value in spec.adapter_facts().items():
+        if facts is not None:
+            cls.facts = facts
+            for name, value in facts.adapter_facts().items():
                 setattr(cls, name, value)
 
     def class_folders(self) -> dict[str, int]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rib_core.data.base import ClassMap
 from rib_core.data.folders import FolderAdapter, Inventory, list_subfolders, safe_relative
-from rib_core.data.specs import DATASET_SPECS
+from rib_core.data.specs import BUILTIN_DATASETS
 from rib_core.errors import DataError
 from rib_core.models.base import IMAGENET_1K
 
@@ -65,7 +65,7 @@ def load_mapping(mappings_dir: Path) -> tuple[dict[str, str], dict[str, tuple[in
     return folder_to_label, groups
 
 
-class ObjectNet(FolderAdapter, spec=DATASET_SPECS["objectnet"]):
+class ObjectNet(FolderAdapter, facts=BUILTIN_DATASETS["objectnet"]):
     # Folder names, counts (18,574 images in the 113 classes that overlap ImageNet-1k) and where to get it: its
     # row of rib_core/data/specs.py.
 

@@ -1,7 +1,7 @@
 """The built-in ImageNet-RIB datasets as data: one row per dataset, read by its registration and its adapter.
 
 `rib_core.builtins.register_datasets` registers every row (name, adapter target, description); each adapter class
-takes its pure-data facts from its row (`class ImageNetA(ImageNetSubset, spec=DATASET_SPECS["imagenet-a"])`, see
+takes its pure-data facts from its row (`class ImageNetA(ImageNetSubset, facts=BUILTIN_DATASETS["imagenet-a"])`, see
 `FolderAdapter.__init_subclass__`), and keeps only behaviour: which folder holds which class, layout checks,
 ImageNet-C's averaging, ObjectNet's mapping. The folder table in `rib_core/data/locate.py`'s docstring and the
 dataset table in docs/guide.md are checked against these rows (tests/test_dataset_specs.py).
@@ -20,10 +20,10 @@ D = "rib_core.data"
 
 
 @dataclass(frozen=True)
-class DatasetSpec:
+class BuiltinDataset:
     """One built-in dataset. The fields after `description` become class attributes of the adapter.
 
-    Not rib_core.config.DatasetSpec, which is one dataset entry of a suite (label, adapter, path, options).
+    (A suite's dataset entry, with its label, path and options, is rib_core.config.DatasetSpec.)
     """
 
     name: str  # the registered name, e.g. "imagenet-a"
@@ -48,46 +48,46 @@ class DatasetSpec:
 
 
 _ROWS = (
-    DatasetSpec(
+    BuiltinDataset(
         "imagenet-v2", f"{D}.imagenet_variants:ImageNetV2", "ImageNet-V2 matched-frequency (10k images, 1000 classes)",
         ("imagenetv2-matched-frequency-format-val", "imagenetv2-matched-frequency", "imagenet-v2", "imagenetv2",
          "ImageNetV2-matched-frequency"),
         10_000, 1000,
         "ImageNet-V2 matched-frequency: https://huggingface.co/datasets/vaishaal/ImageNetV2 "
         "(imagenetv2-matched-frequency.tar.gz); unpack it so that the folder holds 0/ ... 999/"),
-    DatasetSpec(
+    BuiltinDataset(
         "imagenet-a", f"{D}.imagenet_variants:ImageNetA",
         "ImageNet-A natural adversarial examples (7.5k images, 200 classes)",
         ("imagenet-a", "imagenet_a", "ImageNet-A"),
         7_500, 200,
         "ImageNet-A: https://github.com/hendrycks/natural-adv-examples "
         "(imagenet-a.tar, unpacks to imagenet-a/<wnid>/*.jpg)"),
-    DatasetSpec(
+    BuiltinDataset(
         "imagenet-r", f"{D}.imagenet_variants:ImageNetR", "ImageNet-R renditions (30k images, 200 classes)",
         ("imagenet-r", "imagenet_r", "ImageNet-R"),
         30_000, 200,
         "ImageNet-R: https://github.com/hendrycks/imagenet-r (imagenet-r.tar, unpacks to imagenet-r/<wnid>/*.jpg)"),
-    DatasetSpec(
+    BuiltinDataset(
         "imagenet-sketch", f"{D}.imagenet_variants:ImageNetSketch", "ImageNet-Sketch (50.9k images, 1000 classes)",
         ("imagenet-sketch", "sketch", "imagenet_sketch", "ImageNet-Sketch", "imagenet-sketch/sketch"),
         50_889, 1000,
         "ImageNet-Sketch: https://github.com/HaohanWang/ImageNet-Sketch (ImageNet-Sketch.zip, "
         "unpacks to sketch/<wnid>/*.JPEG)"),
-    DatasetSpec(
+    BuiltinDataset(
         "imagenet-cartoon", f"{D}.imagenet_variants:ImageNetCartoon", "ImageNet-Cartoon (1000 classes)",
         ("imagenet-cartoon", "imagenet_cartoon", "ImageNet-Cartoon"),
         50_000, 1000,  # one per ImageNet-1k validation image
         "ImageNet-Cartoon: https://zenodo.org/records/6801109 (imagenet-cartoon.tar.gz, "
         "unpacks to imagenet-cartoon/<wnid>/*)",
         source_images=IMAGENET_VAL_SOURCES),  # named like the val images
-    DatasetSpec(
+    BuiltinDataset(
         "imagenet-drawing", f"{D}.imagenet_variants:ImageNetDrawing", "ImageNet-Drawing (1000 classes)",
         ("imagenet-drawing", "imagenet_drawing", "ImageNet-Drawing"),
         50_000, 1000,  # one per ImageNet-1k validation image
         "ImageNet-Drawing: https://zenodo.org/records/6801109 (imagenet-drawing.tar.gz, "
         "unpacks to imagenet-drawing/<wnid>/*)",
         source_images=IMAGENET_VAL_SOURCES),  # named like the val images
-    DatasetSpec(
+    BuiltinDataset(
         "imagenet-c", f"{D}.imagenet_c:ImageNetC", "ImageNet-C: 15 corruptions x 5 severities (mean over both)",
         ("imagenet-c", "imagenet_c", "ImageNet-C"),
         None, 1000,  # images: 50,000 per selected corruption and severity, set by the adapter
@@ -95,13 +95,13 @@ _ROWS = (
         "noise.tar, weather.tar); unpack all into one folder so that it holds <corruption>/<1..5>/<wnid>/*.JPEG",
         source_images=IMAGENET_VAL_SOURCES,  # corrupted val images, named like them
         image_size=224),  # the released JPEGs are 224 x 224: streamed, not cached, with cache = "auto"
-    DatasetSpec(
+    BuiltinDataset(
         "objectnet", f"{D}.objectnet:ObjectNet", "ObjectNet 1.0, the 113 classes overlapping ImageNet-1k",
         ("objectnet-1.0", "objectnet", "ObjectNet", "objectnet_1.0"),
         18_574, 113,  # the images of the 113 classes that overlap ImageNet-1k (of 50,000)
         "ObjectNet 1.0: https://objectnet.dev/download.html (objectnet-1.0.zip, password-protected; "
         "unpacks to objectnet-1.0/images/<folder>/*.png and objectnet-1.0/mappings/*.json)"),
-    DatasetSpec(
+    BuiltinDataset(
         "imagenet-val", f"{D}.imagenet_variants:ImageNetVal", "ImageNet-1k validation set (the reference set)",
         ("imagenet/val", "imagenet-val", "imagenet_val", "ILSVRC2012/val", "imagenet1k/val",
          "ILSVRC/Data/CLS-LOC/val", "val"),
@@ -113,4 +113,4 @@ _ROWS = (
 )
 
 #: name -> row, in registration order.
-DATASET_SPECS: dict[str, DatasetSpec] = {row.name: row for row in _ROWS}
+BUILTIN_DATASETS: dict[str, BuiltinDataset] = {row.name: row for row in _ROWS}
