@@ -29,9 +29,10 @@ def plugins(args) -> int:
         table.add_column(col, overflow="fold")
     for info in infos:
         registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info["registered"].items())
-        status = "[green]ok[/]" if info["status"] == "ok" else f"[red]{info['status']}[/]"
-        table.add_row(info["name"] + (" (built-in)" if info["builtin"] else ""), info["version"] or "",
-                      registered or "—", status)
+        status = "[green]ok[/]" if info["status"] == "ok" else f"[red]{escape(info['status'])}[/]"
+        # Plugin-provided text is escaped: "rib-core[hub]" is a name, not rich markup.
+        table.add_row(escape(info["name"] + (" (built-in)" if info["builtin"] else "")), escape(info["version"] or ""),
+                      escape(registered or "—"), status)
     _console().print(table)
     return 0
 
@@ -56,7 +57,7 @@ def list(args) -> int:  # noqa: A001 - the sub-command's name
     table.add_column("description", overflow="fold")
     for r in rows:
         style = "" if r["installed"] else "dim"
-        table.add_row(r["name"], r["plugin"], r["description"], style=style)
+        table.add_row(escape(r["name"]), escape(r["plugin"]), escape(r["description"]), style=style)
     _console().print(table)
     return 0
 

@@ -27,6 +27,13 @@ def test_builtins_are_listed_with_their_plugin(run_rib, rib_registry):
         assert rows[name]["plugin"] == "rib_core.builtins"
 
 
+def test_the_list_table_prints_plugin_text_as_written_not_as_markup(run_rib, rib_registry):
+    # rich would read "[hub]" in "(rib-core[hub])" as a style tag and drop it from the description.
+    result = run_rib("list", "datasets")
+    assert result.exit_code == 0
+    assert "rib-core[hub]" in result.stdout.replace("\n", "").replace(" ", "").replace("│", "")
+
+
 def test_plugin_raising_at_import_is_reported_and_others_keep_working(tmp_path):
     site = tmp_path / "site"
     fake_distribution(site, "rib-broken", "rib_broken", "raise RuntimeError('boom at import')")
