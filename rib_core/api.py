@@ -6,6 +6,9 @@ Everything else in `rib_core` is internal and may change without notice. docs/pl
 
 Importing it is cheap (no torch, timm or open_clip): plugin hook modules import it at their top level.
 The few helpers that need timm are functions that import it when called.
+
+A plugin's tests also use `rib_core.testing`: a pytest plugin that rib-core's `pytest11` entry point loads in
+every test session (fixtures `rib_isolated`, `register_plugin`, `run_rib`, `toy_suite`, ...; docs/plugins.md).
 """
 
 from __future__ import annotations
