@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
+from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 
 PUBLIC = ("rib_core", "rib_core.api", "rib_core.testing")
+INTERNAL_MENTION = re.compile(r"\brib_core\.(?!api\b|testing\b)")
 
 
 def _is_internal(module: str) -> bool:
@@ -29,14 +33,15 @@ def _source_file(module_name: str) -> Path | None:
     return Path(origin) if origin and origin.endswith(".py") else None
 
 
-def _public_names() -> set[str]:
+@lru_cache(maxsize=1)
+def _public_names() -> frozenset[str]:
     """rib_core.api's __all__, read from its source: importing it here would import the layers above the
     registry (the engine), which the registry must not depend on."""
     path = _source_file("rib_core.api")
     for node in ast.parse(path.read_text(encoding="utf-8")).body if path else []:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
-            return set(ast.literal_eval(node.value))
-    return set()
+            return frozenset(ast.literal_eval(node.value))
+    return frozenset()
 
 
 def internal_imports(module_name: str) -> list[str]:
@@ -45,15 +50,17 @@ def internal_imports(module_name: str) -> list[str]:
     if path is None:
         return []
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        text = path.read_text(encoding="utf-8")
+        if not INTERNAL_MENTION.search(text):  # the common case, a 0.2 plugin: no parse needed
+            return []
+        tree = ast.parse(text, filename=str(path))
     except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
         return []
-    public_names = _public_names()
     lines = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and _is_internal(node.module):
             for alias in node.names:
-                public = alias.name in public_names or (node.module == "rib_core.hookspecs" and alias.name == "hookimpl")
+                public = alias.name in _public_names() or (node.module == "rib_core.hookspecs" and alias.name == "hookimpl")
                 advice = (f"use 'from rib_core.api import {alias.name}'" if public else
                           f"'{alias.name}' is internal: use what rib_core.api offers (docs/plugins.md)")
                 lines.append(f"{module_name} imports {alias.name} from {node.module}: {advice}")
@@ -77,7 +84,7 @@ def note_internal_imports(info, obj, registrations) -> None:
     """Record (in `info.deprecations`, shown by `rib plugins`) and warn about a plugin's internal imports."""
     import warnings
 
-    hook_module = getattr(obj, "__name__", None) if isinstance(obj, type(ast)) else type(obj).__module__
+    hook_module = obj.__name__ if isinstance(obj, ModuleType) else type(obj).__module__
     targets = [t for r in registrations for t in (r.target, *r.extra.values()) if isinstance(t, str) and ":" in t]
     lines = [line for module in plugin_modules(hook_module or "", targets) for line in internal_imports(module)]
     if lines:

@@ -58,7 +58,8 @@ class Preprocess:
         std = torch.tensor(self.std, dtype=torch.float32, device=device).view(1, 3, 1, 1) * 255
         return lambda batch: batch.to(torch.float32, copy=True).sub_(mean).div_(std)  # copy: never the caller's
 
-    def normalize(self, batch_uint8):
-        """uint8 (B,3,H,W) on any device -> normalised float32 tensor on the same device (one batch; for many
-        batches make `normalizer(device)` once)."""
-        return self.normalizer(batch_uint8.device)(batch_uint8)
+    def normalize(self, batch_uint8, dtype=None):
+        """uint8 (B,3,H,W) on any device -> normalised tensor on the same device, float32 unless `dtype` is given
+        (one batch; for many batches make `normalizer(device)` once)."""
+        normalised = self.normalizer(batch_uint8.device)(batch_uint8)
+        return normalised if dtype is None else normalised.to(dtype)

@@ -9,6 +9,7 @@ import pytest
 
 from rib_core.config import PACKAGED_SUITES, read_toml
 from rib_core.data.fixtures import make_dataset_tree
+from rib_core.testing.toy import suite_text
 from tests.helpers import REPO
 
 PAPER_SUITES = ("paper", "paper-quick", "zero-shot")
@@ -43,25 +44,8 @@ def test_running_a_suite_without_its_data_refuses_with_exit_2(tmp_path):
     assert not (tmp_path / "out" / "cells").exists()
 
 
-def toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
-    raise TypeError(value)
-
-
 def write_suite(path, name: str, suite: dict) -> None:
-    lines = [f"[suites.{name}]"]
-    lines += [f"{key} = {toml_value(value)}" for key, value in suite.items() if key != "training"]
-    lines += [f"[suites.{name}.training]"] + [f"{k} = {toml_value(v)}" for k, v in suite["training"].items()]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(suite_text(name, {k: v for k, v in suite.items() if k != "training"}, suite["training"]))
 
 
 def bench_and_report(suite_path, tmp_path) -> dict:

@@ -169,36 +169,12 @@ def test_without_plugins_list_names_what_to_install_and_with_them_the_names_appe
             assert name in all_strategies
 
 
-OLD_STYLE_PLUGIN = '''
+OLD_STYLE_HOOKS = '''
 from rib_core.hookspecs import hookimpl
 
 @hookimpl
 def register_backbones(register):
-    register("old/model", "old_module:load", "a model registered with the 0.1 hook name")
-
-@hookimpl
-def register_sinks(register):
-    register("old-format", "old_module:write", "a report format registered with the 0.1 hook name")
-'''
-
-
-def test_a_plugin_written_for_0_1_still_loads_with_deprecation_warnings_naming_the_new_names(tmp_path):
-    site = tmp_path / "site"
-    fake_distribution(site, "rib-old", "rib_old", OLD_STYLE_PLUGIN)
-    models = run_cli("list", "models", "--json", pythonpath=[site], env={"PYTHONWARNINGS": "always::DeprecationWarning"})
-    assert models.returncode == 0, models.stderr
-    assert "old/model" in {r["name"] for r in json.loads(models.stdout)}
-    assert "use 'from rib_core.api import hookimpl'" in models.stderr
-    assert "rename the hook to register_models" in models.stderr
-    formats = run_cli("list", "formats", "--json", pythonpath=[site])
-    assert "old-format" in {r["name"] for r in json.loads(formats.stdout)}
-    plugins = {p["name"]: p for p in json.loads(run_cli("plugins", "--json", pythonpath=[site]).stdout)}
-    assert "register_backbones is deprecated: rename it register_models" in plugins["rib-old"]["status"]
-    assert "register_sinks is deprecated: rename it register_formats" in plugins["rib-old"]["status"]
-
-
-OLD_STYLE_HOOKS = '''
-from rib_core.hookspecs import hookimpl
+    register("old/model", "rib_old_impl:load", "a model registered with the 0.1 hook name")
 
 @hookimpl
 def register_metrics(register):
@@ -222,12 +198,16 @@ class CountMetric(Metric):
                  "eval_dataset": e.eval_dataset, "value": e.n_images} for e in results.evaluations]
 
 
+def load(name, *, weights, options):
+    raise RibError("old/model is only listed, never loaded, in this test")
+
+
 def write(report, stream):
     stream.write(f"old format: {len(report['accuracies'])} accuracies\\n")
 '''
 
 
-def test_a_plugin_written_against_the_0_1_docs_runs_and_is_told_each_new_import(tmp_path):
+def test_a_plugin_written_for_0_1_loads_runs_and_is_told_each_new_import_and_hook_name(tmp_path):
     from tests import toy_plugin as toy
     from tests.test_engine import SUITE, _subprocess_env
 
@@ -254,8 +234,12 @@ def test_a_plugin_written_against_the_0_1_docs_runs_and_is_told_each_new_import(
     assert "rib_old_impl imports Metric from rib_core.metrics: use 'from rib_core.api import Metric'" in status
     assert "rib_old_impl imports RibError from rib_core.errors: use 'from rib_core.api import RibError'" in status
     assert "register_sinks is deprecated: rename it register_formats" in status
-    warned = rib("list", "metrics", PYTHONWARNINGS="always::DeprecationWarning").stderr
+    assert "register_backbones is deprecated: rename it register_models" in status
+    models = rib("list", "models", "--json", PYTHONWARNINGS="always::DeprecationWarning")
+    assert models.returncode == 0 and "old/model" in {r["name"] for r in json.loads(models.stdout)}
+    warned = models.stderr
     assert "use 'from rib_core.api import hookimpl'" in warned and "use 'from rib_core.api import Metric'" in warned
+    assert "rename the hook to register_models" in warned
     assert plugins["rib-toy"]["status"] == "ok"  # the tests' own toy plugin imports only rib_core.api
 
 

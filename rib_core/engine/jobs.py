@@ -122,8 +122,8 @@ def run_job(worker: Worker, keys: list[str]) -> dict:
     runner = Runner(prepared, plan, store, device, workers=worker.workers)
     try:
         cells = [by_key[k] for k in keys]
-        # One process per GPU (the launcher asked for several): every rank runs every cell together, so the
-        # ranks agree on what is left instead of each taking cell locks.
+        # Under torchrun (the launcher asked for several GPUs) every rank runs every cell together, so the ranks
+        # agree on what is left (InOrder); a single process takes per-cell locks like a shard (Sharded).
         stats = runner.run(InOrder(cells) if distributed.active() else Sharded(store, cells=cells))
     finally:
         distributed.shutdown()

@@ -17,8 +17,8 @@ timm): it loads in every pytest session; the helpers import what they need when 
 from __future__ import annotations
 
 import io
-from contextlib import redirect_stderr, redirect_stdout
 import itertools
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,7 +117,6 @@ def put_in_hf_cache(offline_hub):
     (snapshots/<commit>/<filename> -> blobs/<sha256>), so the loaders' real hub path finds it offline."""
     import hashlib
     import shutil
-    from pathlib import Path
 
     def put(repo_id, filename, source):
         repo = offline_hub / ("models--" + repo_id.replace("/", "--"))

@@ -39,7 +39,8 @@ def make_world(folder: Path) -> Path:
     return folder
 
 
-def _toml(value) -> str:
+def toml_value(value) -> str:
+    """A Python value as a TOML value (strings, numbers, booleans, paths, lists and inline tables)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -49,9 +50,9 @@ def _toml(value) -> str:
     if isinstance(value, Path):
         return json.dumps(str(value))
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {value!r} to a suite file")
 
 
@@ -73,10 +74,15 @@ def write_suite(path: Path, world: Path, strategies=("lp",), *, metrics=None, tr
         **({} if metrics is None else {"metrics": list(metrics)}),
         **keys,
     }
-    lines = [f"default = {_toml(name)}", "", f"[suites.{_key(name)}]"]
-    lines += [f"{_key(k)} = {_toml(v)}" for k, v in suite.items()]
-    lines += ["", f"[suites.{_key(name)}.training]"]
-    lines += [f"{_key(k)} = {_toml(v)}" for k, v in {**TRAINING, **(training or {})}.items()]
     path = Path(path)
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(suite_text(name, suite, {**TRAINING, **(training or {})}))
     return path
+
+
+def suite_text(name: str, suite: dict, training: dict) -> str:
+    """A suite file holding one suite, `name` (also the default): its top-level keys and its [training]."""
+    lines = [f"default = {toml_value(name)}", "", f"[suites.{_key(name)}]"]
+    lines += [f"{_key(k)} = {toml_value(v)}" for k, v in suite.items()]
+    lines += ["", f"[suites.{_key(name)}.training]"]
+    lines += [f"{_key(k)} = {toml_value(v)}" for k, v in training.items()]
+    return "\n".join(lines) + "\n"
