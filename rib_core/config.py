@@ -1,21 +1,25 @@
-"""Suites: reading benchmarks.toml and validating it before anything runs.
+"""Suite files: reading benchmarks.toml into a `Suite` (rib_core/suite.py), once, and writing one back.
 
 A file holds several named suites under [suites.NAME]. Everything is checked up front (syntax, keys, types,
-values, then names against the installed plugins) so that a typo costs seconds, not a night of GPU time.
+values, then names and options against the installed plugins) so that a typo costs seconds, not a night of GPU
+time. `load_suite` applies the command line (`--weights`, `--data-root`) and the installed plugins while it builds
+the suite: the value it returns is final, and nothing downstream replaces or edits it. `suite_table` writes a
+suite back as the table a suite file would hold; the run manifest stores it, and launcher jobs rebuild the
+launched suite from it with `parse_suite`.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
-from rib_core.data.locate import default_data_root
-from rib_core.errors import ConfigError, UnknownNameError
-from rib_core.options import Option, check_value, did_you_mean
-from rib_core.paths import check_file_name
-from rib_core.suite_keys import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, SUITE_KEYS
+from rib_core.errors import ConfigError, UnknownNameError, UsageError
+from rib_core.options import check_value, did_you_mean
+from rib_core.paths import check_file_name, default_data_root
+from rib_core.suite import (DATASET_KEYS, ENTRY_KINDS, MODEL_KEYS, STRATEGY_KEYS, SUITE_KEYS, DatasetSpec, FrozenDict,
+                            ModelSpec, StrategySpec, Suite)
 from rib_core.training import TrainSettings
 
 if sys.version_info >= (3, 11):
@@ -26,81 +30,30 @@ else:  # pragma: no cover
 PACKAGED_SUITES = Path(__file__).parent / "suites" / "benchmarks.toml"
 DEFAULT_SUITE = "demo"
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    label: str  # how the report names it
-    name: str  # registered backbone name, e.g. "timm:vit_base_patch16_224.augreg_in1k"
-    weights: str | None = None
-    options: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    label: str  # how the suite and report name it
-    adapter: str  # registered dataset name
-    path: str | None = None
-    max_images: int | None = None
-    options: dict = field(default_factory=dict)
-    cache: bool | str | None = None  # decoded-image cache: True | False | "auto"; None: the suite's `cache`
-
-
-@dataclass(frozen=True)
-class StrategySpec:
-    label: str
-    name: str
-    params: dict = field(default_factory=dict)
-    optional: bool = False
-
-
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    source: str  # the file it came from
-    description: str = ""
-    models: list[ModelSpec] = field(default_factory=list)
-    datasets: list[DatasetSpec] = field(default_factory=list)
-    reference: DatasetSpec | None = None
-    strategies: list[StrategySpec] = field(default_factory=list)
-    training: TrainSettings = field(default_factory=TrainSettings)  # the [training] table, validated
-    seed: int = 0  # the split, image caps and (unless `seeds` is set) training
-    seeds: list[int] | None = None  # training seeds: every fine-tune runs once per seed; None: [seed]
-    split: float = 0.8
-    # "all": every image of D_j (j != i); "held-out": only held-out parts; "held-out-sources": datasets that
-    # share source images (ImageNet-C, -Cartoon, -Drawing, val) only on sources held out from every fine-tune
-    eval_images: str = "all"
-    eval_precision: str = "fp32"  # "fp32" | "bf16" | "fp16": evaluation only; [training] amp is separate
-    data_root: str | None = None
-    cache: bool | str = "auto"  # per dataset unless it says otherwise; "auto": see rib_core.data.base.use_cache
-    allow_partial: bool = False
-    strict_images: bool = False
-    eval_batch_size: int = 256
-    metrics: list[str] | None = None  # None: every registered metric
-    cpu_threads: int | None = None  # torch threads on a CPU device; None: torch's default (one per core)
-    skipped: list[str] = field(default_factory=list)  # optional strategies not installed
-
-    @property
-    def training_seeds(self) -> list[int]:
-        return list(self.seeds) if self.seeds is not None else [self.seed]
-
-
-def _as_option(declared) -> Option:
-    return declared if isinstance(declared, Option) else Option(declared)
-
-
-def _closest(key: str, known) -> str:
-    return did_you_mean(key, known)
+__all__ = ["DatasetSpec", "ModelSpec", "StrategySpec", "Suite", "load_suite", "load_suites", "parse_suite",
+           "read_toml", "suite_table"]
 
 
 def read_toml(path: Path) -> dict:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"suite file '{path}' does not exist. Pass an existing file with -c.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"suite file '{path}' is a directory. Pass the suite file itself with -c.") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read suite file '{path}': {exc}") from None
+        raise ConfigError(f"cannot read suite file '{path}': {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: the file is not UTF-8 (byte 0x{data[exc.start]:02x}); TOML files are "
+                          "UTF-8. Save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and run the command again.") from None
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{path}: tables or arrays nested too deeply to be a suite. A suite is a few levels "
+                          "deep: [suites.NAME] with lists of names or inline tables.") from None
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message ends with "(at line L, column C)"; lead with the file so editors can jump there.
         msg = str(exc)
@@ -128,7 +81,7 @@ def _read_suite_file(path: Path | None) -> tuple[Path, dict[str, dict], str | No
     unknown = set(data) - {"suites", "default"}
     if unknown:
         key = sorted(unknown)[0]
-        raise ConfigError(f"{path}: unknown top-level key '{key}'.{_closest(key, ['suites', 'default'])} "
+        raise ConfigError(f"{path}: unknown top-level key '{key}'.{did_you_mean(key, ['suites', 'default'])} "
                           "Suites go in [suites.NAME] tables.")
     suites = data.get("suites")
     if not isinstance(suites, dict) or not suites:
@@ -153,10 +106,17 @@ def choose_suite_name(path: Path, suites: dict, requested: str | None, default: 
     return requested
 
 
-def load_suite(path: Path | None, name: str | None) -> Suite:
+def load_suite(path: Path | None, name: str | None, *, weights: tuple[str, ...] | list[str] = (),
+               data_root: str | None = None, registry=None) -> Suite:
+    """The suite `name` of the file at `path` (default: ./benchmarks.toml, else the packaged suites), built once.
+
+    `weights`: `--weights [MODEL=]FILE` values, overriding a model's `weights`; `data_root`: `--data-root`,
+    overriding the suite's `data_root` and $RIB_DATA_ROOT; `registry`: the installed plugins, against which every
+    name and option is checked (optional strategies that are not installed are left out, named in `skipped`).
+    """
     path, suites, default = _read_suite_file(path)
     name = choose_suite_name(path, suites, name, default)
-    return parse_suite(name, suites[name], str(path))
+    return parse_suite(name, suites[name], str(path), weights=weights, data_root=data_root, registry=registry)
 
 
 def _entry(kind: str, where: str, raw, allowed: dict) -> tuple[str, str, dict]:
@@ -173,48 +133,75 @@ def _entry(kind: str, where: str, raw, allowed: dict) -> tuple[str, str, dict]:
         raise ConfigError(f"{where}: a {kind} table needs a 'name' string, got {raw!r}.")
     for key, value in raw.items():
         if key in allowed:
-            check_value(f"{where}.{key}", value, _as_option(allowed[key]))
+            check_value(f"{where}.{key}", value, allowed[key])
     rest = {k: v for k, v in raw.items() if k not in ("name", "label")}
     label = raw.get("label", raw["name"])
     return raw["name"], label, rest
 
 
-def parse_suite(name: str, raw: dict, source: str) -> Suite:
+def parse_suite(name: str, raw: Mapping, source: str, *, weights: tuple[str, ...] | list[str] = (),
+                data_root: str | None = None, registry=None) -> Suite:
+    """One [suites.NAME] table -> the Suite (see `load_suite` for the keyword arguments). `raw` is not changed."""
     where = f"{source}: suites.{name}"
-    if not isinstance(raw, dict):
+    if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a table.")
     check_file_name("suite name", name)  # it becomes runs/<name>.json
+    values: dict = {}
     for key, value in raw.items():
         if key not in SUITE_KEYS:
-            raise ConfigError(f"{where}: unknown key '{key}'.{_closest(key, SUITE_KEYS)} "
+            raise ConfigError(f"{where}: unknown key '{key}'.{did_you_mean(key, SUITE_KEYS)} "
                               f"Known keys: {', '.join(SUITE_KEYS)}.")
-        option = _as_option(SUITE_KEYS[key])
+        option = SUITE_KEYS[key]
         check_value(f"{where}.{key}", value, option)
+        if key in ENTRY_KINDS:
+            continue
         if option.kind is float and isinstance(value, int):
-            raw[key] = float(value)
-    values = {key: raw[key] for key in ("description", "seed", "seeds", "split", "eval_images", "eval_precision",
-                                        "data_root", "cache", "allow_partial", "strict_images", "eval_batch_size",
-                                        "metrics", "cpu_threads") if key in raw}
+            value = float(value)  # TOML writes 1 for a fraction: store the float it means
+        values[key] = tuple(value) if isinstance(value, list) else value
     values["training"] = TrainSettings.from_dict(raw.get("training", {}), where=f"{where}.training")
-    values["models"] = []
-    for i, entry in enumerate(raw.get("models", [])):
-        model, label, rest = _entry("model", f"{where}.models[{i}]", entry, MODEL_KEYS)
-        weights = rest.pop("weights", None)
-        values["models"].append(ModelSpec(label=label, name=model, weights=weights, options=rest))
-    values["datasets"] = [_dataset_spec(f"{where}.datasets[{i}]", entry)
-                          for i, entry in enumerate(raw.get("datasets", []))]
-    if "reference" in raw and raw["reference"] not in ("", None):
+    values["models"] = _with_weights(name, tuple(_model_spec(f"{where}.models[{i}]", entry)
+                                                 for i, entry in enumerate(raw.get("models", []))), weights)
+    values["datasets"] = tuple(_dataset_spec(f"{where}.datasets[{i}]", entry)
+                               for i, entry in enumerate(raw.get("datasets", [])))
+    if raw.get("reference") not in ("", None):
         values["reference"] = _dataset_spec(f"{where}.reference", raw["reference"])
-    values["strategies"] = []
-    for i, entry in enumerate(raw.get("strategies", [])):
-        strategy, label, rest = _entry("strategy", f"{where}.strategies[{i}]", entry, STRATEGY_KEYS)
-        optional = rest.pop("optional", False)
-        values["strategies"].append(StrategySpec(label=label, name=strategy, params=rest, optional=optional))
-    # Resolved here, once: everything downstream reads suite.data_root.
-    values["data_root"] = default_data_root(values.get("data_root"))
-    suite = Suite(name=name, source=source, **values)
-    _validate_values(suite, where)
-    return suite
+    values["strategies"] = tuple(_strategy_spec(f"{where}.strategies[{i}]", entry)
+                                 for i, entry in enumerate(raw.get("strategies", [])))
+    # Decided here, once: everything downstream reads suite.data_root.
+    values["data_root"] = default_data_root(data_root, values.get("data_root"))
+    _validate_values(values, where)
+    if registry is not None:
+        from rib_core.resolve import check_against_plugins
+
+        values["strategies"], values["skipped"] = check_against_plugins(values, registry, where)
+    return Suite(name=name, source=source, source_digest=table_digest(raw), **values)
+
+
+def table_digest(raw: Mapping) -> str:
+    """A digest of a suite's table as written (key order and formatting aside)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def source_digest(path: Path, name: str) -> str:
+    """The digest of suite `name`'s table in the file at `path` now (launcher jobs: was it edited since?)."""
+    _, suites, _ = _read_suite_file(path)
+    if name not in suites:
+        raise ConfigError(f"{path} no longer holds suite '{name}'.")
+    return table_digest(suites[name])
+
+
+def _model_spec(where: str, entry) -> ModelSpec:
+    model, label, rest = _entry("model", where, entry, MODEL_KEYS)
+    weights = rest.pop("weights", None)
+    return ModelSpec(label=label, name=model, weights=_absolute(weights), options=FrozenDict(rest))
+
+
+def _absolute(path: str | None) -> str | None:
+    """A local file as an absolute path: launcher jobs may run in another directory."""
+    return None if path is None else str(Path(path).expanduser().absolute())
 
 
 def _dataset_spec(where: str, entry) -> DatasetSpec:
@@ -224,30 +211,90 @@ def _dataset_spec(where: str, entry) -> DatasetSpec:
     max_images = rest.pop("max_images", None)
     cache = rest.pop("cache", None)
     check_file_name(f"{where}: dataset label", label)  # it names manifests: rib datasets check --digest DIR
-    if adapter == "imagefolder" and path is not None:
-        rest["path"] = path
-    return DatasetSpec(label=label, adapter=adapter, path=path, max_images=max_images, options=rest, cache=cache)
+    return DatasetSpec(label=label, adapter=adapter, path=path, max_images=max_images, options=FrozenDict(rest),
+                       cache=cache)
 
 
-def _validate_values(suite: Suite, where: str) -> None:
-    if not suite.models:
+def _strategy_spec(where: str, entry) -> StrategySpec:
+    strategy, label, rest = _entry("strategy", where, entry, STRATEGY_KEYS)
+    optional = rest.pop("optional", False)
+    return StrategySpec(label=label, name=strategy, params=FrozenDict(rest), optional=optional)
+
+
+def _with_weights(suite: str, models: tuple[ModelSpec, ...], options) -> tuple[ModelSpec, ...]:
+    """--weights [MODEL=]FILE: a local weights file for one model, overriding the suite's `weights`."""
+    from dataclasses import replace
+
+    labels = [m.label for m in models]
+    overrides = {}
+    for option in options:
+        label, sep, path = option.rpartition("=")
+        if not sep:
+            if len(labels) != 1:
+                raise UsageError(f"--weights {option}: suite '{suite}' has {len(labels)} models; say which one "
+                                 f"with --weights MODEL=FILE (models: {', '.join(labels)}).")
+            label = labels[0]
+        if label not in labels:
+            raise UsageError(f"--weights {option}: suite '{suite}' has no model '{label}' "
+                             f"(models: {', '.join(labels)}).")
+        overrides[label] = _absolute(path)
+    return tuple(replace(m, weights=overrides[m.label]) if m.label in overrides else m for m in models)
+
+
+def _validate_values(values: dict, where: str) -> None:
+    models, datasets, strategies = values["models"], values["datasets"], values["strategies"]
+    reference = values.get("reference")
+    if not models:
         raise ConfigError(f"{where}: 'models' is empty. List at least one backbone, e.g. models = [\"timm:vit_base_patch16_224.augreg_in1k\"].")
-    if len(suite.datasets) < 2:
-        raise ConfigError(f"{where}: 'datasets' lists {len(suite.datasets)} dataset(s); RI needs at least 2 "
+    if len(datasets) < 2:
+        raise ConfigError(f"{where}: 'datasets' lists {len(datasets)} dataset(s); RI needs at least 2 "
                           "(fine-tune on one, evaluate on the others).")
-    if not suite.strategies:
+    if not strategies:
         raise ConfigError(f"{where}: 'strategies' is empty. List at least one, e.g. strategies = [\"ft\"].")
-    for kind, items in (("model", suite.models), ("dataset", suite.datasets), ("strategy", suite.strategies)):
+    for kind, items in (("model", models), ("dataset", datasets), ("strategy", strategies)):
         labels = [item.label for item in items]
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise ConfigError(f"{where}: {kind} '{dupes[0]}' is listed twice. Give one of them another "
                               f"label: {{name = \"{dupes[0]}\", label = \"...\"}}.")
-    if suite.reference is not None and suite.reference.label in {d.label for d in suite.datasets}:
-        raise ConfigError(f"{where}: '{suite.reference.label}' is both a downstream dataset and the reference set; "
+    if reference is not None and reference.label in {d.label for d in datasets}:
+        raise ConfigError(f"{where}: '{reference.label}' is both a downstream dataset and the reference set; "
                           "the reference set must not be in 'datasets'.")
-    if not 0.0 < suite.split < 1.0:
-        raise ConfigError(f"{where}.split: the fine-tuning fraction must be between 0 and 1 (exclusive), got {suite.split}.")
-    if suite.seeds is not None and (not suite.seeds or len(set(suite.seeds)) != len(suite.seeds)):
+    split = values.get("split", Suite.split)
+    if not 0.0 < split < 1.0:
+        raise ConfigError(f"{where}.split: the fine-tuning fraction must be between 0 and 1 (exclusive), got {split}.")
+    seeds = values.get("seeds")
+    if seeds is not None and (not seeds or len(set(seeds)) != len(seeds)):
         raise ConfigError(f"{where}.seeds: expected a list of distinct integers, e.g. seeds = [0, 1, 2]; "
-                          f"got {suite.seeds!r}.")
+                          f"got {list(seeds)!r}.")
+
+
+# -- writing a suite back -------------------------------------------------------------------------------------
+def suite_table(suite: Suite) -> dict:
+    """The suite as the [suites.NAME] table that `parse_suite` turns back into an equal Suite: what the run manifest
+    stores (after --weights, --data-root and the installed plugins were applied) and what launcher jobs run."""
+    from dataclasses import asdict
+
+    table: dict = {}
+    for key in SUITE_KEYS:
+        value = getattr(suite, key)
+        if key in ENTRY_KINDS or value is None:
+            continue
+        table[key] = list(value) if isinstance(value, tuple) else value
+    table["models"] = [_without_none({"name": m.name, "label": m.label, "weights": m.weights, **m.options})
+                       for m in suite.models]
+    table["datasets"] = [_dataset_table(d) for d in suite.datasets]
+    if suite.reference is not None:
+        table["reference"] = _dataset_table(suite.reference)
+    table["strategies"] = [{"name": s.name, "label": s.label, **s.params} for s in suite.strategies]
+    table["training"] = _without_none(asdict(suite.training))
+    return table
+
+
+def _dataset_table(spec: DatasetSpec) -> dict:
+    return _without_none({"name": spec.label, "adapter": spec.adapter, "path": spec.path,
+                          "max_images": spec.max_images, "cache": spec.cache, **spec.options})
+
+
+def _without_none(table: dict) -> dict:
+    return {k: v for k, v in table.items() if v is not None}

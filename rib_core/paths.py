@@ -1,4 +1,5 @@
-"""Where rib keeps what it can rebuild: decoded images, demo data and models, zero-shot heads, Fisher matrices."""
+"""Where things are: the data root (the datasets, the user's) and the cache (what rib can rebuild: decoded images,
+demo data and models, zero-shot heads, Fisher matrices). Each is decided here and nowhere else."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ import re
 from pathlib import Path
 
 CACHE_DIR_ENV = "RIB_CACHE_DIR"
+DATA_ROOT_ENV = "RIB_DATA_ROOT"
+
+
+def default_data_root(*given: str | None) -> str | None:
+    """The data root: the first of `given` that is set (in the order the caller passes them: `--data-root`, then
+    the suite's `data_root`), else $RIB_DATA_ROOT, else None. The one place that decides it."""
+    return next((g for g in given if g), None) or os.environ.get(DATA_ROOT_ENV) or None
 
 
 def cache_dir() -> Path:

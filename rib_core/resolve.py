@@ -6,22 +6,20 @@ Loads the plugins' classes, so only `rib bench` calls it (never `rib list`).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
-from rib_core.config import Suite
-from rib_core.suite_keys import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS
 from rib_core.errors import ConfigError, UnknownNameError
 from rib_core.options import check_options
+from rib_core.suite import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS
 
 
-def resolve_names(suite: Suite, registry) -> Suite:
-    """Check every name and every entry's own options against the installed plugins, before any work. Returns the
-    suite without the optional strategies that are not installed (named in `skipped`). Loads the plugins'
-    classes (`rib bench` only, never `rib list`).
+def check_against_plugins(values: dict, registry, where: str) -> tuple[tuple, tuple]:
+    """Check every name and every entry's own options of a suite being built (`values`: its fields) against the
+    installed plugins, before any work. Returns (the strategies to run, the labels of the optional ones that are not
+    installed). Loads the plugins' classes (`rib bench` only, never `rib list`).
     """
-    where = f"{suite.source}: suites.{suite.name}"
-    for i, model in enumerate(suite.models):
+    models, datasets, reference = values["models"], values["datasets"], values.get("reference")
+    for i, model in enumerate(models):
         reg = registry.get("models", model.name)
         check = reg.load_extra("check_name")
         if check:  # the loader says offline whether the name exists (timm's model list, the demo's backbones)
@@ -35,14 +33,13 @@ def resolve_names(suite: Suite, registry) -> Suite:
         if model.options:
             declared = getattr(reg.load(), "options", {})
             check_options(f"{where}.models[{i}]", f"model '{model.name}'", model.options, declared, MODEL_KEYS)
-    entries = [(f"{where}.datasets[{i}]", s) for i, s in enumerate(suite.datasets)]
-    entries += [(f"{where}.reference", suite.reference)] if suite.reference else []
+    entries = [(f"{where}.datasets[{i}]", s) for i, s in enumerate(datasets)]
+    entries += [(f"{where}.reference", reference)] if reference else []
     for at, spec in entries:
         adapter = registry.load("datasets", spec.adapter)
-        check_options(at, f"dataset '{spec.adapter}'", {k: v for k, v in spec.options.items() if k != "path"},
-                      adapter.declared_options(), DATASET_KEYS)
-    kept, skipped = [], list(suite.skipped)
-    for i, spec in enumerate(suite.strategies):
+        check_options(at, f"dataset '{spec.adapter}'", spec.options, adapter.declared_options(), DATASET_KEYS)
+    kept, skipped = [], []
+    for i, spec in enumerate(values["strategies"]):
         try:
             reg = registry.get("strategies", spec.name)
         except UnknownNameError:
@@ -56,7 +53,7 @@ def resolve_names(suite: Suite, registry) -> Suite:
                           strategy.declared_options(), STRATEGY_KEYS)
         kept.append(spec)
     if not kept:
-        raise ConfigError(f"suite '{suite.name}': none of its strategies is installed ({', '.join(skipped)}).")
-    for name in suite.metrics or []:
+        raise ConfigError(f"{where}: none of its strategies is installed ({', '.join(skipped)}).")
+    for name in values.get("metrics") or []:
         registry.get("metrics", name)
-    return replace(suite, strategies=kept, skipped=skipped)
+    return tuple(kept), tuple(skipped)

@@ -213,19 +213,19 @@ def test_default_accuracy_is_plain_mean(data_root):
 def test_imagefolder_wnid_index_and_present_classes(tmp_path):
     wnid_root = make_dataset_tree("imagenet-sketch", tmp_path / "a", n_classes=3, per_class=2)
     (wnid_root / "not_a_class").mkdir()
-    adapter = open_adapter(ImageFolder, "mine", {"path": str(wnid_root)})
+    adapter = open_adapter(ImageFolder, "mine", {}, path=str(wnid_root))
     assert len(adapter.samples()) == 6 and adapter.class_map().num_classes == 1000
     assert "not_a_class" in adapter.inventory().unexpected
 
-    present = open_adapter(ImageFolder, "mine", {"path": str(wnid_root), "classes": "present"})
+    present = open_adapter(ImageFolder, "mine", {"classes": "present"}, path=str(wnid_root))
     class_map = present.class_map()
     assert [g[0] for g in class_map.groups] == fixture_classes("imagenet-sketch", 3)
     assert sorted({s.label for s in present.samples()}) == [0, 1, 2]
 
     index_root = make_dataset_tree("imagenet-v2", tmp_path / "b", n_classes=2, per_class=1)
-    by_index = open_adapter(ImageFolder, "v2copy", {"path": str(index_root), "labels": "index"})
+    by_index = open_adapter(ImageFolder, "v2copy", {"labels": "index"}, path=str(index_root))
     assert [s.label for s in by_index.samples()] == [int(s.path.split("/")[0]) for s in by_index.samples()]
-    assert open_adapter(ImageFolder, "v2copy", {"path": str(index_root)}).samples() == []  # wnid labels: none
+    assert open_adapter(ImageFolder, "v2copy", {}, path=str(index_root)).samples() == []  # wnid labels: none
 
 
 def test_imagefolder_options_are_validated(tmp_path):

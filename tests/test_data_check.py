@@ -91,7 +91,7 @@ def test_flat_validation_folder_is_explained(tmp_path):
 
 def test_imagefolder_has_no_missing_classes(tmp_path):
     root = make_dataset_tree("imagenet-sketch", tmp_path)
-    result = open_adapter(ImageFolder, "mine", {"path": str(root)}).check(deep=True)
+    result = open_adapter(ImageFolder, "mine", {}, path=str(root)).check(deep=True)
     assert result.verdict == "ok" and result.missing_classes == [] and result.images == 6
 
 

@@ -41,7 +41,7 @@ def test_every_rib_command_in_the_docs_parses(doc):
 def test_suites_md_holds_the_generated_reference_of_every_suite_key():
     """docs/suites.md documents exactly what the core validates: regenerate it when a declaration changes."""
     from rib_core import suite_docs
-    from rib_core.suite_keys import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, SUITE_KEYS
+    from rib_core.suite import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, SUITE_KEYS
     from rib_core.training import TRAINING_KEYS
 
     text = (REPO / "docs" / "suites.md").read_text(encoding="utf-8")

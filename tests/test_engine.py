@@ -104,7 +104,7 @@ def test_full_grid_ri_and_mri_match_an_independent_computation(toy_env, run_rib)
     table = run_rib("report", str(out)).stdout
     assert "tiny/a · ft" in table and "mRI" in table
     csv_text = run_rib("report", str(out), "--format", "csv").stdout
-    assert csv_text.splitlines()[0] == "model,strategy,ft_dataset,eval_dataset,accuracy,n_images,subset"
+    assert csv_text.splitlines()[0] == "model,strategy,ft_dataset,eval_dataset,seed,accuracy,n_images,subset,eval_images"
     pytest.importorskip("matplotlib")
     assert run_rib("report", str(out), "--plot", str(toy_env / "ri.png")).exit_code == 0
     assert (toy_env / "ri.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -8,6 +8,7 @@ import pytest
 plt = pytest.importorskip("matplotlib.pyplot")
 
 from rib_core.report import figures  # noqa: E402
+from rib_core.report.build import seed_means  # noqa: E402
 
 PAPER_MODELS = ["IN-1K+AugReg", "IN-1K+SAM", "IN-21K", "IN-21K-P", "IN-21K+AugReg", "OpenAI", "LAION-2B"]
 PAPER_STRATEGIES = ["ft", "lp", "lp-ft", "lora", "ewc", "lwf", "wise-ft[0.5]", "visual-prompt"]
@@ -26,7 +27,7 @@ def synthetic_report(models, strategies, datasets, reference="imagenet-val", see
     mri = [{"model": m, "strategy": s, "mri": v, "mri_ci": [v - 1.5, v + 2]}
            for m in models for s in strategies for v in [float(rng.uniform(-30, 5))]]
     return {"datasets": datasets, "reference": reference, "models": models, "strategies": strategies,
-            "accuracies": acc, "mri": mri}
+            "accuracies": acc, "matrix": seed_means(acc), "mri": mri}
 
 
 def overlapping_labels(fig) -> list:

@@ -54,7 +54,7 @@ def test_a_launcher_plugin_runs_the_grid_retries_lost_jobs_and_matches_the_local
     status = subprocess.run([sys.executable, "-m", "rib_core", "status", str(out), "--json"], env=env,
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     data = json.loads(status.stdout)
-    assert data["counts"] == {"done": total, "in progress": 0, "failed": 0, "pending": 0}
+    assert data["counts"] == {"done": total, "in progress": 0, "failed": 0, "not run": 0, "pending": 0}
     attempts = {j["job"]: j["attempts"] for j in data["jobs"]}
     assert attempts["pre-001"] == attempts["ft-005"] == 2
     assert all(j["state"] == "done" for j in data["jobs"])

@@ -77,7 +77,6 @@ def test_declared_options_still_reach_the_adapter(run_rib, rib_registry, tmp_pat
     suite = tmp_path / "suite.toml"
     suite.write_text(VALID.replace('"imagenet-a"]', '{name = "imagenet-c", corruptions = ["fog"], severities = [1]}]'))
     from rib_core.config import load_suite
-    from rib_core.resolve import resolve_names
 
-    loaded = resolve_names(load_suite(suite, "s"), rib_registry)
+    loaded = load_suite(suite, "s", registry=rib_registry)
     assert loaded.datasets[1].options == {"corruptions": ["fog"], "severities": [1]}

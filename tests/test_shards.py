@@ -82,7 +82,7 @@ def test_three_concurrent_shards_compute_each_cell_once_and_merge(setup, tmp_pat
     assert report(out) == report(tmp_path / "single")
     status = subprocess.run([sys.executable, "-m", "rib_core", "status", str(out), "--json"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
-    assert json.loads(status.stdout)["counts"] == {"done": total, "in progress": 0, "failed": 0, "pending": 0}
+    assert json.loads(status.stdout)["counts"] == {"done": total, "in progress": 0, "failed": 0, "not run": 0, "pending": 0}
 
 
 def test_a_killed_shards_cell_is_completed_by_a_rerun_after_its_lock_expires(setup, tmp_path):

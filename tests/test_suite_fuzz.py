@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rib_core.config import load_suite
-from rib_core.suite_keys import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, SUITE_KEYS
+from rib_core.suite import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, SUITE_KEYS
 from rib_core.plugins import get_registry
 from rib_core.strategies.base import TrainSettings
 from tests.test_reliability_run import toy_env  # noqa: F401

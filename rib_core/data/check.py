@@ -211,3 +211,30 @@ def compare_manifest(adapter, path, workers: int = 0, progress=None) -> list[str
         if digest != recorded[p][1]:
             differences.append(f"differs: {p} (same size, different SHA-256)")
     return sorted(differences, key=lambda line: line.split(": ", 1)[1])
+
+
+def check_row(adapter_cls, spec, data_root: str | None, deep: bool = False, digest_dir: Path | None = None) -> dict:
+    """`rib datasets check`'s row for one suite entry (rib_core.suite.DatasetSpec): found where, complete,
+    readable (`deep`), and, with `digest_dir`, equal to its manifest there (written when absent)."""
+    from rib_core.data.locate import open_adapter
+    from rib_core.paths import check_file_name
+
+    adapter = open_adapter(adapter_cls, spec.label, dict(spec.options, adapter=spec.adapter), data_root, spec.path)
+    result = adapter.check(deep=deep)
+    row = result.as_dict()
+    hint = None if result.ok else adapter_cls.misplaced_hint(data_root, adapter.root)
+    if hint:
+        row["problems"] = list(row["problems"]) + [hint]
+    if digest_dir is not None and result.found:
+        manifest = digest_dir / f"{check_file_name('dataset label', spec.label)}.json"  # stays inside DIR
+        if manifest.exists():
+            differences = compare_manifest(adapter, manifest)
+            row["manifest"] = {"file": str(manifest), "differences": differences}
+            if differences:
+                row["ok"] = False
+                row["problems"] = row["problems"] + [f"differs from {manifest}: {len(differences)} file(s), "
+                                                     f"e.g. {differences[0]}"]
+        else:
+            count = write_manifest(adapter, manifest)
+            row["manifest"] = {"file": str(manifest), "written": count}
+    return row

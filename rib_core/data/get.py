@@ -11,7 +11,6 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 from rib_core.data.download import MIRROR_ENV, download, mirrored
 from rib_core.data.imagenet_val import NEEDS_ACCOUNT, read_labels, sort_val_tar
@@ -54,23 +53,20 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def _names(args, registry) -> list[str]:
-    if args.names:
-        for name in args.names:
-            registry.get("datasets", name)  # unknown names: a clear error listing the known ones
-        return list(args.names)
-    from rib_core.config import load_suite
+@dataclass(frozen=True)
+class GetOptions:
+    """How `rib datasets get` fetches: the command line's options."""
 
-    suite = load_suite(args.config, args.suite)
-    specs = suite.datasets + ([suite.reference] if suite.reference else [])
-    return list(dict.fromkeys(spec.adapter for spec in specs))
+    mirror: str | None = None  # URL prefix replacing the source hosts (default: $RIB_DATA_MIRROR)
+    objectnet_password: str | None = None
+    val_tar: Path | None = None  # the user's ILSVRC2012_img_val.tar
+    val_labels: Path | None = None
+    any_val_tar: bool = False
+    keep_archives: bool = False
 
-
-def data_root(args) -> Path:
-    root = args.root or os.environ.get("RIB_DATA_ROOT")
-    if not root:
-        raise UsageError("rib datasets get needs a data root: give --root DIR (or set RIB_DATA_ROOT).")
-    return Path(root).expanduser()
+    @property
+    def chosen_mirror(self) -> str | None:
+        return self.mirror or os.environ.get(MIRROR_ENV) or None
 
 
 def plan(names: list[str], registry, root: Path, val_tar: Path | None) -> list[Item]:
@@ -136,17 +132,17 @@ def _password(item: Item, given: str | None) -> str | None:
     return password
 
 
-def get_one(item: Item, root: Path, args, progress, console) -> None:
+def get_one(item: Item, root: Path, options: GetOptions, progress, console) -> None:
     source = item.source
-    password = _password(item, getattr(args, "objectnet_password", None))
+    password = _password(item, options.objectnet_password)
     downloads = root / DOWNLOADS / item.dataset
     if item.dataset == "imagenet-val":
-        if not args.val_labels:
+        if not options.val_labels:
             raise DataError(f"imagenet-val: --val-labels is missing. {NEEDS_ACCOUNT}")
-        labels = read_labels(Path(args.val_labels))
-        files = [_verified_val_tar(Path(args.val_tar), progress, args.any_val_tar)]
+        labels = read_labels(Path(options.val_labels))
+        files = [_verified_val_tar(Path(options.val_tar), progress, options.any_val_tar)]
     else:
-        files = [download(a, downloads, progress, args.mirror) for a in source.archives]
+        files = [download(a, downloads, progress, options.chosen_mirror) for a in source.archives]
     staging = root / f"{STAGING_PREFIX}{item.dataset}"
     if staging.exists():
         shutil.rmtree(staging)  # left by an interrupted unpack: start it again
@@ -164,7 +160,7 @@ def get_one(item: Item, root: Path, args, progress, console) -> None:
             unpack(path, archive.format, archive.strip, staging, password, help_text)
     item.folder.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, item.folder)
-    if not args.keep_archives and item.dataset != "imagenet-val":
+    if not options.keep_archives and item.dataset != "imagenet-val":
         shutil.rmtree(downloads, ignore_errors=True)
         if not any(downloads.parent.iterdir()):
             downloads.parent.rmdir()
@@ -190,26 +186,24 @@ def _verified_val_tar(path: Path, progress, any_tar: bool) -> Path:
     return path
 
 
-def get_command(args, registry, console) -> int:
-    from rib_core.data.commands import check_command
+def get_datasets(names: list[str], registry, root: Path, options: GetOptions, console,
+                 dry_run: bool = False) -> tuple[list[str], bool]:
+    """Download, verify and unpack `names` into `root` (with `dry_run`, only print what would happen).
 
-    root = data_root(args)
-    args.mirror = args.mirror or os.environ.get(MIRROR_ENV) or None
-    if args.val_tar is not None and not args.names and not args.suite:
-        args.names = ["imagenet-val"]
-    items = plan(_names(args, registry), registry, root, args.val_tar)
-    if args.dry_run:
-        print_plan(items, root, args.mirror, console)
-        return 0
-    explicit_val = args.names == ["imagenet-val"]
-    if explicit_val and items[0].source is None:
+    Returns (the datasets now on disk, to be checked; whether every one of `names` could be got)."""
+    items = plan(names, registry, root, options.val_tar)
+    if dry_run:
+        print_plan(items, root, options.chosen_mirror, console)
+        return [], True
+    if names == ["imagenet-val"] and items[0].source is None:
         raise UsageError(items[0].problem)
     wanted = [i for i in items if i.source is not None and not i.present]
     for item in wanted:
-        _password(item, args.objectnet_password)  # before any byte is downloaded
+        _password(item, options.objectnet_password)  # before any byte is downloaded
     needed, line = disk_line(wanted, root)
     if needed > free_bytes(root):
-        raise DataError(f"not enough free disk: {line}. Free some space or choose another --root, then run again.")
+        raise DataError(f"not enough free disk: {line}. Free some space or choose another --data-root, then run "
+                        "again.")
     progress = make_progress(console)
     for item in items:
         if item.source is None:
@@ -217,11 +211,6 @@ def get_command(args, registry, console) -> int:
         elif item.present:
             console.print(f"{item.dataset}: {item.folder} exists; checking it, not downloading", highlight=False)
         else:
-            get_one(item, root, args, progress, console)
+            get_one(item, root, options, progress, console)
     checked = [i.dataset for i in items if i.source is not None]
-    if not checked:
-        return 1
-    check_args = SimpleNamespace(names=checked, config=None, suite=None, data_root=str(root), deep=False,
-                                 digest=None, json=False)
-    code = check_command(check_args, registry, console)
-    return code or (1 if len(checked) < len(items) else 0)
+    return checked, len(checked) == len(items)

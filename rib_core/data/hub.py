@@ -76,7 +76,9 @@ class HubDataset(DatasetAdapter):
     source_hint = "Hugging Face Hub (clip-benchmark/wds_*), through huggingface_hub's cache"
 
     def __init__(self, label, root, options=None):
-        from rib_core.plugins import get_registry
+        import importlib
+
+        from rib_core.data.specs import BUILTIN_DATASETS
 
         super().__init__(label, root, options)
         name = str(self.options.get("adapter") or label)
@@ -85,7 +87,9 @@ class HubDataset(DatasetAdapter):
             raise UsageError(f"'{name}': no Hub source for '{self.base_name}'. Known: "
                              f"{', '.join(PREFIX + n for n in HUB_REPOS)}.")
         self.repo = HUB_REPOS[self.base_name]
-        self.base = get_registry().load("datasets", self.base_name)(label, None, {})
+        # The built-in adapter of the same dataset (every Hub source is one), from its row: no registry needed.
+        module, _, attr = BUILTIN_DATASETS[self.base_name].target.partition(":")
+        self.base = getattr(importlib.import_module(module), attr)(label, None, {})
         self.expected_images = self.base.expected_images
         self.expected_classes = self.base.expected_classes
 

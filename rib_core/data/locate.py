@@ -1,6 +1,7 @@
 """Where each dataset lives: a data root with conventional sub-folder names, or an explicit path.
 
-The data root is `data_root` in the suite, else the environment variable RIB_DATA_ROOT. Under it, rib looks
+The data root is `--data-root`, else `data_root` in the suite, else the environment variable RIB_DATA_ROOT
+(decided in rib_core/paths.py: `default_data_root`). Under it, rib looks
 for a dataset in these folders, in this order (the suite's name for the dataset is tried first; the names are the
 `folder_names` of each dataset's row in rib_core/data/specs.py, and tests/test_dataset_specs.py keeps this
 table equal to them):
@@ -31,8 +32,9 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-DATA_ROOT_ENV = "RIB_DATA_ROOT"
-NO_DATA_ROOT = (f"nowhere: no data root is set (data_root in the suite, or {DATA_ROOT_ENV}) "
+from rib_core.paths import DATA_ROOT_ENV, default_data_root
+
+NO_DATA_ROOT = (f"nowhere: no data root is set (--data-root, data_root in the suite, or {DATA_ROOT_ENV}) "
                 "and the dataset has no path")
 
 
@@ -53,12 +55,6 @@ def _unwrap(folder: Path, names: set[str]) -> Path:
         else:
             return folder
     return folder
-
-
-def default_data_root(*given: str | None) -> str | None:
-    """The data root: the first of `given` that is set (--data-root, the suite's `data_root`), else
-    $RIB_DATA_ROOT, else None. The one place that decides it."""
-    return next((g for g in given if g), None) or os.environ.get(DATA_ROOT_ENV) or None
 
 
 def resolve_root(adapter_cls, label: str, data_root: str | None, path: str | None) -> tuple[Path | None, list[str]]:
@@ -89,29 +85,31 @@ def resolve_root(adapter_cls, label: str, data_root: str | None, path: str | Non
     return None, looked
 
 
-def check_data_root(data_root: str | None, specs, registry) -> None:
-    """One clear error for a data root that does not exist, instead of one "not found" per dataset."""
-    if not data_root or Path(data_root).expanduser().is_dir():
-        return
+def data_root_problem(data_root: str | None, specs, registry) -> str | None:
+    """One clear line for a data root that is not a folder, instead of one "not found" per dataset; None when it
+    is a folder, unset, or nothing is looked up under it (demo data, absolute paths)."""
+    if not data_root:
+        return None
+    root = Path(data_root).expanduser()
+    if root.is_dir():
+        return None
     looked_up = [s for s in specs if registry.load("datasets", s.adapter).folder_names
                  and not (s.path and Path(s.path).expanduser().is_absolute())]
     if not looked_up:
-        return  # nothing is looked up under it (demo data, absolute paths)
-    from rib_core.errors import DataError
-
-    raise DataError(f"the data root '{data_root}' does not exist (from --data-root, the suite's data_root or "
-                    f"${DATA_ROOT_ENV}). Point it at the folder that holds your datasets.")
+        return None
+    what = "is a file, not a folder" if root.exists() else "does not exist"
+    return (f"the data root '{data_root}' {what} (from --data-root, the suite's data_root or ${DATA_ROOT_ENV}). "
+            "Point it at the folder that holds your datasets; 'rib datasets get' downloads them there.")
 
 
 def open_adapter(adapter_cls, label: str, options: dict | None = None, data_root: str | None = None,
                  path: str | None = None):
     """A dataset's adapter, its folder resolved: the one way `rib bench` and `rib datasets check` open a dataset.
 
-    `path` (else `options["path"]`) overrides the search under `data_root`. Adapters without conventional folders
+    `path` overrides the search under `data_root`. Adapters without conventional folders
     (no `folder_names`, no path) find their data themselves. `adapter.looked_in` records where rib looked.
     """
     options = dict(options or {})
-    path = path or options.get("path")
     root, looked = (None, [])
     if adapter_cls.folder_names or path:
         root, looked = resolve_root(adapter_cls, label, data_root, path)

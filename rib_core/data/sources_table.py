@@ -33,9 +33,9 @@ def layout(source: Source, strip: str) -> str:
     return f"{inside} -> <data root>/{source.folder}/"
 
 
-def sources_command(args, registry, console) -> int:
+def sources_command(registry, console, as_json: bool = False) -> int:
     sources = all_sources(registry)
-    if args.json:
+    if as_json:
         print(json.dumps([asdict(s) for s in sources], indent=1))
         return 0
     from rich.table import Table

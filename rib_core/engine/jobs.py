@@ -6,9 +6,12 @@ A job is a few cells that belong together, with the jobs it must wait for and th
 A fine-tune that starts from another's weights (lp-ft from lp) waits for that job.
 
 A launcher (hook `register_launchers`) receives the jobs and a `Worker`: a small picklable description of the
-suite from which any process, on any node, rebuilds the same plan and runs a job's cells with `run_job`. Results
-go to the one store under the same keys, and every cell is taken under its lock (rib_core/engine/shard.py), so
-any mix of launchers, resumes and re-runs computes each cell once.
+run from which any process, on any node, rebuilds the same plan and runs a job's cells with `run_job`. A job
+rebuilds the suite from the run manifest in the results directory (the suite as launched: `suite_table`), never
+from the user's suite file, and refuses when that manifest is no longer the plan it was launched with, or when the
+suite file (where the job can see it) now says something else: results must always match a suite someone can read.
+Results go to the one store under the same keys, and every cell is taken under its lock
+(rib_core/engine/shard.py), so any mix of launchers, resumes and re-runs computes each cell once.
 """
 
 from __future__ import annotations
@@ -36,21 +39,23 @@ class Job:
 class Worker:
     """What a fresh process needs to rebuild the plan: picklable, no torch objects."""
 
-    config: str | None
-    suite: str | None
-    weights: list[str]
-    out: str
+    out: str  # the results directory (absolute)
+    suite: str
+    plan: str  # rib_core.engine.order.plan_digest of the launched manifest
+    config: str | None  # the suite file the run was planned from (absolute), checked but never planned from
     device: str
     workers: int
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_args(cls, args) -> "Worker":
-        config = str(Path(args.config).resolve()) if args.config else None
+    def for_run(cls, out, manifest: dict, *, device: str, workers: int) -> "Worker":
+        from rib_core.engine.order import plan_digest
+
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         env["RIB_CACHE_DIR"] = str(Path(env.get("RIB_CACHE_DIR") or _default_cache()).resolve())
-        return cls(config, args.suite, list(args.weights or []), str(Path(args.out).resolve()), args.device,
-                   args.workers, env)
+        source = Path(manifest.get("source") or "")
+        return cls(str(Path(out).resolve()), manifest["suite"], plan_digest(manifest),
+                   str(source.resolve()) if source.is_file() else None, device, workers, env)
 
 
 def _default_cache() -> Path:
@@ -86,37 +91,61 @@ def plan_jobs(plan, gpus: int = 0) -> list[Job]:
     return jobs
 
 
+def launched_suite(worker: Worker, registry):
+    """The suite as launched, from the run manifest; refuses (RibError) when the manifest or the suite file changed."""
+    from rib_core.config import parse_suite, source_digest
+    from rib_core.engine.order import plan_digest
+    from rib_core.engine.store import Store
+    from rib_core.errors import RibError
+
+    store = Store(Path(worker.out))
+    path = store.root / "runs" / f"{worker.suite}.json"
+    manifest = store.read_manifest(path)
+    if plan_digest(manifest) != worker.plan or "suite_table" not in manifest:
+        raise RibError(f"the plan of suite '{worker.suite}' in {worker.out} changed after this job was launched (a "
+                       "later 'rib bench' planned it anew); this job's cells belong to the old plan and are not run. "
+                       "Run 'rib bench' again to launch the current plan.")
+    if worker.config and Path(worker.config).is_file() and manifest.get("source_digest"):
+        try:
+            now = source_digest(Path(worker.config), worker.suite)
+        except RibError as exc:
+            now = f"unreadable: {exc}"
+        if now != manifest["source_digest"]:
+            raise RibError(f"suite '{worker.suite}' in {worker.config} was edited after this run was launched; its "
+                           "results would no longer match the file, so this job does not run. Restore the file to "
+                           "finish the launched plan, or run 'rib bench' again to plan and launch the edited suite.")
+    return parse_suite(worker.suite, manifest["suite_table"], f"{path} (the suite as launched)", registry=registry)
+
+
 def run_job(worker: Worker, keys: list[str]) -> dict:
     """Run one job's cells in this process (any node that sees the store); returns what was done.
 
     Cells already done are skipped, a cell another process holds is waited for, a fine-tune resumes from its
-    epoch checkpoints. Raises only for what makes the whole job impossible (the suite changed, no device).
+    epoch checkpoints. Raises only for what makes the whole job impossible (the plan or the suite changed, no
+    device).
     """
     os.environ.update(worker.env)
     from rib_core.engine import distributed
-    from rib_core.engine.plan import build_plan
     from rib_core.engine.device import select_device
+    from rib_core.engine.plan import build_plan
+    from rib_core.engine.prepare import prepare
     from rib_core.engine.runner import InOrder, Runner
     from rib_core.engine.shard import Sharded
     from rib_core.engine.store import Store
     from rib_core.errors import RibError
+    from rib_core.plugins import get_registry
 
-    class Args:
-        config = Path(worker.config) if worker.config else None
-        suite = worker.suite
-        weights = worker.weights
-
-    from rib_core.engine.suite import load_and_prepare
-
-    _, _, prepared = load_and_prepare(Args)
+    registry = get_registry()
+    prepared = prepare(launched_suite(worker, registry), registry)
     if prepared.problems:
         raise RibError("cannot run the job:\n- " + "\n- ".join(prepared.problems))
     plan = build_plan(prepared)
     by_key = {c.key: c for c in plan}
     missing = [k for k in keys if k not in by_key]
     if missing:
-        raise RibError(f"{len(missing)} cell(s) of this job are not in suite '{prepared.suite.name}' any more: the "
-                       "suite file changed after the jobs were planned. Run 'rib bench' again to plan anew.")
+        raise RibError(f"{len(missing)} cell(s) of this job are not in the plan rebuilt from suite "
+                       f"'{prepared.suite.name}' as launched: the installed plugins or the data changed since. Run "
+                       "'rib bench' again to plan anew.")
     device = distributed.setup(worker.device) or select_device(worker.device)
     store = Store(Path(worker.out))
     runner = Runner(prepared, plan, store, device, workers=worker.workers)

@@ -38,10 +38,16 @@ def order_cells(cells: list[Cell]) -> list[Cell]:
 
 
 def run_manifest(prepared: Prepared, plan: list[Cell]) -> dict:
-    """What `rib report` needs to rebuild the tables: which keys, and what they mean."""
+    """What `rib report` needs to rebuild the tables (which keys, and what they mean), and the suite as run, from
+    which launcher jobs rebuild the same plan (rib_core/engine/jobs.py)."""
+    from rib_core.config import suite_table
+
     return {
         "suite": prepared.suite.name,
         "source": prepared.suite.source,
+        "suite_table": suite_table(prepared.suite),
+        "source_digest": prepared.suite.source_digest,
+        "eval_images": prepared.suite.eval_images,
         "datasets": [d.label for d in prepared.datasets],
         "reference": prepared.reference.label if prepared.reference else None,
         "models": [m.label for m in prepared.models],
@@ -49,6 +55,13 @@ def run_manifest(prepared: Prepared, plan: list[Cell]) -> dict:
         "strategies": [_variant_label(s.label, v) for s in prepared.strategies for v in s.strategy.variant_labels()],
         "cells": [c.as_dict() for c in plan],
     }
+
+
+def plan_digest(manifest: dict) -> str:
+    """What identifies a launched plan: the suite as run and its cells' keys."""
+    from rib_core.engine.prepared import digest
+
+    return digest({"suite": manifest.get("suite_table"), "cells": [c["key"] for c in manifest["cells"]]})
 
 
 def _variant_label(strategy_label: str, variant: str) -> str:

@@ -1,21 +1,23 @@
 """From a validated suite to the prepared grid: adapters opened, images listed, capped and split, models
 fingerprinted (weights file, plugin identity, offline availability, label space), strategies built.
 
-Nothing here loads a model or reads an image's pixels; every problem found is collected, so a dry run lists
-them all and a real run refuses to start (rib_core/engine/suite.py).
+Nothing here loads a model or reads an image's pixels; every problem found is collected (a missing data root
+included), so a dry run lists them all and exits 0, and a real run refuses to start with the same list.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 
-from rib_core.config import DatasetSpec, ModelSpec, Suite
 from rib_core.engine.prepared import Prepared, PreparedDataset, PreparedModel, PreparedStrategy, digest
 from rib_core.errors import DataError, RibError
+from rib_core.engine.subsets import subsets_for
 from rib_core.models.base import registered_label_space
+from rib_core.suite import DatasetSpec, ModelSpec, Suite
 
 
 def weights_problem(registry, spec: ModelSpec) -> str | None:
@@ -48,31 +50,32 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
 
     With `check_weights` (dry runs), ask each backbone plugin whether its weights are available offline.
     """
-    from rib_core.data.locate import check_data_root, open_adapter
+    from rib_core.data.locate import data_root_problem, open_adapter
     from rib_core.data.source_split import shared_sources, split_by_source
     from rib_core.data.splits import cap_samples, split_indices
     from rib_core.models.base import file_digest
 
     settings = suite.training
-    check_data_root(suite.data_root, suite.datasets + ([suite.reference] if suite.reference else []),
-                    registry)
     problems: list[str] = []
     warnings: list[str] = []
+    root_problem = data_root_problem(suite.data_root, suite.eval_sets, registry)
+    if root_problem:
+        problems.append(root_problem)
 
-    def prepare_dataset(spec: DatasetSpec) -> PreparedDataset:
+    def prepare_dataset(spec: DatasetSpec, is_reference: bool = False) -> PreparedDataset:
         reg = registry.get("datasets", spec.adapter)
         try:
-            return _prepare_dataset(spec, reg)
+            return _prepare_dataset(spec, reg, is_reference)
         except RibError:
             raise
         except Exception as exc:  # a bug in a dataset plugin: a problem line naming it, like missing data
             problems.append(f"dataset '{spec.label}': plugin '{reg.plugin}' failed in its adapter "
                             f"'{reg.target}': {type(exc).__name__}: {exc}")
             empty = np.zeros(0, dtype=np.int64)
-            return PreparedDataset(spec, None, [], empty, empty, digest({"failed": spec.label}), problems[-1],
-                                   suite.split)
+            return PreparedDataset(spec, None, (), empty, empty, digest({"failed": spec.label}),
+                                   subsets_for(suite.eval_images, False, is_reference), problems[-1], suite.split)
 
-    def _prepare_dataset(spec: DatasetSpec, reg) -> PreparedDataset:
+    def _prepare_dataset(spec: DatasetSpec, reg, is_reference: bool) -> PreparedDataset:
         cls = reg.load()
         adapter = open_adapter(cls, spec.label, dict(spec.options, adapter=spec.adapter), suite.data_root,
                                spec.path)
@@ -82,7 +85,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
         # Adapters without conventional folders find (or generate) their data themselves, like the demo's.
         self_locating = not cls.folder_names and not spec.path
         if adapter.root is None and not self_locating:
-            where = ", ".join(looked) if looked else "nowhere (set data_root or RIB_DATA_ROOT, or a path)"
+            where = ", ".join(looked) if looked else "nowhere (set --data-root, data_root or RIB_DATA_ROOT, or a path)"
             problem = (f"dataset '{spec.label}' not found; looked in: {where}. "
                        f"{getattr(cls, 'source_hint', '')}".strip())
         else:
@@ -103,7 +106,9 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
         if problem and (adapter.root is None or not samples):
             hint = cls.misplaced_hint(suite.data_root, adapter.root)
             problem = f"{problem}\n  {hint}" if hint else problem
-        if problem:
+        under_missing_root = (root_problem and adapter.root is None and cls.folder_names
+                              and not (spec.path and Path(spec.path).expanduser().is_absolute()))
+        if problem and not under_missing_root:  # the data root's own line says it for every dataset under it
             problems.append(problem)
         if spec.max_images and samples:
             samples = cap_samples(samples, spec.max_images, suite.seed)
@@ -131,28 +136,12 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
             "samples": hashlib.sha256("\n".join(f"{s.path}\t{s.label}\t{s.group}" for s in samples).encode()).hexdigest(),
             "class_map": adapter.class_map().digest() if samples else None,
         })
-        prepared_ds = PreparedDataset(spec, adapter, samples, np.asarray(ft), np.asarray(held), fingerprint,
-                                      problem, suite.split)
-        if by_source:
-            prepared_ds.ft_subset = "ft-sources"
-            prepared_ds.eval_subset = prepared_ds.anchor_subset = None  # set below: they differ for the reference
-        elif suite.eval_images == "held-out":
-            prepared_ds.eval_subset = "held-out"
-        return prepared_ds
+        return PreparedDataset(spec, adapter, tuple(samples), np.asarray(ft, dtype=np.int64),
+                               np.asarray(held, dtype=np.int64), fingerprint,
+                               subsets_for(suite.eval_images, by_source, is_reference), problem, suite.split)
 
     datasets = [prepare_dataset(spec) for spec in suite.datasets]
-    reference = prepare_dataset(suite.reference) if suite.reference else None
-    for ds in datasets:
-        if ds.ft_subset == "ft-sources":
-            ds.eval_subset, ds.anchor_subset = "held-out-sources", "all"
-    if reference is not None:
-        # The reference set is evaluated after every fine-tune on all its images, except under
-        # "held-out-sources": then on its held-out part, and EWC's anchor uses the fine-tuning part, so that the
-        # anchor and the evaluated reference images are disjoint (by source image when it shares sources).
-        if suite.eval_images == "held-out-sources":
-            reference.eval_subset, reference.anchor_subset = reference.own_subset, reference.ft_subset
-        else:
-            reference.eval_subset, reference.anchor_subset = "all", "all"
+    reference = prepare_dataset(suite.reference, is_reference=True) if suite.reference else None
 
     models = []
     label_spaces = {ds.adapter.class_map().label_space for ds in datasets + [reference]

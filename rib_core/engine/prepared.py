@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rib_core.config import DatasetSpec, ModelSpec, StrategySpec, Suite
+from rib_core.engine.subsets import Subsets
+from rib_core.suite import DatasetSpec, ModelSpec, StrategySpec, Suite
 from rib_core.training import TrainSettings
 
 # Bump when a change in rib alters evaluation or training results (it invalidates stored cells).
@@ -22,27 +23,41 @@ def digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-@dataclass
+@dataclass(frozen=True)
 class PreparedDataset:
     spec: DatasetSpec
     adapter: object  # DatasetAdapter instance
-    samples: list  # list[Sample] after max_images
-    ft_positions: np.ndarray  # positions of the fine-tuning part
-    held_out_positions: np.ndarray
+    samples: tuple  # the Samples, after max_images
+    ft_positions: np.ndarray  # positions of the fine-tuning part (read-only)
+    held_out_positions: np.ndarray  # (read-only)
     fingerprint: str  # adapter identity + image list + labels
+    subsets: Subsets  # which images each use takes (rib_core/engine/subsets.py)
     problem: str | None = None  # why it cannot be used (missing / failed check)
     split: float = 0.8
-    # Subset names (see `positions`). ft_subset: what fine-tunes on it train on ("ft-sources" when it is split
-    # by source image); eval_subset: what other datasets' fine-tunes are evaluated on; anchor_subset: what EWC's
-    # Fisher anchor uses when it is the reference set.
-    ft_subset: str = "ft"
-    eval_subset: str = "all"
-    anchor_subset: str = "all"
+
+    def __post_init__(self):
+        for positions in (self.ft_positions, self.held_out_positions):
+            positions.flags.writeable = False
+
+    @property
+    def ft_subset(self) -> str:
+        """What fine-tunes on it train on."""
+        return self.subsets.ft
 
     @property
     def own_subset(self) -> str:
         """The held-out part that fine-tunes on this dataset are evaluated on."""
-        return "held-out-sources" if self.ft_subset == "ft-sources" else "held-out"
+        return self.subsets.own
+
+    @property
+    def eval_subset(self) -> str:
+        """What fine-tunes on the other datasets are evaluated on."""
+        return self.subsets.eval
+
+    @property
+    def anchor_subset(self) -> str:
+        """For the reference set: what EWC's Fisher anchor uses."""
+        return self.subsets.anchor
 
     @property
     def label(self) -> str:
@@ -64,7 +79,7 @@ class PreparedDataset:
         "held-out-sources" (by source image; only for a dataset split that way, whose parts they then are)."""
         if subset == "all":
             return np.arange(len(self.samples))
-        if subset.endswith("-sources") and self.ft_subset != "ft-sources":
+        if subset.endswith("-sources") and self.subsets.ft != "ft-sources":
             raise ValueError(f"dataset '{self.label}' is not split by source image: no subset '{subset}'")
         return {"held-out": self.held_out_positions, "ft": self.ft_positions,
                 "held-out-sources": self.held_out_positions, "ft-sources": self.ft_positions}[subset]

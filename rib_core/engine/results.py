@@ -1,9 +1,14 @@
-"""Reading a results directory back: the evaluations of every run manifest in it, with per-sample predictions.
+"""The run model: a results directory read back as one suite's run, the one thing every output reads.
 
-This is what metrics and reports work from; it never runs a model. One Results holds one suite (a directory
-with several suites is reported suite by suite). A post-evaluation is paired with the pre-evaluation its plan
-names (`pre_key`: same model, same dataset fingerprint, i.e. the same image list), never by label. Predictions
-are read when used and not kept, so a report holds one or two evaluations' predictions at a time.
+`load_results` gives, for one suite, every cell of its plan with its state (done; failed, with its error's first
+line; not run because a cell it depends on failed; in progress; pending), its seed and the evaluation mode, and
+the evaluations that are done, with their per-sample predictions. `rib report` (text, JSON, CSV, figures, every
+plugin format), `rib status` and the metrics all read it; none re-derives what a run is. It never runs a model.
+
+One Results holds one suite (a directory with several suites is reported suite by suite). A post-evaluation is
+paired with the pre-evaluation its plan names (`pre_key`: same model, same dataset fingerprint, i.e. the same
+image list), never by label. Predictions are read when used and not kept, so a report holds one or two
+evaluations' predictions at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rib_core.data.accuracy import group_weights
+from rib_core.engine.cell_states import CellStatus, cell_statuses
 from rib_core.engine.store import Store
 from rib_core.errors import RibError, UsageError
 
@@ -68,12 +74,24 @@ class Results:
     models: list[str]
     strategies: list[str]
     evaluations: list[Evaluation] = field(default_factory=list)
-    missing: int = 0  # planned evaluation cells without a stored result
-    failures: list[dict] = field(default_factory=list)
+    missing: int = 0  # reported evaluation cells without a stored result (failed, not run or pending)
 
     suite: str | None = None
+    eval_images: str | None = None  # the suite's eval_images (None: a run from before it was recorded)
+    seeds: list = field(default_factory=list)  # the suite's training seeds
+    cells: list[CellStatus] = field(default_factory=list)  # every cell of the plan, with its state
+    suite_table: dict | None = None  # the suite as run (rib_core.config.suite_table), when recorded
+    superseded: list[dict] = field(default_factory=list)  # earlier plans of the suite: {"file", "cells"}
     _index: dict | None = None
     _indexed: int = -1
+
+    @property
+    def failures(self) -> list[CellStatus]:
+        """Cells that failed (fine-tunes and evaluations alike), in plan order."""
+        return [c for c in self.cells if c.state == "failed"]
+
+    def count(self, state: str) -> int:
+        return sum(c.state == state for c in self.cells)
 
     def _lookup(self) -> dict:
         if self._index is None or self._indexed != len(self.evaluations):
@@ -102,21 +120,23 @@ def suites_in(root: Path) -> list[str]:
     return [r.get("suite") for r in Store(root).runs()]
 
 
-def load_results(root: Path, suite: str | None = None) -> Results:
-    """The results of one suite. Without `suite`, the directory must hold exactly one."""
+def load_results(root: Path, suite: str | None = None, plan: Path | None = None) -> Results:
+    """The run model of one suite. Without `suite`, the directory must hold exactly one. `plan`: a superseded
+    plan of the suite (runs/superseded/...) to read instead of its latest one."""
     store = Store(root)
-    runs = store.runs()
+    runs = [store.read_manifest(Path(plan))] if plan is not None else store.runs()
     if suite is not None:
         runs = [r for r in runs if r.get("suite") == suite]
     if not runs:
         raise UsageError(f"no results in '{root}'" + (f" for suite '{suite}'" if suite else "") +
-                       ". Run 'rib bench --out DIR' first, or point 'rib report' at the directory it wrote.")
+                         ". Run 'rib bench --out DIR' first, or point 'rib report' at the directory it wrote.")
     if len({r.get("suite") for r in runs}) > 1:
         raise RibError(f"'{root}' holds several suites ({', '.join(r.get('suite') for r in runs)}); "
                        "report one with --suite NAME.")
     first = runs[0]
     results = Results(datasets=list(first["datasets"]), reference=first.get("reference"), models=[], strategies=[],
-                      suite=first.get("suite"))
+                      suite=first.get("suite"), eval_images=first.get("eval_images"), seeds=list(first.get("seeds") or []),
+                      suite_table=first.get("suite_table"))
     seen: set[str] = set()
     for run in runs:
         for m in run["models"]:
@@ -128,20 +148,21 @@ def load_results(root: Path, suite: str | None = None) -> Results:
         for d in run["datasets"]:
             if d not in results.datasets:
                 results.datasets.append(d)
-        for cell in run["cells"]:
+        statuses = cell_statuses(store, run["cells"])
+        results.cells.extend(statuses)
+        for cell, status in zip(run["cells"], statuses):
             if cell["kind"] != "eval" or cell["key"] in seen or not cell.get("reported", True):
                 continue
             seen.add(cell["key"])
-            record = store.record(cell["key"])
+            record = status.record
             if record is None:
                 results.missing += 1
-                failure = store.failure(cell["key"])
-                if failure:
-                    results.failures.append(failure)
                 continue
             results.evaluations.append(Evaluation(
                 model=cell["model"], strategy=cell["strategy"], ft_dataset=cell["ft_dataset"],
                 eval_dataset=cell["eval_dataset"], subset=cell["subset"], accuracy=record["accuracy"],
                 n_images=record["n_images"], record=record, store=store, key=cell["key"],
                 pre_key=cell.get("pre_key"), seed=cell.get("seed")))
+    if plan is None and results.suite:
+        results.superseded = store.superseded(results.suite, {c.key for c in results.cells})
     return results

@@ -1,15 +1,14 @@
-"""`rib status DIR`: done / in progress / failed / pending cells, across every suite and shard in DIR."""
+"""`rib status DIR`: every cell's state (rib_core/engine/cell_states.py), across every suite and shard in DIR."""
 
 from __future__ import annotations
 
 import json
 
+from rich.markup import escape
 from rich.table import Table
 
-from rib_core.engine.locks import CELL_LOCK
+from rib_core.engine.cell_states import STATES, cell_statuses
 from rib_core.engine.store import Store
-from rich.markup import escape
-
 from rib_core.errors import UsageError
 
 
@@ -17,35 +16,12 @@ def cell_states(store: Store) -> list[dict]:
     rows = []
     seen = set()
     for run in store.runs():
-        for cell in run["cells"]:
-            if cell["key"] in seen:
+        for status in cell_statuses(store, run["cells"]):
+            if status.key in seen:
                 continue
-            seen.add(cell["key"])
-            state, detail = "pending", ""
-            if store.is_done(cell["key"]):
-                state = "done"
-            else:
-                lock = store.cell_dir(cell["key"]) / CELL_LOCK
-                failure = store.failure(cell["key"])
-                if lock.exists():
-                    try:
-                        holder = json.loads(lock.read_text())
-                        state = "in progress"
-                        detail = f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
-                    except (OSError, ValueError):
-                        pass
-                elif failure:
-                    state, detail = "failed", failure.get("error", "")
-            rows.append({"suite": run["suite"], "key": cell["key"], "cell": _describe(cell), "state": state,
-                         "detail": detail})
+            seen.add(status.key)
+            rows.append({"suite": run["suite"], **status.as_dict()})
     return rows
-
-
-def _describe(cell: dict) -> str:
-    if cell["kind"] == "finetune":
-        return f"fine-tune {cell['model']} / {cell['strategy']} on {cell['ft_dataset']}"
-    who = cell["model"] if cell["strategy"] is None else f"{cell['model']} / {cell['strategy']} ft {cell['ft_dataset']}"
-    return f"evaluate {who} on {cell['eval_dataset']}"
 
 
 def launched_jobs(store: Store) -> list[dict]:
@@ -65,10 +41,12 @@ def print_status(root, console, as_json: bool = False) -> int:
     if not (store.root / "runs").is_dir():
         raise UsageError(f"'{root}' holds no rib runs. Pass the --out directory of a 'rib bench' run.")
     rows = cell_states(store)
-    counts = {s: sum(r["state"] == s for r in rows) for s in ("done", "in progress", "failed", "pending")}
+    counts = {s: sum(r["state"] == s for r in rows) for s in STATES}
     jobs = launched_jobs(store)
+    superseded = [dict(p, suite=run["suite"]) for run in store.runs()
+                  for p in store.superseded(run["suite"], {c["key"] for c in run["cells"]})]
     if as_json:
-        print(json.dumps({"counts": counts, "cells": rows, "jobs": jobs}, indent=1))
+        print(json.dumps({"counts": counts, "cells": rows, "jobs": jobs, "superseded": superseded}, indent=1))
         return 0
     console.print(", ".join(f"{v} {k}" for k, v in counts.items()))
     if jobs:
@@ -80,7 +58,7 @@ def print_status(root, console, as_json: bool = False) -> int:
                                   "submitted" else "")
             table.add_row(j["suite"], j["job"], state, j["id"], str(j["attempts"]), str(j["cells"]), j["describe"])
         console.print(table)
-    interesting = [r for r in rows if r["state"] in ("in progress", "failed")]
+    interesting = [r for r in rows if r["state"] in ("in progress", "failed", "not run")]
     if interesting:
         table = Table(show_edge=False)
         for col in ("state", "cell", "detail"):
@@ -88,4 +66,11 @@ def print_status(root, console, as_json: bool = False) -> int:
         for r in interesting:
             table.add_row(escape(r["state"]), escape(r["cell"]), escape(r["detail"]))  # "[training]" is not markup
         console.print(table)
+        if counts["failed"]:
+            console.print(f"Tracebacks: {escape(str(store.root))}/cells/<key>/failed.json (key: rib status "
+                          f"{escape(str(store.root))} --json).", soft_wrap=True, highlight=False)
+    for p in superseded:
+        console.print(f"{p['cells']} finished cell(s) of an earlier plan of suite '{escape(p['suite'])}' are kept "
+                      f"but not in its current plan: rib report {escape(str(store.root))} --suite "
+                      f"{escape(p['suite'])} --plan {escape(p['file'])}", soft_wrap=True, highlight=False)
     return 0

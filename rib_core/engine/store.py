@@ -7,6 +7,7 @@ Layout (under --out, default ./rib-results):
     cells/<key>/work/                    a fine-tune in progress: epoch checkpoints
     cells/<key>/failed.json              the last failure of a cell (retried on the next run)
     runs/<suite>.json                    the plan of the latest run of a suite: which keys make up its report
+    runs/superseded/<suite>-<time>.json  earlier plans of a suite whose cells changed (kept, reportable)
 """
 
 from __future__ import annotations
@@ -120,13 +121,72 @@ class Store:
             return None
 
     def write_run(self, suite_name: str, manifest: dict) -> None:
-        atomic_write_json(self.root / "runs" / f"{suite_name}.json", manifest)
+        """Record the plan of the latest run of a suite. A previous plan with other cells (the suite was edited) is
+        moved to runs/superseded/ first: its finished cells stay reportable (`rib report --plan FILE`)."""
+        path = self.root / "runs" / f"{suite_name}.json"
+        try:
+            previous = self.read_manifest(path) if path.exists() else None
+        except RibError:
+            previous = None  # damaged: the new plan replaces it
+        if previous is not None and {c["key"] for c in previous["cells"]} != {c["key"] for c in manifest["cells"]}:
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(path.stat().st_mtime))
+            archived = self.root / "runs" / "superseded" / f"{suite_name}-{stamp}.json"
+            n = 1
+            while archived.exists():
+                n += 1
+                archived = archived.with_name(f"{suite_name}-{stamp}-{n}.json")
+            atomic_write_json(archived, previous)
+        atomic_write_json(path, manifest)
+
+    def read_manifest(self, path: Path) -> dict:
+        """A run manifest, checked for the shape rib writes; a clear error naming the file otherwise."""
+        try:
+            manifest = json.loads(Path(path).read_text())
+        except OSError as exc:
+            raise RibError(f"cannot read the run manifest {path}: {exc.strerror or exc}.") from None
+        except ValueError as exc:
+            raise RibError(f"the run manifest {path} is not valid JSON ({exc}). {MANIFEST_FIX}") from None
+        problem = _manifest_problem(manifest)
+        if problem:
+            raise RibError(f"{path} is not a rib run manifest: {problem}. {MANIFEST_FIX}")
+        return manifest
 
     def runs(self) -> list[dict]:
+        runs = self.root / "runs"
+        if runs.exists() and not runs.is_dir():
+            raise RibError(f"'{runs}' is a file; rib keeps its run manifests in that folder. Move the file away and "
+                           "run the same 'rib bench' command again (finished cells are reused).")
+        return [self.read_manifest(path) for path in sorted(runs.glob("*.json"))]
+
+    def superseded(self, suite_name: str, current: set[str]) -> list[dict]:
+        """Earlier plans of a suite: {"file", "cells": finished cells that are not in the current plan}."""
         out = []
-        for path in sorted((self.root / "runs").glob("*.json")):
+        for path in sorted((self.root / "runs" / "superseded").glob(f"{suite_name}-*.json")):
             try:
-                out.append(json.loads(path.read_text()))
-            except (OSError, ValueError):
+                manifest = self.read_manifest(path)
+            except RibError:
                 continue
+            if manifest.get("suite") != suite_name:
+                continue
+            extra = [c["key"] for c in manifest["cells"] if c["key"] not in current]
+            done = sum(1 for key in extra if (self.cell_dir(key) / RECORD).is_file())
+            if done:
+                out.append({"file": str(path), "cells": done})
         return out
+
+
+MANIFEST_FIX = ("Run the same 'rib bench' command again to write it anew (finished cells are reused), or restore it "
+                "from a backup.")
+
+
+def _manifest_problem(manifest) -> str | None:
+    if not isinstance(manifest, dict):
+        return f"expected a JSON object, found {type(manifest).__name__}"
+    for key, kind in (("suite", str), ("datasets", list), ("models", list), ("strategies", list), ("cells", list)):
+        if not isinstance(manifest.get(key), kind):
+            return f"'{key}' is missing or not a {kind.__name__}"
+    for i, cell in enumerate(manifest["cells"]):
+        if not isinstance(cell, dict) or not isinstance(cell.get("key"), str) or cell.get("kind") not in ("eval",
+                                                                                                          "finetune"):
+            return f"cells[{i}] is not a cell (needs 'key' and 'kind')"
+    return None

@@ -22,9 +22,14 @@ def write_json(report: dict, stream) -> None:
     stream.write("\n")
 
 
+CSV_FIELDS = ["model", "strategy", "ft_dataset", "eval_dataset", "seed", "accuracy", "n_images", "subset",
+              "eval_images"]
+
+
 def write_csv(report: dict, stream) -> None:
-    fields = ["model", "strategy", "ft_dataset", "eval_dataset", "accuracy", "n_images", "subset"]
-    writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
+    """One row per stored evaluation, per training seed (`seed` is empty for the pretrained model); `eval_images`
+    is the run's evaluation mode, repeated so that every row says what its images were."""
+    writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in report["accuracies"]:
-        writer.writerow({k: row.get(k) for k in fields})
+        writer.writerow({k: report.get("eval_images") if k == "eval_images" else row.get(k) for k in CSV_FIELDS})

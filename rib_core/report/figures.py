@@ -17,10 +17,20 @@ CELL_IN = 0.27  # inches per heatmap cell: room for a "+12" at 5 pt
 
 
 def check_target(path: Path, style: str) -> None:
+    """Refuse a --plot target that cannot be written, before any work: its format, its folder, the style."""
     if path.suffix.lower() not in FORMATS:
         raise UsageError(f"--plot writes .png, .svg or .pdf files, got '{path.name}'.")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is a file" if folder.exists() else "does not exist"
+        raise UsageError(f"--plot {path}: the folder '{folder}' {what}. Create it (mkdir -p {folder}) or write the "
+                         "figures elsewhere.")
     _pyplot()
     _style(style)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
 
 
 def _pyplot():
@@ -49,19 +59,18 @@ def output_paths(path: Path) -> dict[str, Path]:
             "scatter": path.with_name(f"{path.stem}-scatter{path.suffix}")}
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else float("nan")
-
-
 def _accuracy(report: dict, model, strategy, ft_dataset, eval_dataset) -> float:
-    """Mean over seeds of the stored accuracies of one cell (NaN when absent)."""
-    return _mean([r["accuracy"] for r in report["accuracies"] if r["model"] == model and r["strategy"] == strategy
-                  and r["ft_dataset"] == ft_dataset and r["eval_dataset"] == eval_dataset])
+    """The report's value of one grid cell: the mean over its seeds (NaN when absent)."""
+    for r in report["matrix"]:
+        if (r["model"] == model and r["strategy"] == strategy and r["ft_dataset"] == ft_dataset
+                and r["eval_dataset"] == eval_dataset):
+            return r["accuracy"]
+    return float("nan")
 
 
 def pairs(report: dict) -> list[tuple[str, str]]:
     return [(m, s) for m in report["models"] for s in report["strategies"]
-            if any(r["model"] == m and r["strategy"] == s for r in report["accuracies"])]
+            if any(r["model"] == m and r["strategy"] == s for r in report["matrix"])]
 
 
 def change_matrix(report: dict, model: str, strategy: str) -> list[list[float]]:
@@ -188,6 +197,9 @@ def scatter(report: dict, plt):
 
 
 def write_figures(report: dict, path: Path, style: str = "paper") -> list[Path]:
+    if not report["mri"] or not pairs(report):
+        raise UsageError("--plot: this run has no fine-tuned results to draw yet (no RI rows). Run 'rib bench' "
+                         "until at least one fine-tune and its evaluations are done, then plot.")
     plt = _pyplot()
     written = []
     with plt.style.context(_style(style)):

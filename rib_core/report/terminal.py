@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from rib_core.report.build import lookup
+from rib_core.report.build import lookup, mean_of
+
+
+def stdout_console() -> Console:
+    """The console reports print to: stdout; off a terminal 100 columns wide (a report widens itself to fit)."""
+    return Console(width=100 if not sys.stdout.isatty() else None)
 
 
 def short(name: str) -> str:
@@ -39,10 +46,18 @@ def _fmt(x, ci=None) -> str:
     return f"{x:+.1f}" + (f" [{ci[0]:+.1f},{ci[1]:+.1f}]" if ci else "")
 
 
+def seed_note(report: dict, model: str, strategy: str) -> str:
+    """" · mean of 3 seeds" for a matrix whose cells average several seeds ("" with one seed)."""
+    counts = [r["n_seeds"] for r in report["matrix"] if r["model"] == model and r["strategy"] == strategy]
+    n = max(counts, default=1)
+    return f" · mean of {n} seeds" if n > 1 else ""
+
+
 def matrix(report: dict, model: str, strategy: str) -> Table:
     datasets, reference = report["datasets"], report["reference"]
     columns = datasets + ([reference] if reference else [])
-    table = Table(title=Text(f"{model} · {strategy}", style="bold"), title_justify="left", show_edge=False,
+    note = seed_note(report, model, strategy)
+    table = Table(title=Text(f"{model} · {strategy}{note}", style="bold"), title_justify="left", show_edge=False,
                   pad_edge=False)
     table.add_column("fine-tuned on", no_wrap=True)
     for c in columns:
@@ -52,24 +67,28 @@ def matrix(report: dict, model: str, strategy: str) -> Table:
     pre_row = ["pretrained"]
     pre = {}
     for c in columns:
-        r = lookup(report, "accuracies", model=model, strategy=None, eval_dataset=c)
+        r = lookup(report, "matrix", model=model, strategy=None, eval_dataset=c)
         pre[c] = r["accuracy"] if r else None
         pre_row.append("—" if r is None else f"{r['accuracy']:.1f}")
     table.add_row(*pre_row, "")
+    full = max((r["n_seeds"] for r in report["matrix"] if r["model"] == model and r["strategy"] == strategy),
+               default=1)
     for i in datasets:
         cells = [short(i)]
         for c in columns:
-            r = lookup(report, "accuracies", model=model, strategy=strategy, ft_dataset=i, eval_dataset=c)
+            r = lookup(report, "matrix", model=model, strategy=strategy, ft_dataset=i, eval_dataset=c)
             if r is None:
                 cells.append(Text("—"))
                 continue
+            fewer = "†" if r["n_seeds"] < full else ""  # some seeds of this cell failed or are pending
             if c == i:
-                gain = lookup(report, "metrics", metric="id-gain", model=model, strategy=strategy, ft_dataset=i)
-                delta = gain["value"] if gain else float("nan")
-                cells.append(Text(f"({r['accuracy']:.1f})", style=_delta_style(delta)))
+                gain = mean_of(report, "metrics", "value", metric="id-gain", model=model, strategy=strategy,
+                               ft_dataset=i)
+                delta = gain if gain is not None else float("nan")
+                cells.append(Text(f"({r['accuracy']:.1f}){fewer}", style=_delta_style(delta)))
             else:
                 delta = r["accuracy"] - pre[c] if pre.get(c) is not None else float("nan")
-                cells.append(Text(f"{r['accuracy']:.1f}", style=_delta_style(delta)))
+                cells.append(Text(f"{r['accuracy']:.1f}{fewer}", style=_delta_style(delta)))
         ri = lookup(report, "ri", model=model, strategy=strategy, ft_dataset=i)
         cells.append(Text(_fmt(ri["ri"], ri["ri_ci"]) if ri else "—",
                           style=_delta_style(ri["ri"]) if ri else ""))
@@ -145,18 +164,48 @@ def render(report: dict, console: Console | None = None) -> None:
         parts += [Text(""), extra]
     fit_width(console, Group(*parts))
     console.print(Group(*parts))
+    seeds = report.get("seeds") or []
+    seeded = (f" With several training seeds ({len(seeds)}: {', '.join(map(str, seeds))}), a matrix cell is the mean "
+              "over the seeds that finished († fewer than all of them), RI and mRI are means over seeds, and "
+              "intervals cover seeds and images." if len(seeds) > 1 else "")
     console.print(Text("Accuracy in %, top-1 on each dataset's classes. Rows: fine-tuning set; (x) = held-out "
                        "part of that set; * = reference set. Colour: change vs pretrained on the same images. "
                        "mRI = mean of RI_i; Δ ref = change on the reference set; ID gain = change on the held-out "
-                       "part of the fine-tuning set.", style="dim"))
+                       "part of the fine-tuning set." + seeded, style="dim"))
     if report["unreadable_images"]:
         counts = ", ".join(f"{k}: {v}" for k, v in report["unreadable_images"].items())
         console.print(f"[yellow]Unreadable images skipped[/] ({counts}).")
-    if report["incomplete_cells"]:
-        console.print(f"[yellow]{report['incomplete_cells']} evaluation cell(s) have no result yet[/]; "
-                      "run the same 'rib bench' command again to finish them.")
+    render_state(report, console)
     for err in report["metric_errors"]:
-        console.print(f"[red]{err}[/]")
+        console.print(f"[red]{escape(err)}[/]")
+
+
+def render_state(report: dict, console: Console) -> None:
+    """What keeps the run from being complete, and what to do about each: failures (fix the cause), cells they
+    block, pending cells (run again), earlier plans of the suite (how to see them)."""
+    import shlex
+
+    failures, not_run = report.get("failures", []), report.get("not_run", [])
+    d = shlex.quote(report["results_dir"]) if report.get("results_dir") else "DIR"
+    if failures:
+        console.print(f"[red]{len(failures)} cell(s) failed[/] (their results are missing from the tables above):")
+        for f in failures[:10]:
+            console.print(f"  - {f['what']}: {f['error']}", markup=False, highlight=False, soft_wrap=True)
+        if len(failures) > 10:
+            console.print(f"  - ... and {len(failures) - 10} more")
+        console.print(f"  Tracebacks: rib status {d}. Running again retries a failed cell, but a failure caused by "
+                      "the suite (a diverging lr, a missing file) needs its cause fixed first.",
+                      markup=False, highlight=False, soft_wrap=True)
+    if not_run:
+        console.print(f"[yellow]{len(not_run)} evaluation cell(s) were not run[/] because a cell they need failed "
+                      "(see above); they run once it works.")
+    if report.get("pending_cells"):
+        console.print(f"[yellow]{report['pending_cells']} evaluation cell(s) have no result yet[/]; "
+                      "run the same 'rib bench' command again to finish them.")
+    for p in report.get("superseded", []):
+        console.print(f"{p['cells']} finished cell(s) of an earlier plan of this suite are kept but not shown (the "
+                      f"suite changed since): rib report {d} --suite {report.get('suite')} --plan {p['file']}",
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 def write(report: dict, stream) -> None:
