@@ -3,7 +3,7 @@
 Targets are strings: nothing here imports torch, so `rib --help` and `rib list` stay fast.
 """
 
-from rib_core.data.specs import BUILTIN_DATASETS
+from rib_core.data.cards import CARDS
 from rib_core.hookspecs import HOOKIMPL as hookimpl
 
 D = "rib_core.data"
@@ -11,8 +11,8 @@ D = "rib_core.data"
 
 @hookimpl
 def register_datasets(register):
-    for spec in BUILTIN_DATASETS.values():  # the ImageNet-RIB datasets: rib_core/data/specs.py
-        register(spec.name, spec.target, spec.description)
+    for card in CARDS.values():  # the ImageNet-RIB datasets: rib_core/data/cards.py
+        register(card.name, card.target, card.description)
     register("hub:*", f"{D}.hub:HubDataset", "hub:<dataset>: CLIP_benchmark's webdataset shards on the Hugging Face Hub (rib-core[hub])")
     register("imagefolder", f"{D}.imagefolder:ImageFolder", "any ImageNet-labelled folder tree (wnid or index folders)")
     register("demo-*", "rib_core.demo.datasets:DemoDataset", "the offline demo's synthetic domains (demo-source, demo-photo, ...)")

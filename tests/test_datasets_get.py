@@ -12,6 +12,7 @@ import pytest
 
 from rib_core.data import get as get_module
 from rib_core.data import sources
+from rib_core.data.cards import CARDS
 from rib_core.data.fixtures import FIXTURE_CORRUPTIONS, make_dataset_tree
 from rib_core.data.folders import FolderAdapter
 from tests.dataset_server import DatasetServer, make_tar, make_zip, tree_files
@@ -19,6 +20,11 @@ from tests.dataset_server import DatasetServer, make_tar, make_zip, tree_files
 PASSWORD = "test-password"
 IMAGENET_C_FAMILY = {"gaussian_noise": "noise.tar", "motion_blur": "blur.tar", "fog": "weather.tar",
                      "contrast": "digital.tar"}
+
+
+def downloadable() -> dict[str, sources.Source]:
+    """The built-in datasets rib downloads itself (ImageNet-1k val is the user's own file), by name."""
+    return {name: card.source for name, card in CARDS.items() if not card.needs_account}
 
 
 def _archive_files(dataset: str, tree: Path, archive: sources.Archive) -> dict[str, bytes]:
@@ -46,7 +52,7 @@ def _recorded(archive: sources.Archive, data: bytes) -> sources.Archive:
 def built(tmp_path_factory):
     """Every built-in source's archives, from fixture trees (built once): (served files, table rows, layouts)."""
     trees, served, rows, expected = tmp_path_factory.mktemp("trees"), {}, {}, {}
-    for name, source in sources.BUILTIN_SOURCES.items():
+    for name, source in downloadable().items():
         tree = make_dataset_tree(name, trees)
         if name == "imagenet-c":  # the fixture has no digital corruption: give digital.tar one
             for path in sorted((tree / "fog").rglob("*.JPEG")):
@@ -67,8 +73,10 @@ def built(tmp_path_factory):
 def published(built, monkeypatch):
     """The built-in table with the test archives' sizes and checksums; a fresh loopback server serving them."""
     served, rows, expected = built
-    for name, source in sources.BUILTIN_SOURCES.items():
-        monkeypatch.setitem(sources.BUILTIN_SOURCES, name, dataclasses.replace(source, archives=tuple(rows[name])))
+    import rib_core.data.imagenet_c  # noqa: F401 - imported before the cards are patched: an adapter class
+    _adapter_classes()  # copies its card when it is created
+    for name in downloadable():
+        monkeypatch.setitem(CARDS, name, dataclasses.replace(CARDS[name], archives=tuple(rows[name])))
     with DatasetServer(served) as server:
         yield server, expected
 
@@ -100,26 +108,26 @@ def test_every_source_unpacks_into_the_exact_layout_and_check_says_ok(published,
     server, expected = published
     _fixture_sized(monkeypatch)
     root = tmp_path / "data"
-    result = run_rib("datasets", "get", "--suite", "paper", "--root", str(root), "--mirror", server.url,
+    result = run_rib("datasets", "get", "--suite", "paper", "--data-root", str(root), "--mirror", server.url,
                      "--objectnet-password", PASSWORD)
     # exit 1: imagenet-val needs the user's tar, and ImageNet-C's 3 fixture classes are "partial"
     assert result.exit_code == 1 and "imagenet-val: skipped: ImageNet-1k val cannot be downloaded" in result.stdout
-    for name, source in sources.BUILTIN_SOURCES.items():
+    for name, source in downloadable().items():
         assert _files(root / source.folder) == expected[name], name
-    assert sorted(p.name for p in root.iterdir()) == sorted(s.folder for s in sources.BUILTIN_SOURCES.values())
-    names = [n for n in sources.BUILTIN_SOURCES if n != "imagenet-c"]
+    assert sorted(p.name for p in root.iterdir()) == sorted(s.folder for s in downloadable().values())
+    names = [n for n in downloadable() if n != "imagenet-c"]
     checked = run_rib("datasets", "check", *names, "--data-root", str(root), "--deep", "--json")
     rows = {r["dataset"]: r for r in json.loads(checked.stdout)}
     for name in names:
         assert rows[name]["verdict"] == "ok" and rows[name]["unreadable"] == [], rows[name]
-        assert rows[name]["root"] == str(root / sources.BUILTIN_SOURCES[name].folder)
+        assert rows[name]["root"] == str(root / downloadable()[name].folder)
     assert all(path.startswith("/") and rng is None for path, rng in server.requests)
 
 
 def test_imagenet_c_four_tars_unpack_into_one_folder(published, tmp_path, run_rib, rib_registry):
     server, expected = published
     root = tmp_path / "data"
-    result = run_rib("datasets", "get", "imagenet-c", "--root", str(root), "--mirror", server.url + "/")
+    result = run_rib("datasets", "get", "imagenet-c", "--data-root", str(root), "--mirror", server.url + "/")
     assert _files(root / "imagenet-c") == expected["imagenet-c"]
     assert sorted(p for p, _ in server.requests) == sorted(
         f"/records/2235448/files/{f}" for f in ("blur.tar", "digital.tar", "noise.tar", "weather.tar"))
@@ -133,11 +141,11 @@ def test_a_killed_download_resumes_with_a_range_request(published, tmp_path, run
     path = "/~hendrycks/imagenet-r.tar"
     server.drop_after[path] = 5000
     root = tmp_path / "data"
-    first = run_rib("datasets", "get", "imagenet-r", "--root", str(root), "--mirror", server.url)
+    first = run_rib("datasets", "get", "imagenet-r", "--data-root", str(root), "--mirror", server.url)
     assert first.exit_code == 2 and "broke off after 5000 bytes" in first.stderr
     part = root / ".rib-downloads" / "imagenet-r" / "imagenet-r.tar.part"
     assert part.stat().st_size == 5000 and not (root / "imagenet-r").exists()
-    second = run_rib("datasets", "get", "imagenet-r", "--root", str(root), "--mirror", server.url)
+    second = run_rib("datasets", "get", "imagenet-r", "--data-root", str(root), "--mirror", server.url)
     assert server.requests[-1] == (path, "bytes=5000-")
     assert _files(root / "imagenet-r") == expected["imagenet-r"]
     assert not (root / ".rib-downloads" / "imagenet-r").exists()  # archives go once unpacked
@@ -157,12 +165,12 @@ def test_an_interrupted_unpack_is_never_taken_for_a_dataset(published, tmp_path,
 
     monkeypatch.setattr(get_module, "unpack", interrupted)
     root = tmp_path / "data"
-    first = run_rib("datasets", "get", "imagenet-c", "--root", str(root), "--mirror", server.url)
+    first = run_rib("datasets", "get", "imagenet-c", "--data-root", str(root), "--mirror", server.url)
     assert first.exit_code == 130 and not (root / "imagenet-c").exists()
     assert (root / ".rib-unpacking-imagenet-c").is_dir()  # what was unpacked stays out of rib's sight
     fetched = len(server.requests)
     monkeypatch.setattr(get_module, "unpack", real_unpack)
-    run_rib("datasets", "get", "imagenet-c", "--root", str(root), "--mirror", server.url)
+    run_rib("datasets", "get", "imagenet-c", "--data-root", str(root), "--mirror", server.url)
     assert _files(root / "imagenet-c") == expected["imagenet-c"]
     assert len(server.requests) == fetched  # the verified archives were kept: nothing downloaded again
     assert not (root / ".rib-unpacking-imagenet-c").exists()
@@ -173,7 +181,7 @@ def test_a_checksum_mismatch_deletes_the_partial_file(published, tmp_path, run_r
     path = "/~hendrycks/imagenet-a.tar"
     server.files[path] = server.files[path][:-1] + b"x"  # same size, one byte changed (this server's copy)
     root = tmp_path / "data"
-    result = run_rib("datasets", "get", "imagenet-a", "--root", str(root), "--mirror", server.url)
+    result = run_rib("datasets", "get", "imagenet-a", "--data-root", str(root), "--mirror", server.url)
     assert result.exit_code == 2
     assert "imagenet-a.tar: checksum mismatch: its sha256 is" in result.stderr and "was deleted" in result.stderr
     assert list((root / ".rib-downloads" / "imagenet-a").iterdir()) == []
@@ -183,7 +191,7 @@ def test_a_checksum_mismatch_deletes_the_partial_file(published, tmp_path, run_r
 def test_a_full_disk_is_refused_before_any_download(published, tmp_path, run_rib, rib_registry, monkeypatch):
     server, _ = published
     monkeypatch.setattr(get_module, "free_bytes", lambda path: 1000)
-    result = run_rib("datasets", "get", "imagenet-a", "imagenet-r", "--root", str(tmp_path), "--mirror", server.url)
+    result = run_rib("datasets", "get", "imagenet-a", "imagenet-r", "--data-root", str(tmp_path), "--mirror", server.url)
     assert result.exit_code == 2 and "not enough free disk" in result.stderr and "1.0 KB free" in result.stderr
     assert server.requests == []
 
@@ -192,19 +200,19 @@ def test_objectnet_without_password_says_how_to_get_it_before_downloading(publis
                                                                           rib_registry, monkeypatch):
     server, _ = published
     monkeypatch.delenv("RIB_OBJECTNET_PASSWORD", raising=False)
-    result = run_rib("datasets", "get", "objectnet", "--root", str(tmp_path), "--mirror", server.url)
+    result = run_rib("datasets", "get", "objectnet", "--data-root", str(tmp_path), "--mirror", server.url)
     assert result.exit_code == 2 and "password-protected" in result.stderr
     assert "objectnet.dev/download.html" in result.stderr and "RIB_OBJECTNET_PASSWORD" in result.stderr
     assert server.requests == []
     monkeypatch.setenv("RIB_OBJECTNET_PASSWORD", "wrong")
-    wrong = run_rib("datasets", "get", "objectnet", "--root", str(tmp_path), "--mirror", server.url)
+    wrong = run_rib("datasets", "get", "objectnet", "--data-root", str(tmp_path), "--mirror", server.url)
     assert wrong.exit_code == 2 and "the password is wrong" in wrong.stderr
     assert not (tmp_path / "objectnet-1.0").exists()
 
 
 def test_dry_run_lists_files_sources_and_disk(published, tmp_path, run_rib, rib_registry):
     server, _ = published
-    result = run_rib("datasets", "get", "--suite", "paper", "--root", str(tmp_path / "data"), "--dry-run",
+    result = run_rib("datasets", "get", "--suite", "paper", "--data-root", str(tmp_path / "data"), "--dry-run",
                      "--mirror", server.url)
     assert result.exit_code == 0
     out = result.stdout
@@ -221,12 +229,12 @@ def test_imagenet_val_is_sorted_into_class_folders_from_the_users_tar(tmp_path, 
     labels = tmp_path / "LOC_val_solution.csv"
     labels.write_text("ImageId,PredictionString\n" + "".join(f"{p.stem},{p.parent.name} 1 2 3 4\n" for p in images))
     root = tmp_path / "data"
-    refused = run_rib("datasets", "get", "imagenet-val", "--root", str(root))
+    refused = run_rib("datasets", "get", "imagenet-val", "--data-root", str(root))
     assert refused.exit_code == 2 and "without an ImageNet account" in refused.stderr
-    not_published = run_rib("datasets", "get", "imagenet-val", "--root", str(root), "--val-tar", str(tar),
+    not_published = run_rib("datasets", "get", "imagenet-val", "--data-root", str(root), "--val-tar", str(tar),
                             "--val-labels", str(labels))
     assert not_published.exit_code == 2 and "is not the published ILSVRC2012_img_val.tar" in not_published.stderr
-    run_rib("datasets", "get", "imagenet-val", "--root", str(root), "--val-tar", str(tar), "--val-labels",
+    run_rib("datasets", "get", "imagenet-val", "--data-root", str(root), "--val-tar", str(tar), "--val-labels",
             str(labels), "--any-val-tar")
     assert _files(root / "imagenet" / "val") == {p.relative_to(tree).as_posix() for p in images}
     assert tar.is_file()  # the user's file is never deleted
@@ -235,7 +243,7 @@ def test_imagenet_val_is_sorted_into_class_folders_from_the_users_tar(tmp_path, 
 def test_sources_lists_every_dataset_with_its_url_and_checksum(run_rib, rib_registry):
     result = run_rib("datasets", "sources", "--json")
     rows = {r["dataset"]: r for r in json.loads(result.stdout)}
-    assert set(sources.BUILTIN_SOURCES) | {"imagenet-val"} <= set(rows)
+    assert set(CARDS) <= set(rows)
     assert rows["imagenet-a"]["archives"][0]["checksum"].startswith("sha256:3bb36322")
     assert rows["imagenet-sketch"]["archives"][0]["checksum"] is None  # none is published: none invented
     assert isinstance(FolderAdapter, type)
@@ -260,7 +268,7 @@ def test_a_plugin_dataset_declares_its_own_source(tmp_path, run_rib, register_pl
     register_plugin(Plugin(), "mine-plugin")
     tree = make_dataset_tree("imagenet-r", tmp_path / "trees")
     with DatasetServer({"/data/mine.tar": make_tar(tree_files(tree, "mine"), compressed=False)}) as server:
-        result = run_rib("datasets", "get", "mine", "--root", str(tmp_path / "data"), "--mirror", server.url)
+        result = run_rib("datasets", "get", "mine", "--data-root", str(tmp_path / "data"), "--mirror", server.url)
     assert _files(tmp_path / "data" / "mine") == _files(tree)
     assert "mine" in {r["dataset"] for r in json.loads(run_rib("datasets", "sources", "--json").stdout)}
     assert result.exit_code == 1  # partial by check (fixture size), but unpacked
@@ -279,11 +287,11 @@ def test_objectnet_zip_decrypts_with_unzip_or_python(tool, published, tmp_path, 
     monkeypatch.setattr(unpack_module, "unzip_tool",
                         lambda *a: calls.append(tool) or (real_tool(*a) if tool == "unzip" else None))
     server, expected = published
-    result = run_rib("datasets", "get", "objectnet", "--root", str(tmp_path), "--mirror", server.url,
+    result = run_rib("datasets", "get", "objectnet", "--data-root", str(tmp_path), "--mirror", server.url,
                      "--objectnet-password", PASSWORD)
     assert calls == [tool]
     assert _files(tmp_path / "objectnet-1.0") == expected["objectnet"], result.stderr
-    wrong = run_rib("datasets", "get", "objectnet", "--root", str(tmp_path / "again"), "--mirror", server.url,
+    wrong = run_rib("datasets", "get", "objectnet", "--data-root", str(tmp_path / "again"), "--mirror", server.url,
                     "--objectnet-password", "wrong")
     assert wrong.exit_code == 2 and "the password is wrong" in wrong.stderr
     assert not (tmp_path / "again" / "objectnet-1.0").exists()
@@ -332,7 +340,7 @@ def test_a_mirror_replaces_scheme_and_host_and_keeps_the_path():
 def test_check_of_a_missing_dataset_names_the_get_command(tmp_path, run_rib, rib_registry):
     result = run_rib("datasets", "check", "imagenet-a", "--data-root", str(tmp_path), "--json")
     problems = json.loads(result.stdout)[0]["problems"]
-    assert "or let rib download it: rib datasets get imagenet-a --root DATA_ROOT" in problems
+    assert "or let rib download it: rib datasets get imagenet-a --data-root DATA_ROOT" in problems
 
 
 def test_an_archive_of_unpublished_size_is_checked_against_free_disk_before_unpacking(published, tmp_path, run_rib,
@@ -340,7 +348,7 @@ def test_an_archive_of_unpublished_size_is_checked_against_free_disk_before_unpa
     server, _ = published
     free = iter([10**12, 100, 100, 100])  # the start's check passes (size unknown); the unpack's sees 100 bytes
     monkeypatch.setattr(get_module, "free_bytes", lambda path: next(free))
-    result = run_rib("datasets", "get", "imagenet-sketch", "--root", str(tmp_path / "data"), "--mirror", server.url)
+    result = run_rib("datasets", "get", "imagenet-sketch", "--data-root", str(tmp_path / "data"), "--mirror", server.url)
     assert result.exit_code == 2 and "imagenet-sketch: unpacking needs about" in result.stderr
     assert (tmp_path / "data" / ".rib-downloads" / "imagenet-sketch" / "ImageNet-Sketch.zip").is_file()  # kept
     assert not (tmp_path / "data" / "imagenet-sketch").exists()

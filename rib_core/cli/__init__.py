@@ -59,8 +59,25 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _tolerate_narrow_encodings() -> None:
+    """A terminal or pipe that cannot encode the report's characters (Δ, ·, box lines: LANG=C on old systems,
+    PYTHONIOENCODING=ascii) shows them as '?' instead of crashing after the work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        if not encoding or not hasattr(stream, "reconfigure"):
+            continue
+        try:
+            "Δ·—━".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            try:
+                stream.reconfigure(errors="replace")
+            except (ValueError, OSError):
+                pass
+
+
 def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _tolerate_narrow_encodings()
     debug = "--debug" in argv
     kept = "finished cells are kept"
     try:

@@ -59,6 +59,17 @@ def add_launcher_arguments(bench) -> None:
             print(f"rib: warning: launcher '{reg.name}' options unavailable: {exc}", file=sys.stderr)
 
 
+def _manifest(prepared, plan) -> dict:
+    """The run manifest, with the command that made it (shown by reports, so that a run can be reproduced)."""
+    import shlex
+    import time
+
+    from rib_core.engine.order import run_manifest
+
+    return dict(run_manifest(prepared, plan), command=shlex.join(["rib", *sys.argv[1:]]),
+                planned_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+
 def run(args) -> int:
     from rib_core.config import load_suite
     from rib_core.engine.plan import build_plan
@@ -111,7 +122,6 @@ def _run_here(args, prepared, plan, store, shard, err):
     from rib_core.engine import distributed
     from rib_core.engine.device import select_device
     from rib_core.engine.locks import RunLock
-    from rib_core.engine.order import run_manifest
     from rib_core.engine.progress import make_progress
     from rib_core.engine.runner import Runner
 
@@ -124,7 +134,7 @@ def _run_here(args, prepared, plan, store, shard, err):
         lock.acquire()
     try:
         if main_process:
-            store.write_run(prepared.suite.name, run_manifest(prepared, plan))
+            store.write_run(prepared.suite.name, _manifest(prepared, plan))
         progress = make_progress(err) if main_process else None
         runner = Runner(prepared, plan, store, device, progress=progress, workers=args.workers)
         scheduler = None
@@ -149,7 +159,6 @@ def _launch(args, launcher_cls, prepared, plan, store, err):
     from rib_core.engine.jobs import Worker
     from rib_core.engine.launch import launch
     from rib_core.engine.locks import RunLock
-    from rib_core.engine.order import run_manifest
     from rib_core.engine.runner import RunStats
 
     if args.max_retries < 0 or (args.gpus_per_job is not None and args.gpus_per_job < 0):
@@ -159,7 +168,7 @@ def _launch(args, launcher_cls, prepared, plan, store, err):
     lock = RunLock(store.root)
     lock.acquire()
     try:
-        manifest = run_manifest(prepared, plan)
+        manifest = _manifest(prepared, plan)
         store.write_run(prepared.suite.name, manifest)
         worker = Worker.for_run(store.root, manifest, device=args.device, workers=args.workers)
         launcher = launcher_cls(args)

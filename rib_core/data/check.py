@@ -72,11 +72,11 @@ def _not_found(adapter, result: CheckResult) -> CheckResult:
                            f"or set `path` for this dataset in the suite.")
     if adapter.source_hint:
         result.problems.append(f"get it from {adapter.source_hint}")
-    from rib_core.data.sources import source_of
+    from rib_core.data.cards import source_of
 
     name = str(adapter.options.get("adapter") or adapter.label)
     if source_of(name, type(adapter)) is not None:
-        result.problems.append(f"or let rib download it: rib datasets get {name} --root DATA_ROOT")
+        result.problems.append(f"or let rib download it: rib datasets get {name} --data-root DATA_ROOT")
     return result
 
 

@@ -31,7 +31,7 @@ FIXTURE_SEVERITIES = (1, 5)
 OBJECTNET_BORDER_COLOUR = (255, 0, 255)  # 2-pixel frame that the ObjectNet adapter must crop away
 
 # Folder under the data root that each dataset's tree is written to: one of the names resolve_root tries (its
-# BUILTIN_DATASETS row's folder_names; tests/test_dataset_specs.py checks it). Sketch uses "sketch", the name its
+# card's folder_names; tests/test_dataset_cards.py checks it). Sketch uses "sketch", the name its
 # published archive unpacks to, so the commonest real layout is the one tested.
 TREE_FOLDERS = {
     "imagenet-v2": "imagenetv2-matched-frequency-format-val",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from rib_core.data.base import IMAGE_EXTENSIONS, DatasetAdapter, Sample
-from rib_core.data.specs import BuiltinDataset
+from rib_core.data.cards import DatasetCard
 from rib_core.errors import DataError
 
 
@@ -75,19 +75,19 @@ def safe_relative(path: str, what: str) -> str:
 class FolderAdapter(DatasetAdapter):
     """Base for adapters whose images are `<class folder>/<image>` under the dataset root.
 
-    A built-in adapter names its row of rib_core.data.specs.BUILTIN_DATASETS in its class statement,
-    `class ImageNetA(ImageNetSubset, facts=BUILTIN_DATASETS["imagenet-a"])`: the row's facts (folder_names,
+    A built-in adapter names its card (rib_core.data.cards.CARDS) in its class statement,
+    `class ImageNetA(ImageNetSubset, card=CARDS["imagenet-a"])`: the card's facts (folder_names,
     expected_images, expected_classes, source_hint, source_images, image_size) become its class attributes.
     """
 
-    #: The BUILTIN_DATASETS row this adapter's facts come from (None: set as class attributes by hand).
-    facts: BuiltinDataset | None = None
+    #: The card this adapter's facts come from (None: set as class attributes by hand).
+    card: DatasetCard | None = None
 
-    def __init_subclass__(cls, facts: BuiltinDataset | None = None, **kwargs):
+    def __init_subclass__(cls, card: DatasetCard | None = None, **kwargs):
         super().__init_subclass__(**kwargs)
-        if facts is not None:
-            cls.facts = facts
-            for name, value in facts.adapter_facts().items():
+        if card is not None:
+            cls.card = card
+            for name, value in card.adapter_facts().items():
                 setattr(cls, name, value)
 
     def class_folders(self) -> dict[str, int]:

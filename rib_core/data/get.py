@@ -15,7 +15,8 @@ from pathlib import Path
 from rib_core.data.download import MIRROR_ENV, download, mirrored
 from rib_core.data.imagenet_val import NEEDS_ACCOUNT, read_labels, sort_val_tar
 from rib_core.data.progress import human, make_progress
-from rib_core.data.sources import IMAGENET_VAL_TAR, Source, source_of
+from rib_core.data.cards import source_of
+from rib_core.data.sources import Source
 from rib_core.data.unpack import unpack
 from rib_core.errors import DataError, UsageError
 
@@ -33,10 +34,11 @@ class Item:
     present: bool = False
     problem: str = ""
     partial_bytes: int = 0  # already downloaded (.part files and finished archives)
+    needs_file: bool = False  # cannot be downloaded and the user gave no copy (ImageNet-1k val without --val-tar)
     unknown: list[str] = field(default_factory=list)
 
     def download_bytes(self) -> int:
-        if self.source is None or self.present or self.dataset == "imagenet-val":  # the val tar is the user's
+        if self.source is None or self.present or self.source.needs_account:  # the user's own file: no download
             return 0
         return sum(a.size for a in self.source.archives if a.size is not None) - self.partial_bytes
 
@@ -73,11 +75,10 @@ def plan(names: list[str], registry, root: Path, val_tar: Path | None) -> list[I
     items = []
     for name in names:
         cls = registry.load("datasets", name)
-        if name == "imagenet-val":
-            source = None if val_tar is None else Source("imagenet-val", "imagenet/val", (IMAGENET_VAL_TAR,))
-            item = Item(name, source, problem="" if val_tar else NEEDS_ACCOUNT)
+        source = source_of(name, cls)
+        if source is not None and source.needs_account and val_tar is None:
+            item = Item(name, None, problem=NEEDS_ACCOUNT, needs_file=True)
         else:
-            source = source_of(name, cls)
             item = Item(name, source, problem="" if source else f"rib knows no published source for '{name}'; "
                         "get it by hand (see `rib datasets check " + name + "`).")
         if source is not None:
@@ -114,7 +115,7 @@ def print_plan(items: list[Item], root: Path, mirror: str | None, console) -> No
             into = f"{item.folder} exists: checked, not downloaded" if item.present else f"-> {item.folder}"
             check = (f"{archive.checksum.split(':')[0]} ({archive.checksum_from})" if archive.checksum else
                      "size only" if archive.size else "image count only (no checksum or size is published)")
-            origin = "your --val-tar" if item.dataset == "imagenet-val" else mirrored(archive.urls[0], mirror)
+            origin = "your --val-tar" if item.source.needs_account else mirrored(archive.urls[0], mirror)
             console.print(f"{item.dataset}: {archive.name}, {human(archive.size)}, verified by {check}, from "
                           f"{origin} {into}", highlight=False, soft_wrap=True)
     console.print(disk_line(items, root)[1], highlight=False, soft_wrap=True)
@@ -136,7 +137,7 @@ def get_one(item: Item, root: Path, options: GetOptions, progress, console) -> N
     source = item.source
     password = _password(item, options.objectnet_password)
     downloads = root / DOWNLOADS / item.dataset
-    if item.dataset == "imagenet-val":
+    if source.needs_account:  # ImageNet-1k val: the user's tar, sorted by the user's labels
         if not options.val_labels:
             raise DataError(f"imagenet-val: --val-labels is missing. {NEEDS_ACCOUNT}")
         labels = read_labels(Path(options.val_labels))
@@ -151,7 +152,7 @@ def get_one(item: Item, root: Path, options: GetOptions, progress, console) -> N
         raise DataError(f"{item.dataset}: unpacking needs about {human(unpacked)}, {human(free_bytes(root))} are free "
                         f"at {root}. Free some space and run again: the downloaded files are kept.")
     console.print(f"{item.dataset}: unpacking into {item.folder}", highlight=False)
-    if item.dataset == "imagenet-val":
+    if source.needs_account:
         sort_val_tar(files[0], labels, staging)
     else:
         help_text = (f"Pass {source.password_hint} with --objectnet-password or {source.password_env}."
@@ -160,13 +161,14 @@ def get_one(item: Item, root: Path, options: GetOptions, progress, console) -> N
             unpack(path, archive.format, archive.strip, staging, password, help_text)
     item.folder.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, item.folder)
-    if not options.keep_archives and item.dataset != "imagenet-val":
+    if not options.keep_archives and not source.needs_account:  # never delete the user's own file
         shutil.rmtree(downloads, ignore_errors=True)
         if not any(downloads.parent.iterdir()):
             downloads.parent.rmdir()
 
 
 def _verified_val_tar(path: Path, progress, any_tar: bool) -> Path:
+    from rib_core.data.cards import IMAGENET_VAL_TAR
     from rib_core.data.download import CHUNK, mismatch, new_hasher
 
     if not path.is_file():
@@ -195,7 +197,7 @@ def get_datasets(names: list[str], registry, root: Path, options: GetOptions, co
     if dry_run:
         print_plan(items, root, options.chosen_mirror, console)
         return [], True
-    if names == ["imagenet-val"] and items[0].source is None:
+    if len(items) == 1 and items[0].needs_file:  # asked for it alone: say how, instead of skipping it
         raise UsageError(items[0].problem)
     wanted = [i for i in items if i.source is not None and not i.present]
     for item in wanted:

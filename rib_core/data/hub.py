@@ -78,7 +78,7 @@ class HubDataset(DatasetAdapter):
     def __init__(self, label, root, options=None):
         import importlib
 
-        from rib_core.data.specs import BUILTIN_DATASETS
+        from rib_core.data.cards import CARDS
 
         super().__init__(label, root, options)
         name = str(self.options.get("adapter") or label)
@@ -88,7 +88,7 @@ class HubDataset(DatasetAdapter):
                              f"{', '.join(PREFIX + n for n in HUB_REPOS)}.")
         self.repo = HUB_REPOS[self.base_name]
         # The built-in adapter of the same dataset (every Hub source is one), from its row: no registry needed.
-        module, _, attr = BUILTIN_DATASETS[self.base_name].target.partition(":")
+        module, _, attr = CARDS[self.base_name].target.partition(":")
         self.base = getattr(importlib.import_module(module), attr)(label, None, {})
         self.expected_images = self.base.expected_images
         self.expected_classes = self.base.expected_classes

@@ -16,7 +16,7 @@ from rib_core.data.accuracy import weighted_accuracy
 from rib_core.data.folders import Inventory, list_subfolders
 from rib_core.data.imagenet_variants import WnidFolders
 from rib_core.data.imagenet_classes import imagenet_wnids
-from rib_core.data.specs import BUILTIN_DATASETS
+from rib_core.data.cards import CARDS
 from rib_core.errors import ConfigError
 from rib_core.options import Option
 
@@ -28,7 +28,7 @@ SEVERITIES = (1, 2, 3, 4, 5)
 IMAGES_PER_SEVERITY = 50_000
 
 
-class ImageNetC(WnidFolders, facts=BUILTIN_DATASETS["imagenet-c"]):
+class ImageNetC(WnidFolders, card=CARDS["imagenet-c"]):
     # Folder names, class count, source images, image size (224: streamed, not cached, with cache = "auto") and
     # where to get it: its row of rib_core/data/specs.py. The image count depends on the selection (__init__).
     accepted_options = {"corruptions": Option((list, str), items=str), "severities": Option((list, int), items=int)}

@@ -8,7 +8,7 @@
 | ImageNetSketch, ImageNetCartoon, ImageNetDrawing, ImageNetVal | `<wnid>/*` | 1000 | wnid |
 
 ImageNet-A and -R are scored on their 200 classes: the class map is an index subset of the 1000 logits.
-Folder names, published counts and where to get each dataset are its row of rib_core/data/specs.py.
+Folder names, published counts and where to get each dataset are its card (rib_core/data/cards.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from rib_core.data.base import ClassMap
 from rib_core.data.folders import FolderAdapter, Inventory, list_images
 from rib_core.data.imagenet_classes import imagenet_a_classes, imagenet_r_classes, imagenet_wnids
-from rib_core.data.specs import BUILTIN_DATASETS
+from rib_core.data.cards import CARDS
 from rib_core.models.base import IMAGENET_1K
 
 
@@ -53,7 +53,7 @@ class ImageNetSubset(FolderAdapter):
         return {wnid: k for k, wnid in enumerate(wnids)}
 
 
-class ImageNetV2(FolderAdapter, facts=BUILTIN_DATASETS["imagenet-v2"]):
+class ImageNetV2(FolderAdapter, card=CARDS["imagenet-v2"]):
     def class_map(self) -> ClassMap:
         return full_imagenet_class_map()
 
@@ -86,30 +86,30 @@ def _subfolders(folder: Path) -> list[Path]:
         return []
 
 
-class ImageNetA(ImageNetSubset, facts=BUILTIN_DATASETS["imagenet-a"]):
+class ImageNetA(ImageNetSubset, card=CARDS["imagenet-a"]):
     def subset(self):
         return imagenet_a_classes()
 
 
-class ImageNetR(ImageNetSubset, facts=BUILTIN_DATASETS["imagenet-r"]):
+class ImageNetR(ImageNetSubset, card=CARDS["imagenet-r"]):
     def subset(self):
         return imagenet_r_classes()
 
 
 # Three datasets that differ only by their rows: every image sits in its class's <wnid>/ folder.
-class ImageNetSketch(WnidFolders, facts=BUILTIN_DATASETS["imagenet-sketch"]):
+class ImageNetSketch(WnidFolders, card=CARDS["imagenet-sketch"]):
     """ImageNet-Sketch: black-and-white sketches of the 1000 classes."""
 
 
-class ImageNetCartoon(WnidFolders, facts=BUILTIN_DATASETS["imagenet-cartoon"]):
+class ImageNetCartoon(WnidFolders, card=CARDS["imagenet-cartoon"]):
     """ImageNet-Cartoon: the 50,000 validation images rendered as cartoons."""
 
 
-class ImageNetDrawing(WnidFolders, facts=BUILTIN_DATASETS["imagenet-drawing"]):
+class ImageNetDrawing(WnidFolders, card=CARDS["imagenet-drawing"]):
     """ImageNet-Drawing: the 50,000 validation images rendered as drawings."""
 
 
-class ImageNetVal(WnidFolders, facts=BUILTIN_DATASETS["imagenet-val"]):
+class ImageNetVal(WnidFolders, card=CARDS["imagenet-val"]):
     def inventory(self) -> Inventory:
         inventory = super().inventory()
         loose = list_images(self.require_root())

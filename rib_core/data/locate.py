@@ -1,23 +1,9 @@
 """Where each dataset lives: a data root with conventional sub-folder names, or an explicit path.
 
 The data root is `--data-root`, else `data_root` in the suite, else the environment variable RIB_DATA_ROOT
-(decided in rib_core/paths.py: `default_data_root`). Under it, rib looks
-for a dataset in these folders, in this order (the suite's name for the dataset is tried first; the names are the
-`folder_names` of each dataset's row in rib_core/data/specs.py, and tests/test_dataset_specs.py keeps this
-table equal to them):
-
-| dataset | folders tried under the data root |
-| --- | --- |
-| imagenet-v2 | imagenetv2-matched-frequency-format-val, imagenetv2-matched-frequency, imagenet-v2, imagenetv2, ImageNetV2-matched-frequency |
-| imagenet-a | imagenet-a, imagenet_a, ImageNet-A |
-| imagenet-r | imagenet-r, imagenet_r, ImageNet-R |
-| imagenet-sketch | imagenet-sketch, sketch, imagenet_sketch, ImageNet-Sketch, imagenet-sketch/sketch |
-| imagenet-cartoon | imagenet-cartoon, imagenet_cartoon, ImageNet-Cartoon |
-| imagenet-drawing | imagenet-drawing, imagenet_drawing, ImageNet-Drawing |
-| imagenet-c | imagenet-c, imagenet_c, ImageNet-C |
-| objectnet | objectnet-1.0, objectnet, ObjectNet, objectnet_1.0 |
-| imagenet-val | imagenet/val, imagenet-val, imagenet_val, ILSVRC2012/val, imagenet1k/val, ILSVRC/Data/CLS-LOC/val, val |
-| imagefolder | (none: give `path`) |
+(decided in rib_core/paths.py: `default_data_root`). Under it, rib looks for a dataset in the suite's name
+for it, then in the `folder_names` of its card (rib_core/data/cards.py), in order; `rib datasets` lists them,
+and docs/guide.md's dataset table is generated from the cards.
 
 A folder that holds nothing but one sub-folder with a conventional name is entered, so
 `imagenet-v2/imagenetv2-matched-frequency-format-val/` and `objectnet/objectnet-1.0/` are found as well.

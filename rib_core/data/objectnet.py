@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rib_core.data.base import ClassMap
 from rib_core.data.folders import FolderAdapter, Inventory, list_subfolders, safe_relative
-from rib_core.data.specs import BUILTIN_DATASETS
+from rib_core.data.cards import CARDS
 from rib_core.errors import DataError
 from rib_core.models.base import IMAGENET_1K
 
@@ -65,9 +65,9 @@ def load_mapping(mappings_dir: Path) -> tuple[dict[str, str], dict[str, tuple[in
     return folder_to_label, groups
 
 
-class ObjectNet(FolderAdapter, facts=BUILTIN_DATASETS["objectnet"]):
+class ObjectNet(FolderAdapter, card=CARDS["objectnet"]):
     # Folder names, counts (18,574 images in the 113 classes that overlap ImageNet-1k) and where to get it: its
-    # row of rib_core/data/specs.py.
+    # card (rib_core/data/cards.py).
 
     @property
     def mappings_dir(self) -> Path:

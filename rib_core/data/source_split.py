@@ -25,7 +25,6 @@ import numpy as np
 
 from rib_core.errors import DataError
 
-IMAGENET_VAL_SOURCES = "imagenet-1k-val"
 # The val id anywhere in the file name (not in folder names): ILSVRC2012_val_00012345.JPEG, .png, _cartoon.jpg, ...
 VAL_ID = re.compile(r"ILSVRC2012_val_(\d{8})", re.IGNORECASE)
 _SCALE = float(2 ** 64)

@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict
 
 from rib_core.data.progress import human
-from rib_core.data.sources import IMAGENET_VAL_TAR, Source, source_of
+from rib_core.data.cards import source_of
+from rib_core.data.sources import Source
 from rib_core.errors import RibError
 
 
@@ -20,9 +21,6 @@ def all_sources(registry) -> list[Source]:
         except RibError:  # a broken plugin is reported by `rib plugins`; its source is simply not listed
             cls = None
         source = source_of(registration.name, cls)
-        if registration.name == "imagenet-val":
-            source = Source("imagenet-val", "imagenet/val", (IMAGENET_VAL_TAR,),
-                            notes=("needs an ImageNet account: give your own file with --val-tar and --val-labels",))
         if source is not None:
             sources.append(source)
     return sources

@@ -54,6 +54,14 @@ def run_manifest(prepared: Prepared, plan: list[Cell]) -> dict:
         "seeds": prepared.suite.training_seeds,
         "strategies": [_variant_label(s.label, v) for s in prepared.strategies for v in s.strategy.variant_labels()],
         "cells": [c.as_dict() for c in plan],
+        # What each label stood for: a report names models and datasets by label, these say which exactly.
+        "fingerprints": {
+            "models": {m.label: {"name": m.spec.name, "fingerprint": m.fingerprint, "weights": m.spec.weights}
+                       for m in prepared.models},
+            "datasets": {d.label: {"adapter": d.spec.adapter, "fingerprint": d.fingerprint,
+                                   "images": len(d.samples), "root": str(getattr(d.adapter, "root", None) or "")}
+                         for d in prepared.datasets + ([prepared.reference] if prepared.reference else [])},
+        },
     }
 
 

@@ -59,11 +59,22 @@ def build_report(results: Results, registry, metric_names: list[str] | None = No
         "not_run": [{"cell": c.key, "kind": c.kind, "what": c.what, "because": c.detail, "seed": c.seed}
                     for c in results.cells if c.state == "not run" and c.reported],
         "superseded": list(results.superseded),
+        "run": dict(results.run_info, versions=versions(results), suite_table=results.suite_table),
         "unreadable_images": {e.eval_dataset: len(e.record.get("unreadable", [])) for e in results.evaluations
                               if e.strategy is None and e.record.get("unreadable")},
         "metric_errors": errors,
     }
     return report
+
+
+def versions(results: Results) -> dict:
+    """The versions of rib, torch, timm and the plugins that computed the stored results: {package: [versions]}
+    (more than one when cells were computed by different installations)."""
+    seen: dict[str, set] = {}
+    for status in results.cells:
+        for package, version in ((status.record or {}).get("versions") or {}).items():
+            seen.setdefault(package, set()).add(str(version))
+    return {package: sorted(v) for package, v in sorted(seen.items())}
 
 
 def run_status(counts: dict) -> str:

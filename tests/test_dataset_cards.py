@@ -1,5 +1,6 @@
-"""The table of built-in datasets (rib_core/data/specs.py) is the one place their facts live: the registrations,
-the adapters, the folder table in locate.py's docstring and the dataset table of docs/guide.md agree with it."""
+"""The dataset cards (rib_core/data/cards.py) are the one place the built-in datasets' facts live: the
+registrations, the adapters, `rib datasets`, `rib datasets get` and sources, and the generated dataset table of
+docs/guide.md all read them."""
 
 import ast
 import importlib
@@ -9,14 +10,14 @@ import sys
 
 import pytest
 
-from rib_core.data import locate
-from rib_core.data.specs import BUILTIN_DATASETS, BuiltinDataset
+from rib_core.data.cards import CARDS, DatasetCard
 from tests.helpers import REPO
 
-SPECS = list(BUILTIN_DATASETS.values())
+BUILTIN_DATASETS = CARDS
+SPECS = list(CARDS.values())
 
 
-def adapter_class(spec: BuiltinDataset):
+def adapter_class(spec: DatasetCard):
     module, name = spec.target.split(":")
     return getattr(importlib.import_module(module), name)
 
@@ -59,7 +60,7 @@ def test_register_datasets_registers_every_row_in_order():
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_each_adapter_takes_its_facts_from_its_row(spec):
     cls = adapter_class(spec)
-    assert cls.facts is spec
+    assert cls.card == spec
     for name, value in spec.adapter_facts().items():
         assert getattr(cls, name) == value, name
 
@@ -74,51 +75,62 @@ def test_no_adapter_restates_a_fact_of_its_row():
                     targets = (statement.targets if isinstance(statement, ast.Assign)
                                else [statement.target] if isinstance(statement, ast.AnnAssign) else [])
                     restated += [f"{module}.{node.name}.{t.id}" for t in targets
-                                 if isinstance(t, ast.Name) and t.id in BuiltinDataset.ADAPTER_FACTS]
+                                 if isinstance(t, ast.Name) and t.id in DatasetCard.ADAPTER_FACTS]
     assert restated == []
 
 
-def test_the_folder_table_in_locate_lists_each_rows_folder_names_in_order():
-    rows = markdown_rows(locate.__doc__, "| dataset | folders tried")
-    expected = [[s.name, ", ".join(s.folder_names)] for s in SPECS] + [["imagefolder", "(none: give `path`)"]]
-    assert rows == expected
+def test_the_guide_holds_the_table_generated_from_the_cards():
+    from rib_core.data import card_docs
+
+    text = (REPO / "docs" / "guide.md").read_text(encoding="utf-8")
+    assert card_docs.replaced(text) == text, "docs/guide.md is stale: run python -m rib_core.data.card_docs --write"
+    rows = markdown_rows(text, "| dataset | folders tried")
+    assert [row[0].strip("`") for row in rows] == list(CARDS) + ["imagefolder"]
+    for row in rows[:-1]:
+        card = CARDS[row[0].strip("`")]
+        assert re.findall(r"`([^`]+)`", row[1]) == list(card.folder_names)
+        assert all(a.name in row[4] for a in card.archives)
 
 
-def test_the_dataset_table_of_the_guide_agrees_with_the_rows():
-    from rib_core.data.imagenet_c import CORRUPTIONS, IMAGES_PER_SEVERITY, SEVERITIES
+def test_the_generator_follows_a_changed_card(monkeypatch):
+    from dataclasses import replace
 
-    rows = markdown_rows((REPO / "docs" / "guide.md").read_text(), "| dataset | folder under the data root")
-    assert sorted(row[0].strip("`") for row in rows) == sorted(BUILTIN_DATASETS)  # the guide orders them its own way
-    for name, folder, published, _layout, images in rows:
-        spec = BUILTIN_DATASETS[name.strip("`")]
-        names = re.findall(r"`([^`]+)`", folder)
-        assert names[0] == spec.folder_names[0] and set(names) <= set(spec.folder_names), name
-        assert published.split()[0] in spec.source_hint, name
-        count = spec.expected_images or IMAGES_PER_SEVERITY * len(CORRUPTIONS) * len(SEVERITIES)
-        assert images.split()[0] == f"{count:,}", name
+    from rib_core.data import card_docs
+
+    monkeypatch.setitem(CARDS, "imagenet-a", replace(CARDS["imagenet-a"], expected_images=7_501))
+    assert "| `imagenet-a` | `imagenet-a`, `imagenet_a`, `ImageNet-A` | 7,501 |" in card_docs.markdown()
+
+
+def test_rib_datasets_prints_every_card(run_rib):
+    import json
+
+    result = run_rib("datasets", "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert set(CARDS) <= set(rows)
+    assert rows["imagenet-val"]["needs_account"] is True and rows["objectnet"]["password_env"]
+    assert rows["imagenet-a"]["archives"][0]["checksum"].startswith("sha256:")
+    table = run_rib("datasets").stdout
+    assert "imagenet-sketch" in table and "rib datasets get" in table
 
 
 def test_the_other_dataset_tables_name_folders_of_the_rows():
     from rib_core.data.fixtures import TREE_FOLDERS
-    from rib_core.data.sources import BUILTIN_SOURCES
 
     assert set(TREE_FOLDERS) == set(BUILTIN_DATASETS)
     for name, folder in TREE_FOLDERS.items():
         assert folder in BUILTIN_DATASETS[name].folder_names
-    for name, source in BUILTIN_SOURCES.items():
-        assert source.folder in BUILTIN_DATASETS[name].folder_names
+    for name, card in CARDS.items():
+        assert card.source is not None and card.source.folder == card.folder_names[0]
+        assert card.source.needs_account == (name == "imagenet-val")
 
 
 def test_the_rows_share_source_images_with_source_split():
-    from rib_core.data import specs
-    from rib_core.data.source_split import IMAGENET_VAL_SOURCES
-
-    assert specs.IMAGENET_VAL_SOURCES == IMAGENET_VAL_SOURCES
     assert {s.name for s in SPECS if s.source_images} == {"imagenet-cartoon", "imagenet-drawing", "imagenet-c",
                                                            "imagenet-val"}
 
 
 def test_the_table_and_the_registrations_import_neither_torch_nor_numpy():
-    code = ("import sys, rib_core.builtins, rib_core.data.specs; "
+    code = ("import sys, rib_core.builtins, rib_core.data.cards; "
             "heavy = [m for m in ('torch', 'timm', 'numpy') if m in sys.modules]; assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
