@@ -12,7 +12,7 @@ from pathlib import Path
 from rib_core.config import Suite
 from rib_core.suite_keys import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS
 from rib_core.errors import ConfigError, UnknownNameError
-from rib_core.options import check_options
+from rib_core.options import check_options, declared_options
 
 
 def resolve_names(suite: Suite, registry) -> Suite:
@@ -29,18 +29,18 @@ def resolve_names(suite: Suite, registry) -> Suite:
         if model.weights is not None and not Path(model.weights).expanduser().is_file():
             raise ConfigError(f"{where}.models[{i}].weights: no file '{model.weights}'. Give the path of a "
                               "safetensors (or torch) weights file.")
-        # A loader declares its options as `load.options = {name: Option(...)}`; one that declares none takes none.
-        # Loaded only when there are options to check: a loader that cannot even be imported fails its own cells
-        # at run time, and the rest of the suite still runs (docs/reliability.md).
+        # A loader declares its options as `load.accepted_options = {name: Option(...)}`; one that declares none
+        # takes none. Loaded only when there are options to check: a loader that cannot even be imported fails its
+        # own cells at run time, and the rest of the suite still runs (docs/reliability.md).
         if model.options:
-            declared = getattr(reg.load(), "options", {})
-            check_options(f"{where}.models[{i}]", f"model '{model.name}'", model.options, declared, MODEL_KEYS)
+            check_options(f"{where}.models[{i}]", f"model '{model.name}'", model.options,
+                          declared_options(reg.load()), MODEL_KEYS)
     entries = [(f"{where}.datasets[{i}]", s) for i, s in enumerate(suite.datasets)]
     entries += [(f"{where}.reference", suite.reference)] if suite.reference else []
     for at, spec in entries:
         adapter = registry.load("datasets", spec.adapter)
         check_options(at, f"dataset '{spec.adapter}'", {k: v for k, v in spec.options.items() if k != "path"},
-                      adapter.declared_options(), DATASET_KEYS)
+                      declared_options(adapter), DATASET_KEYS)
     kept, skipped = [], list(suite.skipped)
     for i, spec in enumerate(suite.strategies):
         try:
@@ -50,10 +50,8 @@ def resolve_names(suite: Suite, registry) -> Suite:
                 skipped.append(spec.label)
                 continue
             raise
-        strategy = reg.load()
-        if hasattr(strategy, "declared_options"):
-            check_options(f"{where}.strategies[{i}]", f"strategy '{spec.name}'", spec.params,
-                          strategy.declared_options(), STRATEGY_KEYS)
+        check_options(f"{where}.strategies[{i}]", f"strategy '{spec.name}'", spec.params,
+                      declared_options(reg.load()), STRATEGY_KEYS)
         kept.append(spec)
     if not kept:
         raise ConfigError(f"suite '{suite.name}': none of its strategies is installed ({', '.join(skipped)}).")

@@ -16,7 +16,7 @@ import importlib
 from pathlib import Path
 
 from rib_core.config import Suite
-from rib_core.options import Option, type_name
+from rib_core.options import UNSET, Option, kind_text
 from rib_core.suite_keys import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, SUITE_KEYS
 from rib_core.training import TRAINING_KEYS, TrainSettings
 
@@ -37,30 +37,15 @@ def _toml(value) -> str:
     return f"`{value}`"
 
 
-def _bare(name: str) -> str:
-    """"an integer" -> "integer": table cells name types without articles."""
-    return name.split(" ", 1)[1] if name.split(" ", 1)[0] in ("a", "an") else name
-
-
-def _kind(option: Option) -> str:
-    kinds = option.kind if isinstance(option.kind, tuple) else (option.kind,)
-    kind = " or ".join(f"list of {_bare(type_name(option.items))}s" if k is list and option.items is not None
-                       else _bare(type_name(k)) for k in kinds)
-    bounds = []
-    for symbol, bound in ((">=", option.minimum), ("<=", option.maximum), (">", option.greater_than),
-                          ("<", option.less_than)):
-        if bound is not None:
-            bounds.append(f"{symbol} {bound}")
-    if option.choices is not None:
-        bounds.append("one of " + ", ".join(_toml(c) for c in option.choices))
-    return kind + (f" ({'; '.join(bounds)})" if bounds else "")
+def _default(option: Option) -> str:
+    return "" if option.default is UNSET else _toml(option.default)
 
 
 def _table(options: dict[str, Option], defaults: dict | None = None) -> list[str]:
     head = "| key | type | default | meaning |" if defaults is not None else "| key | type | meaning |"
     lines = [head, "| --- | --- | --- | --- |" if defaults is not None else "| --- | --- | --- |"]
     for key, option in options.items():
-        cells = [f"`{key}`", _kind(option)]
+        cells = [f"`{key}`", kind_text(option, _toml)]
         if defaults is not None:
             cells.append(_toml(defaults.get(key)) if key in defaults else "")
         cells.append(option.help.replace("|", "\\|"))
@@ -98,15 +83,14 @@ def markdown() -> str:
     lines += _table(TRAINING_KEYS, _field_defaults(TrainSettings))
     for title, keys in (("model", MODEL_KEYS), ("dataset", DATASET_KEYS), ("strategy", STRATEGY_KEYS)):
         lines += ["", f"### Keys of every {title} entry", ""] + _table(keys)
-    lines += ["", "### Parameters of the built-in strategies", "",
-              "| strategy | parameter | type | default |", "| --- | --- | --- | --- |"]
-    for name, cls in _builtin_classes("strategies"):
-        for key, option in cls.declared_options().items():
-            lines.append(f"| `{name}` | `{key}` | {_kind(option)} | {_toml(cls.defaults.get(key))} |")
-    lines += ["", "### Options of the built-in datasets", "", "| dataset | option | type |", "| --- | --- | --- |"]
-    for name, cls in _builtin_classes("datasets"):
-        for key, option in cls.declared_options().items():
-            lines.append(f"| `{name}` | `{key}` | {_kind(option)} |")
+    for title, kind, owner, column in (("Parameters of the built-in strategies", "strategies", "strategy", "parameter"),
+                                       ("Options of the built-in datasets", "datasets", "dataset", "option")):
+        lines += ["", f"### {title}", "", f"| {owner} | {column} | type | default | meaning |",
+                  "| --- | --- | --- | --- | --- |"]
+        for name, cls in _builtin_classes(kind):
+            for key, option in cls.declared_options().items():
+                cells = [f"`{name}`", f"`{key}`", kind_text(option, _toml), _default(option), option.help]
+                lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines + ["", END]) + "\n"
 
 

@@ -12,6 +12,7 @@ the translation, so a 200-class dataset is scored on its 200 classes and ObjectN
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,9 +106,13 @@ class DatasetAdapter:
     """Base class for dataset adapters. Subclasses set the class attributes and implement the methods.
 
     Instantiated as `Adapter(label, root, options)`: `label` is the name the suite uses, `root` the resolved
-    dataset folder (None if not found: `check()` then explains), `options` the suite entry's other keys.
+    dataset folder (None if not found: `check()` then explains), `options` the suite entry's other keys (as
+    written; `self.params` holds the declared ones, checked, with their defaults). rib sets `self.name`, the name
+    the adapter was registered (or, for a pattern, used) under, before `__init__` runs.
     """
 
+    #: The name this adapter was registered (or used) under (set by rib; "" when instantiated directly).
+    name: str = ""
     #: Sub-folder names under the data root where this dataset is conventionally unpacked, most common first.
     folder_names: tuple[str, ...] = ()
     #: Published size, for `rib datasets check` (None when it varies).
@@ -119,23 +124,27 @@ class DatasetAdapter:
     source_images: str | None = None
     #: Where to get it, shown when it is missing.
     source_hint: str = ""
-    #: Options this adapter accepts in the suite (besides the generic ones: path, max_images, adapter, name),
-    #: declared with their type and range: {"severities": Option(list, items=int, minimum=1, maximum=5)}.
-    #: Declaring a new option is one line here; every declared option is part of the dataset's identity.
+    #: Options this adapter accepts in the suite (besides the generic ones: path, max_images, adapter, name, ...),
+    #: declared with their type, default and meaning: {"severities": Option(list, items=int, minimum=1,
+    #: maximum=5, help="...")}. Declaring a new option is one line here; every declared option the suite sets is
+    #: part of the dataset's identity.
     accepted_options: dict = {}
-    #: Older form: names only (any value). Kept for plugins written against it.
-    option_names: tuple[str, ...] = ()
 
     @classmethod
     def declared_options(cls) -> dict:
-        from rib_core.options import Option
+        from rib_core.options import declared_options
 
-        return {**{name: Option() for name in cls.option_names}, **cls.accepted_options}
+        return declared_options(cls)
 
     def __init__(self, label: str, root: Path | None, options: dict | None = None):
+        from rib_core.options import option_values
+
         self.label = label
         self.root = Path(root) if root is not None else None
         self.options = dict(options or {})
+        declared = self.declared_options()
+        self.params = option_values(declared, {k: v for k, v in self.options.items() if k in declared},
+                                    where=f"dataset '{label}'")
 
     # -- what subclasses provide ---------------------------------------------------------------------------
     def class_map(self) -> ClassMap:
@@ -146,11 +155,20 @@ class DatasetAdapter:
         raise NotImplementedError
 
     def open_image(self, path: str):
-        """Open one sample as an RGB PIL image (adapters that crop or fix images override this)."""
+        """Open one sample as an RGB PIL image (adapters that crop or fix images override this; adapters whose
+        samples are not files, e.g. members of an archive, read them here). An exception in `DECODE_ERRORS`
+        (rib_core/data/decode.py: OSError, ValueError, ...) makes the image unreadable: skipped and counted (with
+        `strict_images`: the run stops, naming it); any other exception is a bug and fails the cell."""
         from PIL import Image
 
         with Image.open(self.root / path) as im:
             return im.convert("RGB")
+
+    def stat_sample(self, path: str) -> os.stat_result:
+        """What tells a changed image from the one cached: an `os.stat_result` whose size and modification time
+        change when the sample's bytes do. The default stats `root / path`; an adapter whose samples are not files
+        (archive members, keys of a store) returns the stat of the file that holds them."""
+        return os.stat(self.root / path)
 
     def accuracy(self, correct, groups) -> tuple[float, dict]:
         """Per-image correctness (bool array) and groups -> (accuracy in %, details for the record).
