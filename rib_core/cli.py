@@ -50,8 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = sub.add_parser("plugins", help="installed plugins, what they register, and their status")
     plugins.add_argument("--json", action="store_true")
 
-    lister = sub.add_parser("list", help="registered models, datasets, strategies, metrics or report formats")
+    lister = sub.add_parser("list", help="registered models, datasets, strategies, metrics, report formats or "
+                            "launchers; with a NAME, its options")
     lister.add_argument("kind", choices=sorted(KINDS))
+    lister.add_argument("name", nargs="?", help="one registered name: what it is and the options it takes")
     lister.add_argument("--json", action="store_true")
 
     datasets = sub.add_parser("datasets", help="dataset utilities")

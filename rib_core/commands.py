@@ -30,6 +30,7 @@ def plugins(args) -> int:
     for info in infos:
         registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info["registered"].items())
         status = "[green]ok[/]" if info["status"] == "ok" else f"[red]{escape(info['status'])}[/]"
+        status += "".join(f"\n[yellow]warning:[/] {escape(w)}" for w in info["warnings"])
         # Plugin-provided text is escaped: "rib-core[hub]" is a name, not rich markup.
         table.add_row(escape(info["name"] + (" (built-in)" if info["builtin"] else "")), escape(info["version"] or ""),
                       escape(registered or "—"), status)
@@ -40,6 +41,12 @@ def plugins(args) -> int:
 def list(args) -> int:  # noqa: A001 - the sub-command's name
     registry = get_registry()
     kind = args.kind
+    if getattr(args, "name", None):  # `rib list KIND NAME`: one name and its options
+        from rib_core.describe import describe, text
+
+        info = describe(registry, kind, args.name)
+        print(json.dumps(info, indent=1, default=str) if args.json else text(info))
+        return 0
     rows = [{"name": r.name, "plugin": r.plugin, "description": r.description, "installed": True}
             for r in registry.names(kind)]
     known = {r["name"] for r in rows}
@@ -152,7 +159,7 @@ def _launch(args, launcher_cls, suite, registry, prepared, plan, store, console)
     lock.acquire()
     try:
         store.write_run(suite.name, run_manifest(prepared, plan))
-        launcher = launcher_cls(args)
+        launcher = registry.get("launchers", args.launcher).create(args)
         stats = launch(launcher, plan, store, suite.name, Worker.from_args(args), RunStats(), gpus=gpus,
                        max_retries=args.max_retries, console=console)
     finally:

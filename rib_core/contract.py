@@ -86,7 +86,9 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
              Keyword("identity", "a string that changes whenever the weights the loader will load change (e.g. a "
                      "digest of a checkpoint your plugin manages). It enters the key of every cell that depends on "
                      "the model, so new weights are evaluated anew. Without it a model's cells are keyed by its name, "
-                     "its options and a suite's `weights = FILE` only, and `rib plugins` and every dry run say so.",
+                     "its options and a suite's `weights = FILE` only: right for hub weights pinned by their name "
+                     "(such a model gives weights_status=), wrong for weights a plugin builds or keeps itself, so "
+                     "for a model with neither `rib plugins` and every dry run say so.",
                      call=Call(("name",), ("weights", "options"), "str")),
              Keyword("label_space", "the classes the model's logits index, declared here and only here; every "
                      "dataset's `ClassMap.label_space` must equal it (checked before any work). rib sets "

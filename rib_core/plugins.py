@@ -193,7 +193,7 @@ class Registry:
             return info
         for reg in added:
             info.registered.setdefault(reg.kind, []).append(reg.name)
-        info.warnings += [w for w in map(identity_warning, added) if w]
+        info.warnings += [w for w in [identity_warning(added)] if w]
         for clash in info.clashes:
             print(f"rib: warning: plugin '{name}': {clash} (see 'rib plugins')", file=sys.stderr)
         return info

@@ -64,21 +64,30 @@ def label_space_problems(registration, model_label: str, datasets: list[tuple[st
     return problems
 
 
-def identity_warning(registration) -> str | None:
-    """`rib plugins`' note on a model registered without `identity=`, else None."""
-    if registration.kind != "models" or registration.extra.get("identity"):
+def keyed_by_name_only(registration) -> bool:
+    """Whether a model's cells are keyed by its name and options alone, when the suite gives no weights file: its
+    registration gives no `identity=`, and no `weights_status=` either (which says its weights are downloaded
+    from a hub by name: the name pins them). Weights a plugin builds or keeps itself need `identity=`."""
+    return not registration.extra.get("identity") and not registration.extra.get("weights_status")
+
+
+def identity_warning(registrations) -> str | None:
+    """`rib plugins`' note on a plugin's models whose results are keyed by name and options only, else None."""
+    names = [r.name for r in registrations if r.kind == "models" and keyed_by_name_only(r)]
+    if not names:
         return None
-    return (f"model '{registration.name}' registers no identity=: unless a suite gives weights = FILE, its results "
-            "are keyed by its name and options only, and are reused after the weights its loader loads change")
+    return (f"model(s) {', '.join(names)} register neither identity= nor weights_status=: unless a suite gives "
+            "weights = FILE, their results are keyed by name and options only, and are reused after the weights "
+            "the loader loads change (docs/plugins.md: identity=)")
 
 
 def unkeyed_models(registry, models) -> list[str]:
-    """A warning per suite model (a `ModelSpec`) whose results are keyed by its name and options only: no
-    `weights = FILE`, and a registration without `identity=` (the dry run and `rib bench` print them)."""
+    """A warning per suite model (a `ModelSpec`) whose results are keyed by its name and options only (see
+    `keyed_by_name_only`) and that the suite gives no `weights = FILE`: the dry run and `rib bench` print them."""
     warnings = []
     for spec in models:
         registration = registry.get("models", spec.name)
-        if spec.weights is None and not registration.extra.get("identity"):
+        if spec.weights is None and keyed_by_name_only(registration):
             warnings.append(f"model '{spec.label}': results are keyed by its name and options only (plugin "
                             f"'{registration.plugin}' registers no identity= and the suite gives no weights = FILE), "
                             "so they are reused even after the weights its loader loads change. Give it weights = "
