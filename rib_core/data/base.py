@@ -181,9 +181,42 @@ class DatasetAdapter:
         return weighted_accuracy(correct, groups), {}
 
     def check(self, deep: bool = False) -> CheckResult:
-        """Is the data complete? `deep=False` (before every run) counts files and classes; `deep=True`
-        (`rib datasets check --deep`) also opens every image to find unreadable ones."""
-        raise NotImplementedError
+        """Is the data complete? `deep=False` (before every run) counts images and classes; `deep=True`
+        (`rib datasets check --deep`) also opens every image to find unreadable ones.
+
+        This default suits data that is not a folder tree (`FolderAdapter` also inspects the folders): a
+        `samples()` that raises DataError (saying what is missing and what to do) makes the verdict "missing";
+        counts that differ from `expected_images` / `expected_classes`, or unreadable images, make it "partial"."""
+        from rib_core.errors import DataError
+
+        result = CheckResult(self.label, found=False, root=str(self.root) if self.root is not None else None,
+                             looked_in=list(getattr(self, "looked_in", [])), expected_images=self.expected_images,
+                             expected_classes=self.expected_classes)
+        try:
+            samples = self.samples()
+        except DataError as exc:
+            result.problems.append(str(exc))
+            result.verdict = "missing"
+            return result
+        result.found, result.images, result.classes = True, len(samples), len({s.label for s in samples})
+        if deep:
+            from rib_core.data.decode import DECODE_ERRORS
+
+            for sample in samples:
+                try:
+                    self.open_image(sample.path)
+                except DECODE_ERRORS:
+                    result.unreadable.append(sample.path)
+        for what, found, expected in (("images", result.images, self.expected_images),
+                                      ("classes", result.classes, self.expected_classes)):
+            if expected is not None and found != expected:
+                result.problems.append(f"{found} {what} where {expected} are published; {self.source_hint}".rstrip("; "))
+        if result.unreadable:
+            result.problems.append(f"{len(result.unreadable)} unreadable image(s), e.g. {result.unreadable[0]}")
+        result.verdict = "missing" if not samples else "partial" if result.problems else "ok"
+        if not samples:
+            result.problems.append("no images found")
+        return result
 
     @classmethod
     def misplaced_hint(cls, data_root: Path | None, root: Path | None) -> str | None:

@@ -10,8 +10,11 @@ available in any test session where rib-core is installed, without a conftest:
         result = run_rib("bench", "-c", str(toy_suite(metrics=["mylab-ece"])), "--out", str(tmp_path / "out"))
         assert result.exit_code == 0
 
-A plugin's tests import only `rib_core.api` and this module. Importing it stays light (no torch, numpy or
-timm): it loads in every pytest session; the helpers import what they need when called.
+A plugin's tests import only `rib_core.api` and this module (`__all__` lists what it offers): fixtures, the
+conformance checks (`check_model_loader`, `check_dataset_adapter`, `check_strategy`, `check_metric`,
+`check_report_format`, `check_launcher`: rib_core/testing/conformance.py), `make_results` for a metric's inputs,
+and the strategy and backbone kit. Importing it stays light (no torch, numpy or timm): it loads in every pytest
+session; the helpers import what they need when called.
 """
 
 from __future__ import annotations
@@ -25,6 +28,23 @@ from pathlib import Path
 import pytest
 
 from rib_core.plugins import get_registry, reset_registry
+from rib_core.testing.conformance import (check_dataset_adapter, check_declared_options, check_launcher, check_metric,
+                                          check_model_loader, check_report_format, check_strategy, sample_report)
+from rib_core.testing.results import make_evaluation, make_results
+
+__all__ = [
+    # fixtures (pytest finds them; listed for the reader)
+    "rib_isolated", "rib_registry", "register_plugin", "run_rib", "toy_suite", "rib_cache", "offline_hub",
+    "put_in_hf_cache",
+    # conformance checks
+    "check_model_loader", "check_dataset_adapter", "check_strategy", "check_metric", "check_report_format",
+    "check_launcher", "check_declared_options", "sample_report",
+    # data and results
+    "make_dataset_tree", "make_results", "make_evaluation",
+    # the strategy and backbone kit
+    "tiny_vit", "random_train_data", "TensorTrainData", "train_context", "fine_tune",
+    "RibResult", "Isolation",
+]
 
 
 @pytest.fixture
