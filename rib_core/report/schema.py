@@ -71,7 +71,7 @@ _CELL = Key("cell", "table", "the planned cell: what it computes", (
     Key("strategy", "string or null", "the strategy's label with its variant; null: the pretrained model"),
     Key("ft_dataset", "string or null", "the dataset fine-tuned on"),
     Key("eval_dataset", "string or null", "the dataset evaluated on (eval cells)"),
-    Key("variant", "string", "the strategy variant evaluated (`alpha=0.5`; `` for the plain result)"),
+    Key("variant", "string", "the strategy variant evaluated (`alpha=0.5`; empty for the plain result)"),
     Key("subset", "string", "which images: `all`, `ft`, `held-out`, `held-out-sources`"),
     Key("deps", "list of strings", "keys of the cells it needs first"),
     Key("work", "integer", "image forwards (eval) or optimizer steps (finetune) it costs"),
