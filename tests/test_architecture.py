@@ -19,6 +19,8 @@ LAYERS = {
     "rib_core.report": 4,
     "rib_core.commands": 5,
     "rib_core.suite_docs": 5,  # writes docs/suites.md from the declarations of every layer
+    "rib_core.plugin_docs": 5,  # writes docs/plugins.md's reference sections likewise
+    "rib_core.contract": 0, "rib_core.deprecated": 0, "rib_core.describe": 0,  # the plugin contract's declarations
     # `rib datasets check|get|sources`: commands that live with the data code they drive
     "rib_core.data.commands": 5, "rib_core.data.get": 5, "rib_core.data.get_cli": 5,
     "rib_core.api": 6,
