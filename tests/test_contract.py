@@ -167,6 +167,12 @@ class Identified:
                  identity="tests.test_contract:an_identity")
 
 
+class Unidentified:
+    @hookimpl
+    def register_models(self, register):
+        register("plain/*", "tests.toy_plugin:load", "weights it builds itself, no identity=", label_space="toy")
+
+
 def an_identity(name, *, weights, options):
     return "kept@1"
 
@@ -174,18 +180,19 @@ def an_identity(name, *, weights, options):
 def test_a_model_keyed_by_name_only_is_noted_in_rib_plugins_and_warned_about_in_the_dry_run(
         toy_world, register_plugin, run_rib):
     register_plugin(Identified(), "rib-kept")
+    register_plugin(Unidentified(), "rib-plain")
     plugins = {p["name"]: p for p in json.loads(run_rib("plugins", "--json").stdout)}
-    assert plugins["toy"]["warnings"] == [
-        "model(s) tiny/* register neither identity= nor weights_status=: unless a suite gives weights = FILE, their "
-        "results are keyed by name and options only, and are reused after the weights the loader loads change "
-        "(docs/plugins.md: identity=)"]
-    assert plugins["toy"]["status"] == "ok" and plugins["rib-kept"]["warnings"] == []
+    assert plugins["rib-plain"]["warnings"] == [
+        "model(s) plain/* register neither identity= nor weights_status=: unless a suite gives weights = FILE, "
+        "their results are keyed by name and options only, and are reused after the weights the loader loads "
+        "change (docs/plugins.md: identity=)"]
+    assert plugins["rib-plain"]["status"] == "ok" and plugins["rib-kept"]["warnings"] == []
     assert "warning:" in run_rib("plugins").stdout  # in the table too, under the plugin's status
 
-    dry = bench(run_rib, toy_world, "tiny/a", "lp", "--dry-run", "--no-calibrate")
+    dry = bench(run_rib, toy_world, "plain/a", "lp", "--dry-run", "--no-calibrate")
     assert dry.exit_code == 0, dry.stderr
-    assert ("model 'tiny/a': results are keyed by its name and options only (plugin 'toy' registers no identity= "
-            "and the suite gives no weights = FILE)") in " ".join(dry.stderr.split())
+    assert ("model 'plain/a': results are keyed by its name and options only (plugin 'rib-plain' registers no "
+            "identity= and the suite gives no weights = FILE)") in " ".join(dry.stderr.split())
     kept = bench(run_rib, toy_world, "kept/a", "lp", "--dry-run", "--no-calibrate")
     assert kept.exit_code == 0 and "keyed by its name" not in kept.stderr
 
