@@ -36,6 +36,15 @@ KIND_NOUN = {name: kind.noun for name, kind in contract.KINDS.items()}
 BUILTIN_MODULES = ("rib_core.builtins",)
 
 
+# The plugins this project ships, by kind: the names (or patterns) each registers. An unknown name says what to
+# install, and `rib list` shows the names of those not installed.
+SHIPPED_PLUGINS = {
+    "models": {"openai-clip/*": "rib-openai-clip", "laion/*": "rib-laion", "augreg/*": "rib-augreg"},
+    "strategies": {"lora": "rib-lora", "ewc": "rib-ewc", "visual-prompt": "rib-visual-prompt"},
+    "launchers": {"submitit": "rib-submitit", "ray": "rib-ray"},
+}
+
+
 def isolated(exc: BaseException) -> bool:
     """Whether a plugin's exception disables only that plugin: anything but a Ctrl-C or SIGTERM (which rib
     raises as KeyboardInterrupt) or a generator being closed. A plugin's sys.exit() or argparse error is its own."""
@@ -48,14 +57,6 @@ def failure(exc: BaseException) -> str:
         return (f"SystemExit({exc.code!r}): it exited while rib loaded it (sys.exit(), or argparse parsing the "
                 "command line); a plugin must not exit or parse arguments at import or in a hook")
     return f"{type(exc).__name__}: {exc}"
-
-# The plugins this project ships, by kind: the names (or patterns) each registers. An unknown name says what to
-# install, and `rib list` shows the names of those not installed.
-SHIPPED_PLUGINS = {
-    "models": {"openai-clip/*": "rib-openai-clip", "laion/*": "rib-laion", "augreg/*": "rib-augreg"},
-    "strategies": {"lora": "rib-lora", "ewc": "rib-ewc", "visual-prompt": "rib-visual-prompt"},
-    "launchers": {"submitit": "rib-submitit", "ray": "rib-ray"},
-}
 
 
 @dataclass
@@ -87,9 +88,9 @@ class Registration:
         target = self.extra.get(keyword)
         if not target:
             return None
-        obj = _import(target, f"{self._what()} with {keyword}='{target}'")
-        contract.check_keyword_target(contract.KINDS[self.kind], keyword, obj,
-                                      f"{self._what()} with {keyword}='{target}'")
+        where = f"{self._what()} with {keyword}='{target}'"
+        obj = _import(target, where)
+        contract.check_keyword_target(contract.KINDS[self.kind], keyword, obj, where)
         return obj
 
     def load(self):

@@ -11,7 +11,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from rib_core.errors import ConfigError, RibError
+from rib_core.errors import RibError
 from rib_core.strategies import trainable
 from rib_core.options import Option
 from rib_core.strategies.base import Strategy, TrainContext
