@@ -122,4 +122,4 @@ def test_the_format_example_writes_a_markdown_row_per_mri(registered, rib_regist
 def test_the_launcher_example_runs_a_whole_suite(registered, toy_suite, tmp_path):
     registered("thread_launcher")
     status = check_launcher("mylab-threads", toy_suite(), tmp_path / "out", "--mylab-threads", "2")
-    assert status["counts"]["done"] > 0
+    assert {j["state"] for j in status["jobs"]} == {"done"} and len(status["jobs"]) == 3

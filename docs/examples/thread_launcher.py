@@ -1,8 +1,9 @@
-"""A launcher plugin: `rib bench --launcher mylab-threads` runs the grid's jobs on a pool of background threads.
+"""A launcher plugin: `rib bench --launcher mylab-threads` runs the grid's jobs on background threads.
 
 A real one submits `run_job(worker, job.keys)` to a scheduler (see plugins/rib-submitit); the protocol is the same.
 """
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from rib_core.api import Launcher, hookimpl, run_job
 
@@ -22,8 +23,9 @@ class ThreadLauncher(Launcher):
         super().__init__(options)
         self.pool = ThreadPoolExecutor(max_workers=options.mylab_threads)
 
-    def submit(self, job, worker):  # called once the jobs in job.after are done
-        return self.pool.submit(run_job, worker, job.keys)
+    def submit(self, job, worker):  # called once the jobs in job.after are done; worker is small and picklable
+        # Jobs share this process here: each decodes images in its own thread, not in worker processes.
+        return self.pool.submit(run_job, replace(worker, workers=0), job.keys)
 
     def finished(self, handle) -> bool:
         return handle.done()
