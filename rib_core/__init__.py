@@ -3,4 +3,4 @@
 Importing this package is cheap on purpose: torch, timm and open_clip are imported where they are used.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

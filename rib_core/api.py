@@ -1,6 +1,6 @@
 """The public API for rib plugins: the one module a plugin imports.
 
-Everything a backbone, dataset, strategy, metric or report-format plugin needs is here, and only what is here
+Everything a model, dataset, strategy, metric, report-format or launcher plugin needs is here, and only what is here
 is promised to stay stable (names are only ever added; a name that must go is first deprecated for a release).
 Everything else in `rib_core` is internal and may change without notice. docs/plugins.md documents this module.
 
@@ -13,17 +13,19 @@ every test session (fixtures `rib_isolated`, `register_plugin`, `run_rib`, `toy_
 
 from __future__ import annotations
 
+from rib_core.contract import (RegisterDatasets, RegisterFormats, RegisterLaunchers, RegisterMetrics, RegisterModels,
+                               RegisterStrategies)
 from rib_core.data.base import CheckResult, ClassMap, DatasetAdapter, Sample
 from rib_core.data.folders import FolderAdapter
 from rib_core.data.sources import Archive, Source
 from rib_core.engine.jobs import Job, Worker, run_job
 from rib_core.engine.launch import Launcher
-from rib_core.errors import ConfigError, DataError, PluginError, RibError, UsageError
+from rib_core.errors import ConfigError, DataError, PluginError, RibError, UnknownNameError, UsageError
 from rib_core.hookspecs import HOOKIMPL as hookimpl
 from rib_core.metrics.base import Metric
 from rib_core.models.base import Backbone, file_digest, load_state_dict_file, state_dict_digest
 from rib_core.models.timm_aliases import TimmAliases
-from rib_core.options import Option
+from rib_core.options import Option, option_values
 from rib_core.paths import cache_dir
 from rib_core.preprocess import Preprocess
 from rib_core.strategies import trainable as trainable_extra
@@ -33,20 +35,33 @@ from rib_core.training import TrainSettings
 __all__ = [
     # hooks
     "hookimpl",
+    "RegisterModels", "RegisterDatasets", "RegisterStrategies", "RegisterMetrics", "RegisterFormats",
+    "RegisterLaunchers",
     # contracts
-    "Option",
+    "Option", "option_values",
     "Backbone", "Preprocess",
     "DatasetAdapter", "FolderAdapter", "ClassMap", "Sample", "CheckResult", "check_adapter", "Source", "Archive",
     "Strategy", "TrainContext", "TrainData", "TrainSettings", "trainable_extra",
-    "Metric",
+    "Metric", "Results", "Evaluation",
     "Launcher", "Job", "Worker", "run_job",
     # errors
-    "RibError", "UsageError", "ConfigError", "DataError", "PluginError",
+    "RibError", "UsageError", "ConfigError", "DataError", "PluginError", "UnknownNameError",
     # helpers
     "load_state_dict_file", "file_digest", "state_dict_digest", "hub_file_digest", "cache_dir",
     "paired_mean_interval",
     "load_timm_model", "timm_weights_status", "timm_architecture", "options_suffix", "TimmAliases",
 ]
+
+# What a metric receives (they import numpy: loaded on first use, so that importing this module stays cheap).
+_LAZY = {"Results": "rib_core.engine.results", "Evaluation": "rib_core.engine.results"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_adapter(adapter, deep: bool = False) -> CheckResult:

@@ -33,3 +33,9 @@ class DataError(RibError):
 
 class PluginError(RibError):
     """A plugin failed to import, to register, or to provide what it registered."""
+
+
+class PluginContractError(PluginError):
+    """A plugin registered or provided something its kind does not accept (docs/plugins.md): nothing was started."""
+
+    exit_code = 2

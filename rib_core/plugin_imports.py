@@ -1,6 +1,6 @@
 """Which rib internals an installed plugin still imports, and what to import instead.
 
-Since 0.2 a plugin imports rib only through `rib_core.api` (its tests also through `rib_core.testing`). A
+Since 0.2.0 a plugin imports rib only through `rib_core.api` (its tests also through `rib_core.testing`). A
 plugin written for 0.1 used the module paths the 0.1 docs named (`rib_core.models.Backbone`,
 `rib_core.hookspecs.hookimpl`, `rib_core.data.folders.FolderAdapter`, ...). Those still work; this module
 reads the plugin's source (never importing anything new) and says, per import, which `rib_core.api` name
@@ -84,10 +84,12 @@ def note_internal_imports(info, obj, registrations) -> None:
     """Record (in `info.deprecations`, shown by `rib plugins`) and warn about a plugin's internal imports."""
     import warnings
 
+    from rib_core.deprecated import INTERNAL_IMPORTS, RibDeprecationWarning
+
     hook_module = obj.__name__ if isinstance(obj, ModuleType) else type(obj).__module__
     targets = [t for r in registrations for t in (r.target, *r.extra.values()) if isinstance(t, str) and ":" in t]
     lines = [line for module in plugin_modules(hook_module or "", targets) for line in internal_imports(module)]
     if lines:
         info.deprecations.extend(f"deprecated import: {line}" for line in lines)
-        warnings.warn(f"plugin '{info.name}' imports rib internals (deprecated since 0.2; they may change "
-                      "without notice):\n  " + "\n  ".join(lines), DeprecationWarning, stacklevel=2)
+        warnings.warn(f"plugin '{info.name}': {INTERNAL_IMPORTS.message()}; internals may change without "
+                      "notice:\n  " + "\n  ".join(lines), RibDeprecationWarning, stacklevel=2)

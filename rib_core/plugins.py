@@ -2,11 +2,15 @@
 
 Plugins are found through the entry-point group "rib". Each one is loaded on its own, inside try/except, so
 that a broken plugin is reported (by `rib plugins` and one warning line) and never stops rib, unless
-RIB_STRICT_PLUGINS=1. Registrations name "module:attr" targets that are imported only when used.
+RIB_STRICT_PLUGINS=1: an exception, a `sys.exit()` or an `argparse` exit at import or in a hook disables that
+plugin only (a Ctrl-C still stops rib), and what a plugin prints while it loads goes to stderr, never into rib's
+output. Registrations name "module:attr" targets that are imported only when used; each registration and each
+target is checked against its kind's contract (rib_core/contract.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -15,21 +19,22 @@ from importlib import metadata
 
 import pluggy
 
-from rib_core import hookspecs
-from rib_core.errors import PluginError, UnknownNameError
+from rib_core import __version__, contract, deprecated, hookspecs
+from rib_core.errors import PluginContractError, PluginError, UnknownNameError
+from rib_core.models.base import identity_warning
 from rib_core.options import did_you_mean
 from rib_core.plugin_imports import note_internal_imports
 
 ENTRY_POINT_GROUP = "rib"
 # One vocabulary per kind: the hook is register_<kind>, the command `rib list <kind>`, the suite key <kind>.
-KINDS = ("models", "datasets", "strategies", "metrics", "formats", "launchers")
+KINDS = tuple(contract.KINDS)
 # 0.1 names of two kinds: their hooks still work (deprecated), and internal callers may still say them.
 KIND_ALIASES = {"backbones": "models", "sinks": "formats"}
-DEPRECATED_HOOKS = {"models": "register_backbones", "formats": "register_sinks"}
+DEPRECATED_HOOKS = {kind: hook for kind, (hook, _) in deprecated.HOOKS.items()}
 # Singular nouns for messages ("unknown model 'x'").
-KIND_NOUN = {"models": "model", "datasets": "dataset", "strategies": "strategy", "metrics": "metric",
-             "formats": "report format", "launchers": "launcher"}
+KIND_NOUN = {name: kind.noun for name, kind in contract.KINDS.items()}
 BUILTIN_MODULES = ("rib_core.builtins",)
+
 
 # The plugins this project ships, by kind: the names (or patterns) each registers. An unknown name says what to
 # install, and `rib list` shows the names of those not installed.
@@ -38,6 +43,20 @@ SHIPPED_PLUGINS = {
     "strategies": {"lora": "rib-lora", "ewc": "rib-ewc", "visual-prompt": "rib-visual-prompt"},
     "launchers": {"submitit": "rib-submitit", "ray": "rib-ray"},
 }
+
+
+def isolated(exc: BaseException) -> bool:
+    """Whether a plugin's exception disables only that plugin: anything but a Ctrl-C or SIGTERM (which rib
+    raises as KeyboardInterrupt) or a generator being closed. A plugin's sys.exit() or argparse error is its own."""
+    return not isinstance(exc, (KeyboardInterrupt, GeneratorExit))
+
+
+def failure(exc: BaseException) -> str:
+    """A plugin's exception as one line for `rib plugins`."""
+    if isinstance(exc, SystemExit):
+        return (f"SystemExit({exc.code!r}): it exited while rib loaded it (sys.exit(), or argparse parsing the "
+                "command line); a plugin must not exit or parse arguments at import or in a hook")
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -57,38 +76,49 @@ class Registration:
     def matches(self, name: str) -> bool:
         return name.startswith(self.name[:-1]) if self.is_pattern else name == self.name
 
-    def create(self, *args):
-        """An instance of the registered class (a strategy or metric) whose `name` is the name it was registered
-        under: the one place a strategy's or metric's name comes from. `name` is set before `__init__` runs, so
-        a plugin's `__init__` can already use it in messages."""
-        cls = self.load()
-        instance = cls.__new__(cls)
-        instance.name = self.name
-        instance.__init__(*args)
-        return instance
+    def create(self, *args, name: str | None = None):
+        """An instance of the registered class (an adapter, strategy, metric or launcher) whose `name` is the name
+        it was registered under (`name`: the name used, for a pattern), set before `__init__` runs: the one place
+        a class learns its name, so a plugin's `__init__` can already use it in messages."""
+        return contract.instantiate(self.load(), name or self.name, *args)
 
     def load_extra(self, keyword: str):
         """The object an optional `keyword="module:attr"` of this registration names (weights_status, identity,
-        architecture), imported now; None when the plugin did not give one."""
+        architecture, ...), imported now and checked against how rib calls it; None when the plugin gave none."""
         target = self.extra.get(keyword)
-        return Registration(self.kind, self.name, target, "", self.plugin).load() if target else None
+        if not target:
+            return None
+        where = f"{self._what()} with {keyword}='{target}'"
+        obj = _import(target, where)
+        contract.check_keyword_target(contract.KINDS[self.kind], keyword, obj, where)
+        return obj
 
     def load(self):
-        """Import the target. A failure names the plugin responsible."""
+        """Import the target and check it is what its kind must be. A failure names the plugin responsible."""
         if self._loaded is None:
-            module_name, _, attr = self.target.partition(":")
-            try:
-                obj = importlib.import_module(module_name)
-                for part in attr.split(".") if attr else []:
-                    obj = getattr(obj, part)
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin '{self.plugin}' registered {KIND_NOUN[self.kind]} '{self.name}' as '{self.target}', "
-                    f"but it could not be loaded: {type(exc).__name__}: {exc}\n"
-                    f"Reinstall or upgrade that plugin, or remove it from your suite."
-                ) from exc
+            where = f"{self._what()} as '{self.target}'"
+            obj = _import(self.target, where)
+            contract.check_target(contract.KINDS[self.kind], obj, where)
             self._loaded = obj
         return self._loaded
+
+    def _what(self) -> str:
+        return f"plugin '{self.plugin}' registered {KIND_NOUN[self.kind]} '{self.name}'"
+
+
+def _import(target: str, where: str):
+    """The object a "module:attr" target names; any failure (a SystemExit too) is a PluginError naming `where`."""
+    module_name, _, attr = target.partition(":")
+    try:
+        obj = importlib.import_module(module_name)
+        for part in attr.split(".") if attr else []:
+            obj = getattr(obj, part)
+    except BaseException as exc:
+        if not isolated(exc):
+            raise
+        raise PluginError(f"{where}, but it could not be loaded: {failure(exc)}\n"
+                          "Reinstall or upgrade that plugin, or remove it from your suite.") from exc
+    return obj
 
 
 @dataclass
@@ -102,6 +132,8 @@ class PluginInfo:
     # Names this plugin registered that another plugin had already taken: only these are refused.
     clashes: list[str] = field(default_factory=list)
     deprecations: list[str] = field(default_factory=list)  # 0.1 names it still uses
+    # What works but may surprise (a model without identity=): shown by `rib plugins`, not a failure.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -112,7 +144,8 @@ class PluginInfo:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "version": self.version, "builtin": self.builtin, "hooks": self.hooks,
-                "registered": self.registered, "status": self.status, "clashes": self.clashes}
+                "registered": self.registered, "status": self.status, "clashes": self.clashes,
+                "warnings": self.warnings}
 
 
 class Registry:
@@ -128,7 +161,8 @@ class Registry:
     # -- loading -----------------------------------------------------------------------------------------
     def add_plugin(self, obj, name: str, version: str | None = None, builtin: bool = False) -> PluginInfo:
         """Register one plugin object (a module or any object with hookimpls) and collect its registrations."""
-        info = PluginInfo(name=name, version=version, builtin=builtin)
+        info = PluginInfo(name=name, version=__version__ if builtin and version is None else version,
+                          builtin=builtin)
         self.plugins[name] = info
         try:
             self.pm.register(obj, name=name)
@@ -140,22 +174,27 @@ class Registry:
         info.hooks = sorted({c.name for c in self.pm.get_hookcallers(obj) or []})
         added: list[Registration] = []
         try:
-            for kind in KINDS:
-                hooks = [f"register_{kind}"] + ([DEPRECATED_HOOKS[kind]] if kind in DEPRECATED_HOOKS else [])
-                for hook in hooks:
-                    for impl in getattr(self.pm.hook, hook).get_hookimpls():
-                        if impl.plugin_name == name:
-                            if hook != f"register_{kind}":
-                                info.deprecations.append(f"hook {hook} is deprecated: rename it register_{kind}")
-                            impl.function(register=self._register_callback(kind, name, added, info))
-        except Exception as exc:
+            with contextlib.redirect_stdout(sys.stderr):  # a hook's prints must not end up in `rib list --json`
+                for kind in KINDS:
+                    hooks = [f"register_{kind}"] + ([DEPRECATED_HOOKS[kind]] if kind in DEPRECATED_HOOKS else [])
+                    for hook in hooks:
+                        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+                            if impl.plugin_name == name:
+                                if hook != f"register_{kind}":
+                                    info.deprecations.append(deprecated.HOOKS[kind][1].message())
+                                impl.function(register=self._register_callback(kind, name, added, info))
+        except BaseException as exc:
+            if not isolated(exc):
+                raise
             for reg in added:
                 self.entries[reg.kind].pop(reg.name, None)
-            info.error = f"registration failed: {type(exc).__name__}: {exc}"
+            info.error = (f"registration refused: {exc}" if isinstance(exc, PluginContractError) else
+                          f"registration failed: {failure(exc)}")
             _unregister_quietly(self.pm, name)
             return info
         for reg in added:
             info.registered.setdefault(reg.kind, []).append(reg.name)
+        info.warnings += [w for w in [identity_warning(added)] if w]
         for clash in info.clashes:
             print(f"rib: warning: plugin '{name}': {clash} (see 'rib plugins')", file=sys.stderr)
         return info
@@ -169,8 +208,7 @@ class Registry:
 
     def _register_callback(self, kind: str, plugin: str, added: list, info: PluginInfo):
         def register(name: str, target: str, description: str = "", **extra):
-            if not isinstance(name, str) or not name or not isinstance(target, str) or ":" not in target:
-                raise ValueError(f"register() needs a name and a 'module:attr' target, got {name!r}, {target!r}")
+            contract.check_registration(contract.KINDS[kind], name, target, description, extra)
             existing = self.entries[kind].get(name)
             if existing is not None:
                 # Refuse this one name; the plugin's other models, datasets, strategies... keep working.
@@ -261,10 +299,12 @@ def build_registry() -> Registry:
         if key in {_normalise(n) for n in disabled}:
             continue
         try:
-            obj = ep.load()
-        except Exception as exc:
-            info = PluginInfo(name=dist, version=version, builtin=False,
-                              error=f"import failed: {type(exc).__name__}: {exc}")
+            with contextlib.redirect_stdout(sys.stderr):  # what it prints at import must not end up in rib's output
+                obj = ep.load()
+        except BaseException as exc:
+            if not isolated(exc):
+                raise
+            info = PluginInfo(name=dist, version=version, builtin=False, error=f"import failed: {failure(exc)}")
             registry.plugins[dist] = info
         else:
             info = registry.add_plugin(obj, dist, version)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rib_core.errors import ConfigError, UnknownNameError
-from rib_core.options import check_options
+from rib_core.options import check_options, declared_options
 from rib_core.suite import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS
 
 
@@ -27,17 +27,17 @@ def check_against_plugins(values: dict, registry, where: str) -> tuple[tuple, tu
         if model.weights is not None and not Path(model.weights).expanduser().is_file():
             raise ConfigError(f"{where}.models[{i}].weights: no file '{model.weights}'. Give the path of a "
                               "safetensors (or torch) weights file.")
-        # A loader declares its options as `load.options = {name: Option(...)}`; one that declares none takes none.
-        # Loaded only when there are options to check: a loader that cannot even be imported fails its own cells
-        # at run time, and the rest of the suite still runs (docs/reliability.md).
+        # A loader declares its options as `load.accepted_options = {name: Option(...)}`; one that declares none
+        # takes none. Loaded only when there are options to check: a loader that cannot even be imported fails its
+        # own cells at run time, and the rest of the suite still runs (docs/reliability.md).
         if model.options:
-            declared = getattr(reg.load(), "options", {})
-            check_options(f"{where}.models[{i}]", f"model '{model.name}'", model.options, declared, MODEL_KEYS)
+            check_options(f"{where}.models[{i}]", f"model '{model.name}'", model.options,
+                          declared_options(reg.load()), MODEL_KEYS)
     entries = [(f"{where}.datasets[{i}]", s) for i, s in enumerate(datasets)]
     entries += [(f"{where}.reference", reference)] if reference else []
     for at, spec in entries:
         adapter = registry.load("datasets", spec.adapter)
-        check_options(at, f"dataset '{spec.adapter}'", spec.options, adapter.declared_options(), DATASET_KEYS)
+        check_options(at, f"dataset '{spec.adapter}'", spec.options, declared_options(adapter), DATASET_KEYS)
     kept, skipped = [], []
     for i, spec in enumerate(values["strategies"]):
         try:
@@ -47,10 +47,8 @@ def check_against_plugins(values: dict, registry, where: str) -> tuple[tuple, tu
                 skipped.append(spec.label)
                 continue
             raise
-        strategy = reg.load()
-        if hasattr(strategy, "declared_options"):
-            check_options(f"{where}.strategies[{i}]", f"strategy '{spec.name}'", spec.params,
-                          strategy.declared_options(), STRATEGY_KEYS)
+        check_options(f"{where}.strategies[{i}]", f"strategy '{spec.name}'", spec.params,
+                      declared_options(reg.load()), STRATEGY_KEYS)
         kept.append(spec)
     if not kept:
         raise ConfigError(f"{where}: none of its strategies is installed ({', '.join(skipped)}).")

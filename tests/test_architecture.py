@@ -22,6 +22,8 @@ LAYERS = {
     "rib_core.engine": 3,
     "rib_core.report": 4,
     "rib_core.suite_docs": 5,  # writes docs/suites.md from the declarations of every layer
+    "rib_core.plugin_docs": 5,  # writes docs/plugins.md's reference sections likewise
+    "rib_core.contract": 0, "rib_core.deprecated": 0, "rib_core.describe": 0,  # the plugin contract's declarations
     "rib_core.api": 5,
     "rib_core.cli": 6, "rib_core.__main__": 6,
     "rib_core.testing": 7,  # drives the CLI in tests

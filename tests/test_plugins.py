@@ -239,7 +239,7 @@ def test_a_plugin_written_for_0_1_loads_runs_and_is_told_each_new_import_and_hoo
     assert models.returncode == 0 and "old/model" in {r["name"] for r in json.loads(models.stdout)}
     warned = models.stderr
     assert "use 'from rib_core.api import hookimpl'" in warned and "use 'from rib_core.api import Metric'" in warned
-    assert "rename the hook to register_models" in warned
+    assert "hook register_backbones is deprecated: rename it register_models" in warned
     assert plugins["rib-toy"]["status"] == "ok"  # the tests' own toy plugin imports only rib_core.api
 
 

@@ -22,7 +22,7 @@ import tests.toy_plugin as toy
 from rib_core.engine import store as store_module
 from rib_core.engine.store import Store
 from rib_core.errors import RibError
-from rib_core.api import hookimpl
+from rib_core.api import Option, hookimpl
 from rib_core.strategies.base import Strategy
 from tests.helpers import REPO, fake_distribution
 
@@ -148,7 +148,7 @@ class Diverge(Strategy):
     """Full fine-tuning whose loss becomes `value` ("nan" or "inf") from optimizer step `at_step` on."""
 
     name = "diverge"
-    defaults = {"at_step": 2, "value": "nan"}
+    accepted_options = {"at_step": Option(int, default=2), "value": Option(str, default="nan")}
 
     def extra_loss(self, ctx, images, logits, labels):
         ctx.state["step"] = ctx.state.get("step", 0) + 1

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from rib_core.api import Metric, Strategy, hookimpl
+from rib_core.api import Metric, Option, Strategy, hookimpl
 from rib_core.data.fixtures import DATASETS as FIXTURE_DATASETS
 from rib_core.data.fixtures import FIXTURE_CORRUPTIONS, FIXTURE_SEVERITIES
 from rib_core.strategies.builtin import LinearProbe
@@ -64,7 +64,7 @@ def test_the_kit_trains_a_tiny_vit_with_ribs_own_loop(tmp_path):
 class HeadAndNorm(Strategy):
     """A strategy plugin under test: trains the head and the final norm only."""
 
-    defaults = {"scale": 1.0}
+    accepted_options = {"scale": Option(float, default=1.0)}
 
     def setup(self, ctx):
         for name, parameter in ctx.model.named_parameters():

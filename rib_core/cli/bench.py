@@ -160,6 +160,7 @@ def _launch(args, launcher_cls, prepared, plan, store, err):
     from rib_core.engine.launch import launch
     from rib_core.engine.locks import RunLock
     from rib_core.engine.runner import RunStats
+    from rib_core.plugins import get_registry
 
     if args.max_retries < 0 or (args.gpus_per_job is not None and args.gpus_per_job < 0):
         raise UsageError("--max-retries and --gpus-per-job take a number >= 0.")
@@ -171,7 +172,7 @@ def _launch(args, launcher_cls, prepared, plan, store, err):
         manifest = _manifest(prepared, plan)
         store.write_run(prepared.suite.name, manifest)
         worker = Worker.for_run(store.root, manifest, device=args.device, workers=args.workers)
-        launcher = launcher_cls(args)
+        launcher = get_registry().get("launchers", args.launcher).create(args)
         return launch(launcher, plan, store, prepared.suite.name, worker, RunStats(), gpus=gpus,
                       max_retries=args.max_retries, console=err)
     finally:

@@ -15,15 +15,28 @@ def add_parsers(sub) -> None:
     plugins = sub.add_parser("plugins", help="installed plugins, what they register, and their status")
     plugins.add_argument("--json", action="store_true")
 
-    lister = sub.add_parser("list", help="registered models, datasets, strategies, metrics or report formats")
+    lister = sub.add_parser("list", help="registered models, datasets, strategies, metrics, report formats or "
+                            "launchers; with a NAME, its options")
     lister.add_argument("kind", choices=sorted(KINDS))
+    lister.add_argument("name", nargs="?", help="one registered name: what it is and the options it takes")
     lister.add_argument("--json", action="store_true")
 
 
 def run(args) -> int:
     if args.command == "plugins":
         return show_plugins(as_json=args.json)
+    if args.name:
+        return show_one(args.kind, args.name, as_json=args.json)
     return show_names(args.kind, as_json=args.json)
+
+
+def show_one(kind: str, name: str, as_json: bool = False) -> int:
+    """`rib list KIND NAME`: one registered name, what it is and the options it takes."""
+    from rib_core.describe import describe, text
+
+    info = describe(get_registry(), kind, name)
+    print(json.dumps(info, indent=1, default=str) if as_json else text(info))
+    return 0
 
 
 def show_plugins(as_json: bool = False) -> int:
@@ -38,6 +51,7 @@ def show_plugins(as_json: bool = False) -> int:
     for info in infos:
         registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info["registered"].items())
         status = "[green]ok[/]" if info["status"] == "ok" else f"[red]{escape(info['status'])}[/]"
+        status += "".join(f"\n[yellow]warning:[/] {escape(w)}" for w in info["warnings"])
         # Plugin-provided text is escaped: "rib-core[hub]" is a name, not rich markup.
         table.add_row(escape(info["name"] + (" (built-in)" if info["builtin"] else "")), escape(info["version"] or ""),
                       escape(registered or "—"), status)

@@ -12,6 +12,7 @@ the translation, so a 200-class dataset is scored on its 200 classes and ObjectN
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,9 +106,13 @@ class DatasetAdapter:
     """Base class for dataset adapters. Subclasses set the class attributes and implement the methods.
 
     Instantiated as `Adapter(label, root, options)`: `label` is the name the suite uses, `root` the resolved
-    dataset folder (None if not found: `check()` then explains), `options` the suite entry's other keys.
+    dataset folder (None if not found: `check()` then explains), `options` the suite entry's other keys (as
+    written; `self.params` holds the declared ones, checked, with their defaults). rib sets `self.name`, the name
+    the adapter was registered (or, for a pattern, used) under, before `__init__` runs.
     """
 
+    #: The name this adapter was registered (or used) under (set by rib; "" when instantiated directly).
+    name: str = ""
     #: Sub-folder names under the data root where this dataset is conventionally unpacked, most common first.
     folder_names: tuple[str, ...] = ()
     #: Published size, for `rib datasets check` (None when it varies).
@@ -119,23 +124,27 @@ class DatasetAdapter:
     source_images: str | None = None
     #: Where to get it, shown when it is missing.
     source_hint: str = ""
-    #: Options this adapter accepts in the suite (besides the generic ones: path, max_images, adapter, name),
-    #: declared with their type and range: {"severities": Option(list, items=int, minimum=1, maximum=5)}.
-    #: Declaring a new option is one line here; every declared option is part of the dataset's identity.
+    #: Options this adapter accepts in the suite (besides the generic ones: path, max_images, adapter, name, ...),
+    #: declared with their type, default and meaning: {"severities": Option(list, items=int, minimum=1,
+    #: maximum=5, help="...")}. Declaring a new option is one line here; every declared option the suite sets is
+    #: part of the dataset's identity.
     accepted_options: dict = {}
-    #: Older form: names only (any value). Kept for plugins written against it.
-    option_names: tuple[str, ...] = ()
 
     @classmethod
     def declared_options(cls) -> dict:
-        from rib_core.options import Option
+        from rib_core.options import declared_options
 
-        return {**{name: Option() for name in cls.option_names}, **cls.accepted_options}
+        return declared_options(cls)
 
     def __init__(self, label: str, root: Path | None, options: dict | None = None):
+        from rib_core.options import option_values
+
         self.label = label
         self.root = Path(root) if root is not None else None
         self.options = dict(options or {})
+        declared = self.declared_options()
+        self.params = option_values(declared, {k: v for k, v in self.options.items() if k in declared},
+                                    where=f"dataset '{label}'")
 
     # -- what subclasses provide ---------------------------------------------------------------------------
     def class_map(self) -> ClassMap:
@@ -146,11 +155,20 @@ class DatasetAdapter:
         raise NotImplementedError
 
     def open_image(self, path: str):
-        """Open one sample as an RGB PIL image (adapters that crop or fix images override this)."""
+        """Open one sample as an RGB PIL image (adapters that crop or fix images override this; adapters whose
+        samples are not files, e.g. members of an archive, read them here). An exception in `DECODE_ERRORS`
+        (rib_core/data/decode.py: OSError, ValueError, ...) makes the image unreadable: skipped and counted (with
+        `strict_images`: the run stops, naming it); any other exception is a bug and fails the cell."""
         from PIL import Image
 
         with Image.open(self.root / path) as im:
             return im.convert("RGB")
+
+    def stat_sample(self, path: str) -> os.stat_result:
+        """What tells a changed image from the one cached: an `os.stat_result` whose size and modification time
+        change when the sample's bytes do. The default stats `root / path`; an adapter whose samples are not files
+        (archive members, keys of a store) returns the stat of the file that holds them."""
+        return os.stat(self.root / path)
 
     def accuracy(self, correct, groups) -> tuple[float, dict]:
         """Per-image correctness (bool array) and groups -> (accuracy in %, details for the record).
@@ -163,9 +181,42 @@ class DatasetAdapter:
         return weighted_accuracy(correct, groups), {}
 
     def check(self, deep: bool = False) -> CheckResult:
-        """Is the data complete? `deep=False` (before every run) counts files and classes; `deep=True`
-        (`rib datasets check --deep`) also opens every image to find unreadable ones."""
-        raise NotImplementedError
+        """Is the data complete? `deep=False` (before every run) counts images and classes; `deep=True`
+        (`rib datasets check --deep`) also opens every image to find unreadable ones.
+
+        This default suits data that is not a folder tree (`FolderAdapter` also inspects the folders): a
+        `samples()` that raises DataError (saying what is missing and what to do) makes the verdict "missing";
+        counts that differ from `expected_images` / `expected_classes`, or unreadable images, make it "partial"."""
+        from rib_core.errors import DataError
+
+        result = CheckResult(self.label, found=False, root=str(self.root) if self.root is not None else None,
+                             looked_in=list(getattr(self, "looked_in", [])), expected_images=self.expected_images,
+                             expected_classes=self.expected_classes)
+        try:
+            samples = self.samples()
+        except DataError as exc:
+            result.problems.append(str(exc))
+            result.verdict = "missing"
+            return result
+        result.found, result.images, result.classes = True, len(samples), len({s.label for s in samples})
+        if deep:
+            from rib_core.data.decode import DECODE_ERRORS
+
+            for sample in samples:
+                try:
+                    self.open_image(sample.path)
+                except DECODE_ERRORS:
+                    result.unreadable.append(sample.path)
+        for what, found, expected in (("images", result.images, self.expected_images),
+                                      ("classes", result.classes, self.expected_classes)):
+            if expected is not None and found != expected:
+                result.problems.append(f"{found} {what} where {expected} are published; {self.source_hint}".rstrip("; "))
+        if result.unreadable:
+            result.problems.append(f"{len(result.unreadable)} unreadable image(s), e.g. {result.unreadable[0]}")
+        result.verdict = "missing" if not samples else "partial" if result.problems else "ok"
+        if not samples:
+            result.problems.append("no images found")
+        return result
 
     @classmethod
     def misplaced_hint(cls, data_root: Path | None, root: Path | None) -> str | None:

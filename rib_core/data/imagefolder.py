@@ -17,7 +17,7 @@ from __future__ import annotations
 from rib_core.data.base import ClassMap
 from rib_core.data.folders import FolderAdapter, list_images, list_subfolders
 from rib_core.data.imagenet_classes import imagenet_wnids
-from rib_core.errors import ConfigError, DataError
+from rib_core.errors import DataError
 from rib_core.options import Option
 from rib_core.models.base import IMAGENET_1K
 
@@ -26,18 +26,18 @@ CLASS_SETS = ("all", "present")
 
 
 class ImageFolder(FolderAdapter):
-    accepted_options = {"labels": Option(str, choices=LABEL_KINDS), "classes": Option(str, choices=CLASS_SETS)}
+    accepted_options = {
+        "labels": Option(str, default="wnid", choices=LABEL_KINDS,
+                         help="class folders named by wnid (n01440764/) or by ImageNet-1k index (0/ ... 999/)"),
+        "classes": Option(str, default="all", choices=CLASS_SETS,
+                          help="scored on all 1000 classes, or only on those that have a folder"),
+    }
     source_hint = ("imagefolder reads the folder given by `path`: one sub-folder per class, named by wnid "
                    "(labels = \"wnid\") or by ImageNet-1k class index 0..999 (labels = \"index\")")
 
     def __init__(self, label, root, options=None):
         super().__init__(label, root, options)
-        self.labels = self.options.get("labels", "wnid")
-        if self.labels not in LABEL_KINDS:
-            raise ConfigError(f"dataset '{label}': labels = {self.labels!r} is not one of {LABEL_KINDS}.")
-        self.classes = self.options.get("classes", "all")
-        if self.classes not in CLASS_SETS:
-            raise ConfigError(f"dataset '{label}': classes = {self.classes!r} is not one of {CLASS_SETS}.")
+        self.labels, self.classes = self.params["labels"], self.params["classes"]
 
     def require_root(self):
         if self.root is None or not self.root.is_dir():

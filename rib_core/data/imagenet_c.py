@@ -17,7 +17,6 @@ from rib_core.data.folders import Inventory, list_subfolders
 from rib_core.data.imagenet_variants import WnidFolders
 from rib_core.data.imagenet_classes import imagenet_wnids
 from rib_core.data.cards import CARDS
-from rib_core.errors import ConfigError
 from rib_core.options import Option
 
 CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
@@ -28,42 +27,39 @@ SEVERITIES = (1, 2, 3, 4, 5)
 IMAGES_PER_SEVERITY = 50_000
 
 
+def _corruptions(chosen) -> tuple[str, ...]:
+    """The chosen corruptions in canonical order, without duplicates."""
+    chosen = [chosen] if isinstance(chosen, str) else chosen
+    known = CORRUPTIONS + EXTRA_CORRUPTIONS
+    unknown = [c for c in chosen if c not in known]
+    if unknown or not chosen:
+        raise ValueError(f"unknown corruption(s) {unknown or '[] (empty list)'}. Choose among: {', '.join(known)}")
+    return tuple(c for c in known if c in chosen)
+
+
+def _severities(chosen) -> tuple[int, ...]:
+    chosen = [chosen] if isinstance(chosen, int) else chosen
+    if not chosen:
+        raise ValueError("must list at least one severity from 1 to 5")
+    return tuple(sorted(set(chosen)))
+
+
 class ImageNetC(WnidFolders, card=CARDS["imagenet-c"]):
     # Folder names, class count, source images, image size (224: streamed, not cached, with cache = "auto") and
     # where to get it: its row of rib_core/data/specs.py. The image count depends on the selection (__init__).
-    accepted_options = {"corruptions": Option((list, str), items=str), "severities": Option((list, int), items=int)}
+    accepted_options = {
+        "corruptions": Option((list, str), items=str, default=list(CORRUPTIONS), check=_corruptions,
+                              help="the corruptions to read: the benchmark's 15 (default), or also speckle_noise, "
+                                   "gaussian_blur, spatter, saturate"),
+        "severities": Option((list, int), items=int, minimum=1, maximum=5, default=list(SEVERITIES),
+                             check=_severities, help="the severity levels to read"),
+    }
 
     def __init__(self, label, root, options=None):
         super().__init__(label, root, options)
-        self.corruptions = self._pick_corruptions(self.options.get("corruptions"))
-        self.severities = self._pick_severities(self.options.get("severities"))
+        self.corruptions = tuple(self.params["corruptions"])
+        self.severities = tuple(self.params["severities"])
         self.expected_images = IMAGES_PER_SEVERITY * len(self.corruptions) * len(self.severities)
-
-    def _pick_corruptions(self, chosen) -> tuple[str, ...]:
-        if chosen is None:
-            return CORRUPTIONS
-        if isinstance(chosen, str):
-            chosen = [chosen]
-        known = CORRUPTIONS + EXTRA_CORRUPTIONS
-        unknown = [c for c in chosen if c not in known]
-        if unknown or not chosen:
-            raise ConfigError(f"dataset '{self.label}': unknown corruption(s) {unknown or '[] (empty list)'}. "
-                              f"Choose among: {', '.join(known)}.")
-        return tuple(c for c in known if c in chosen)  # canonical order, no duplicates
-
-    def _pick_severities(self, chosen) -> tuple[int, ...]:
-        if chosen is None:
-            return SEVERITIES
-        if isinstance(chosen, int):
-            chosen = [chosen]
-        try:
-            values = {int(s) for s in chosen}
-        except (TypeError, ValueError):
-            values = set()
-        if not values or not values <= set(SEVERITIES) or any(isinstance(s, bool) for s in chosen):
-            raise ConfigError(f"dataset '{self.label}': severities must be a list of integers from 1 to 5, "
-                              f"got {chosen!r}.")
-        return tuple(sorted(values))
 
     def identity(self) -> str:
         # Canonical selection, so ["fog", "snow"] and ["snow", "fog"] share cells and caches.
@@ -128,3 +124,4 @@ class ImageNetC(WnidFolders, card=CARDS["imagenet-c"]):
         # The same mean as the per-corruption means' mean, computed as every dataset's accuracy is.
         overall = weighted_accuracy(correct, groups.tolist())
         return overall, {"per_corruption": per_corruption, "per_severity": per_severity, "per_group": per_group}
+

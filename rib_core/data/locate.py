@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
+from rib_core.contract import instantiate
 from rib_core.paths import DATA_ROOT_ENV, default_data_root
 
 NO_DATA_ROOT = (f"nowhere: no data root is set (--data-root, data_root in the suite, or {DATA_ROOT_ENV}) "
@@ -99,7 +100,7 @@ def open_adapter(adapter_cls, label: str, options: dict | None = None, data_root
     root, looked = (None, [])
     if adapter_cls.folder_names or path:
         root, looked = resolve_root(adapter_cls, label, data_root, path)
-    adapter = adapter_cls(label, root, options)
+    adapter = instantiate(adapter_cls, options.get("adapter") or label, label, root, options)  # name before __init__
     adapter.looked_in = looked
     return adapter
 

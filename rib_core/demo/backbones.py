@@ -141,4 +141,4 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None) 
     )
 
 
-load.options = {}  # the demo backbones take no options
+load.accepted_options = {}  # the demo backbones take no options

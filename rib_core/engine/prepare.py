@@ -16,7 +16,7 @@ import numpy as np
 from rib_core.engine.prepared import Prepared, PreparedDataset, PreparedModel, PreparedStrategy, digest
 from rib_core.errors import DataError, RibError
 from rib_core.engine.subsets import subsets_for
-from rib_core.models.base import registered_label_space
+from rib_core.models.base import label_space_problems, unkeyed_models
 from rib_core.suite import DatasetSpec, ModelSpec, Suite
 
 
@@ -144,8 +144,8 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     reference = prepare_dataset(suite.reference, is_reference=True) if suite.reference else None
 
     models = []
-    label_spaces = {ds.adapter.class_map().label_space for ds in datasets + [reference]
-                    if ds is not None and ds.adapter is not None and ds.samples}
+    spaces = [(ds.label, ds.adapter.class_map().label_space) for ds in datasets + [reference]
+              if ds is not None and ds.adapter is not None and ds.samples]
     for spec in suite.models:
         weights_digest = None
         if spec.weights:
@@ -157,18 +157,14 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
             missing = weights_problem(registry, spec)
             if missing:
                 problems.append(missing)
-        space = registered_label_space(registry.get("models", spec.name))
-        for other in sorted(label_spaces - {space}):
-            users = [ds.label for ds in datasets + [reference] if ds is not None and ds.adapter is not None
-                     and ds.samples and ds.adapter.class_map().label_space == other]
-            problems.append(f"model '{spec.label}' predicts the label space '{space}', but dataset(s) "
-                            f"{', '.join(users)} are labelled in '{other}': pair each model with datasets of its "
-                            f"label space (a plugin declares its model's with register(..., label_space=...)).")
+        problems += label_space_problems(registry.get("models", spec.name), spec.label, spaces)
         fingerprint = {"name": spec.name, "weights": weights_digest, "options": spec.options}
         identity = weights_identity(registry, spec)
         if identity is not None:  # only then: keys of models without the hook stay what they were
             fingerprint["identity"] = identity
         models.append(PreparedModel(spec, digest(fingerprint)))
+
+    warnings += unkeyed_models(registry, suite.models)  # results that would outlive a change of weights
 
     strategies = []
     for spec in suite.strategies:

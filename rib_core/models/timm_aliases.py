@@ -34,8 +34,8 @@ class TimmAliases:
 
         return load_timm_model(self.table[name], weights=weights, options=options, label=name)
 
-    # What a suite entry may set (checked before any work). Read as `<module>.load.options`.
-    load.options = {"model_kwargs": Option(dict, help="timm.create_model keyword arguments")}
+    # What a suite entry may set (checked before any work). Read as `<module>.load.accepted_options`.
+    load.accepted_options = {"model_kwargs": Option(dict, default={}, help="timm.create_model keyword arguments")}
 
     def architecture(self, name: str, *, options: dict | None = None):
         """The untrained model and its input size, for `rib bench --dry-run` to time (no download)."""

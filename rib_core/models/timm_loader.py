@@ -20,12 +20,11 @@ import timm
 import timm.data
 
 from rib_core.errors import ConfigError, RibError, UnknownNameError
-from rib_core.options import Option, did_you_mean
+from rib_core.options import Option, did_you_mean, option_values
 from rib_core.models.base import Backbone, file_digest, load_state_dict_file, state_dict_digest
 from rib_core.preprocess import Preprocess
 
 PREFIX = "timm:"
-OPTION_NAMES = ("model_kwargs",)
 INTERPOLATIONS = ("bicubic", "bilinear", "nearest")
 # timm tries these files in a hub repo when the pretrained config names none (safetensors first).
 HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -39,7 +38,7 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None) 
     return load_timm_model(model_name, weights=weights, options=options)
 
 
-load.options = {"model_kwargs": Option(dict, help="timm.create_model keyword arguments")}
+load.accepted_options = {"model_kwargs": Option(dict, default={}, help="timm.create_model keyword arguments")}
 
 
 def check_name(name: str) -> None:
@@ -145,16 +144,8 @@ def model_kwargs_suffix(model_kwargs: dict) -> str:
 # -- internals --------------------------------------------------------------------------------------------
 
 def _check_options(label: str, options: dict | None) -> dict:
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(OPTION_NAMES))
-    if unknown:
-        raise ConfigError(f"model '{label}' does not take the option(s) {', '.join(unknown)}; "
-                          f"it accepts: {', '.join(OPTION_NAMES)} (a table of timm.create_model keyword arguments).")
-    model_kwargs = options.get("model_kwargs") or {}
-    if not isinstance(model_kwargs, dict):
-        raise ConfigError(f"option model_kwargs of '{label}' must be a table (dict), "
-                          f"got {type(model_kwargs).__name__}.")
-    return dict(model_kwargs)
+    """The timm.create_model keyword arguments of a model entry (its options, checked as the suite's are)."""
+    return dict(option_values(load.accepted_options, options, where=f"model '{label}'")["model_kwargs"])
 
 
 def _pretrained_cfg(model_name: str):

@@ -60,19 +60,20 @@ class TrainContext:
 
 
 class Strategy:
-    """Base class. Subclasses set `defaults` (and what else below they need) and override the methods they need.
+    """Base class. Subclasses declare `accepted_options` (and what else below they need) and override the methods
+    they need.
 
     Name and description come from registration only: `register("my-ft", "pkg.mod:MyFineTune", "what it does")`.
-    rib sets `self.name` to the registered name before `__init__` runs.
+    rib sets `self.name` to the registered name before `__init__` runs. The training loop puts the model in train
+    mode once, before `setup`, and never again: a strategy may pin modules' modes there (visual-prompt keeps the
+    backbone in eval mode).
     """
 
     #: The name this strategy was registered under (set by rib; "" when the class is instantiated directly).
     name: str = ""
-    #: Hyper-parameters and their defaults; the suite may set any of them, and nothing else. Declaring a new
-    #: option is one line here: its default (its type is the default's type).
-    defaults: dict = {}
-    #: Optional stricter declarations for some of `defaults` (range, choices): {"weight": Option(float, minimum=0)}.
-    option_checks: dict = {}
+    #: The hyper-parameters it accepts, each with its default: {"rank": Option(int, default=8, minimum=1,
+    #: help="...")}. The suite may set any of them and nothing else; `self.params` holds them all after __init__.
+    accepted_options: dict = {}
     #: False for strategies that evaluate the pretrained weights unchanged ("freeze").
     trains: bool = True
     #: Another strategy whose finished weights this one starts from (lp-ft starts from "lp").
@@ -81,17 +82,15 @@ class Strategy:
     version: int = 1
 
     def __init__(self, params: dict | None = None):
-        from rib_core.options import check_options
+        from rib_core.options import option_values
 
-        params = dict(params or {})
-        check_options(f"strategy '{self.name}'", "it", params, self.declared_options())
-        self.params = {**self.defaults, **params}
+        self.params = option_values(self.declared_options(), params, where=f"strategy '{self.name}'")
 
     @classmethod
     def declared_options(cls) -> dict:
-        from rib_core.options import from_defaults
+        from rib_core.options import declared_options
 
-        return {**from_defaults(cls.defaults), **cls.option_checks}
+        return declared_options(cls)
 
     def setup(self, ctx: TrainContext) -> None:
         """Default: every parameter is trained."""

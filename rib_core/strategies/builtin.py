@@ -7,13 +7,11 @@ rib_core/engine/train.py.
 from __future__ import annotations
 
 import copy
-import math
-import numbers
 
 import torch
 import torch.nn.functional as F
 
-from rib_core.errors import ConfigError, RibError
+from rib_core.errors import RibError
 from rib_core.strategies import trainable
 from rib_core.options import Option
 from rib_core.strategies.base import Strategy, TrainContext
@@ -31,12 +29,7 @@ class LinearProbe(Strategy):
     trains the class token, position embedding and pre-/final norms (rib_core/strategies/trainable.py).
     """
 
-    defaults = {"trainable_extra": []}
-    option_checks = {"trainable_extra": Option((str, list), items=str)}  # "released" or names
-
-    def __init__(self, params: dict | None = None):
-        super().__init__(params)
-        self.params["trainable_extra"] = trainable.check_option(self.name, self.params["trainable_extra"])
+    accepted_options = {"trainable_extra": trainable.option(default=[])}
 
     def setup(self, ctx: TrainContext) -> None:
         found = False
@@ -70,15 +63,10 @@ class L2SP(Strategy):
     `include_head = false` leaves the head free to fit the new dataset (the original L2-SP's choice).
     """
 
-    defaults = {"weight": 0.01, "include_head": True}
-    option_checks = {"weight": Option(float, minimum=0.0)}
-
-    def __init__(self, params: dict | None = None):
-        super().__init__(params)
-        _check_number(self, "weight", minimum=0.0)
-        if not isinstance(self.params["include_head"], bool):
-            raise ConfigError(f"strategy 'l2-sp': include_head must be true or false, "
-                              f"got {self.params['include_head']!r}.")
+    accepted_options = {
+        "weight": Option(float, default=0.01, minimum=0.0, check=float, help="weight of the penalty"),
+        "include_head": Option(bool, default=True, help="pull the classifier head towards its start too"),
+    }
 
     def setup(self, ctx: TrainContext) -> None:
         super().setup(ctx)
@@ -102,13 +90,10 @@ class LearningWithoutForgetting(Strategy):
     weight = T^2 for Hinton et al.'s gradient scaling.
     """
 
-    defaults = {"temperature": 2.0, "weight": 1.0}
-    option_checks = {"temperature": Option(float, minimum=1e-6), "weight": Option(float, minimum=0.0)}
-
-    def __init__(self, params: dict | None = None):
-        super().__init__(params)
-        _check_number(self, "temperature", minimum=0.0, strict=True)
-        _check_number(self, "weight", minimum=0.0)
+    accepted_options = {
+        "temperature": Option(float, default=2.0, greater_than=0.0, check=float, help="distillation temperature T"),
+        "weight": Option(float, default=1.0, minimum=0.0, check=float, help="weight of the distillation term"),
+    }
 
     def setup(self, ctx: TrainContext) -> None:
         super().setup(ctx)
@@ -130,6 +115,16 @@ def distillation_kl(student_logits, teacher_logits, temperature: float):
     return F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
 
 
+def _alphas(alphas) -> list[float]:
+    """A number or a list of them (type and range already checked), as a list of distinct floats."""
+    alphas = alphas if isinstance(alphas, list) else [alphas]
+    if not alphas:
+        raise ValueError("must list at least one weight, e.g. alphas = [0.25, 0.5]")
+    if len({_alpha_label(a) for a in alphas}) != len(alphas):
+        raise ValueError("must not repeat a value")
+    return [float(a) for a in alphas]
+
+
 class WiseFT(Strategy):
     """Fine-tune every parameter, then evaluate theta = (1 - alpha) * theta0 + alpha * theta_ft per alpha.
 
@@ -138,21 +133,9 @@ class WiseFT(Strategy):
     pretrained weights exactly and alpha=1 the fine-tuned ones. Model soups' Soup(PRE, FT) is alpha=0.5.
     """
 
-    defaults = {"alphas": [0.5]}
-    option_checks = {"alphas": Option((list, float), minimum=0.0, maximum=1.0)}
-
-    def __init__(self, params: dict | None = None):
-        super().__init__(params)
-        alphas = self.params["alphas"]
-        if isinstance(alphas, numbers.Real) and not isinstance(alphas, bool):
-            alphas = [alphas]
-        if (not isinstance(alphas, (list, tuple)) or not alphas
-                or not all(isinstance(a, numbers.Real) and not isinstance(a, bool) and 0 <= a <= 1 for a in alphas)):
-            raise ConfigError(f"strategy 'wise-ft': alphas must be a list of numbers in [0, 1], "
-                              f"e.g. alphas = [0.25, 0.5], got {self.params['alphas']!r}.")
-        if len({_alpha_label(a) for a in alphas}) != len(alphas):
-            raise ConfigError(f"strategy 'wise-ft': alphas {list(alphas)} repeat a value.")
-        self.params["alphas"] = [float(a) for a in alphas]
+    accepted_options = {"alphas": Option((list, float), items=float, default=[0.5], minimum=0.0, maximum=1.0,
+                                         check=_alphas,
+                                         help="interpolation weights of the fine-tuned model, one variant each")}
 
     def variant_labels(self) -> list[str]:
         return [_alpha_label(a) for a in self.params["alphas"]]
@@ -181,6 +164,7 @@ def _alpha_label(alpha: float) -> str:
     return f"alpha={float(alpha):g}"
 
 
+
 class Freeze(Strategy):
     """No training at all: the pretrained weights are the "fine-tuned" model, so RI is exactly 0 (a sanity row)."""
 
@@ -190,11 +174,3 @@ class Freeze(Strategy):
         return {"": {k: v.detach().cpu().clone() for k, v in ctx.pretrained_state.items()}}
 
 
-def _check_number(strategy: Strategy, key: str, minimum: float, strict: bool = False) -> None:
-    value = strategy.params[key]
-    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-          and (value > minimum if strict else value >= minimum))
-    if not ok:
-        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-        raise ConfigError(f"strategy '{strategy.name}': {key} must be a number {bound}, got {value!r}.")
-    strategy.params[key] = float(value)

@@ -27,9 +27,14 @@ PRETRAINED = "pre"
 
 
 class Soup(Strategy):
-    defaults = {"of": [PRETRAINED, "ft"], "weights": None}
-    # one list of ingredients, or a list of lists (one soup each); weights likewise, checked in __init__
-    option_checks = {"of": Option(list), "weights": Option(list)}
+    # One list of ingredients, or a list of lists (one soup each); weights likewise. How the two fit together is
+    # checked in __init__.
+    accepted_options = {
+        "of": Option(list, default=[PRETRAINED, "ft"], help="the weights to average: \"pre\" and labels of the "
+                     "suite's other strategies; a list of such lists makes one soup each"),
+        "weights": Option(list, default=None, help="one non-negative weight per name in `of` (normalised to sum "
+                          "1); unset: a uniform average"),
+    }
     trains = False
 
     def __init__(self, params: dict | None = None):

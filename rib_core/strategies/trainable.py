@@ -10,20 +10,34 @@ pooling). "released" names that set; a list names top-level modules or parameter
 from __future__ import annotations
 
 from rib_core.errors import ConfigError, RibError
+from rib_core.options import Option
 
 # Top-level timm VisionTransformer children/parameters outside patch_embed, blocks and head ("where present").
 RELEASED = ("cls_token", "reg_token", "pos_embed", "norm_pre", "norm", "fc_norm", "attn_pool")
+MUST = (f"must be \"released\" (the released code's set: {', '.join(RELEASED)}, where present) or a list of "
+        "top-level parameter names, e.g. [\"cls_token\", \"pos_embed\"]")
 
 
-def check_option(strategy_name: str, value) -> list[str] | str:
-    """Validate a `trainable_extra` value: "released", or a list of top-level parameter/module names."""
+def _checked(value) -> list[str] | str:
     if value == "released":
         return value
     if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
         return list(value)
-    raise ConfigError(f"strategy '{strategy_name}': trainable_extra must be \"released\" (the released code's "
-                      f"set: {', '.join(RELEASED)}, where present) or a list of top-level parameter names, "
-                      f"e.g. [\"cls_token\", \"pos_embed\"], got {value!r}.")
+    raise ValueError(MUST)
+
+
+def option(default) -> Option:
+    """The declaration of a strategy's `trainable_extra` option, with that strategy's default."""
+    return Option((str, list), items=str, default=default, check=_checked,
+                  help="other parameters trained too: \"released\" (the released code's set) or top-level names")
+
+
+def check_option(strategy_name: str, value) -> list[str] | str:
+    """Validate a `trainable_extra` value: "released", or a list of top-level parameter/module names."""
+    try:
+        return _checked(value)
+    except ValueError:
+        raise ConfigError(f"strategy '{strategy_name}': trainable_extra {MUST}, got {value!r}.") from None
 
 
 def mark_trainable(model, strategy_name: str, value) -> list[str]:

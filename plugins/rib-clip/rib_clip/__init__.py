@@ -36,8 +36,12 @@ class ClipFamily(TimmAliases):
         return load_zeroshot(name, architecture, tag, weights=weights, options=options)
 
     # What a suite entry may set (checked before any work); zero-shot models take templates, every model
-    # model_kwargs. Read as `<module>.load.options`.
-    load.options = {"templates": Option(str, choices=("openai", "simple")), "model_kwargs": Option(dict)}
+    # model_kwargs. Read as `<module>.load.accepted_options`.
+    load.accepted_options = {
+        "templates": Option(str, default="openai", choices=("openai", "simple"),
+                            help="zero-shot models: the prompt templates of the class-name head"),
+        "model_kwargs": Option(dict, default={}, help="timm / open_clip model keyword arguments"),
+    }
 
     def weights_status(self, name: str, *, weights: str | None = None, options: dict | None = None) -> str | None:
         """None when the weights load without a download, else what is missing and how to get it."""

@@ -29,14 +29,13 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from rib_core.api import (Backbone, ConfigError, Preprocess, RibError, cache_dir, file_digest, hub_file_digest,
+from rib_core.api import (Backbone, Preprocess, RibError, cache_dir, file_digest, hub_file_digest, option_values,
                           options_suffix)
 
 TEMPLATE_SETS = {
     "openai": open_clip.OPENAI_IMAGENET_TEMPLATES,  # the 80 prompts of the CLIP paper
     "simple": open_clip.SIMPLE_IMAGENET_TEMPLATES,  # the 7-prompt subset CLIP's authors found as good
 }
-OPTION_NAMES = ("templates", "model_kwargs")
 INTERPOLATIONS = ("bicubic", "bilinear", "nearest")
 
 
@@ -147,19 +146,11 @@ def preprocess_from_open_clip(clip, name: str) -> Preprocess:
 # -- internals --------------------------------------------------------------------------------------------
 
 def _check_options(name: str, options: dict | None) -> tuple[str, dict]:
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(OPTION_NAMES))
-    if unknown:
-        raise ConfigError(f"model '{name}' does not take the option(s) {', '.join(unknown)}; "
-                          f"it accepts: templates (\"openai\" or \"simple\"), model_kwargs.")
-    templates = options.get("templates", "openai")
-    if templates not in TEMPLATE_SETS:
-        raise ConfigError(f"model '{name}': templates must be one of {', '.join(map(repr, TEMPLATE_SETS))}, "
-                          f"got {templates!r}.")
-    model_kwargs = options.get("model_kwargs") or {}
-    if not isinstance(model_kwargs, dict):
-        raise ConfigError(f"option model_kwargs of '{name}' must be a table (dict), got {type(model_kwargs).__name__}.")
-    return templates, dict(model_kwargs)
+    """(templates, model_kwargs) of a zero-shot model entry, checked as the suite's options are."""
+    from rib_clip import ClipFamily
+
+    values = option_values(ClipFamily.load.accepted_options, options, where=f"model '{name}'")
+    return values["templates"], dict(values["model_kwargs"])
 
 
 def _download(name: str, architecture: str, tag: str, tag_cfg: dict) -> str:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import numbers
 import warnings
 
-from rib_core.api import ConfigError, Strategy, TrainContext
+from rib_core.api import Option, Strategy, TrainContext
 
 from rib_ewc.fisher import LABEL_MODES, cache_path, diagonal_fisher, load_cached, save_cached
 
@@ -24,19 +23,13 @@ class EWC(Strategy):
     cross-entropy. (The reference code's "EWC" had no Fisher at all: that is rib's l2-sp with weight 1.)
     """
 
-    defaults = {"lambda": 1.0, "fisher_samples": 1024, "labels": "sampled"}
-
-    def __init__(self, params: dict | None = None):
-        super().__init__(params)
-        p = self.params
-        if not isinstance(p["lambda"], numbers.Real) or isinstance(p["lambda"], bool) or p["lambda"] < 0:
-            raise ConfigError(f"strategy 'ewc': lambda must be a number >= 0, got {p['lambda']!r}.")
-        samples = p["fisher_samples"]
-        if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
-            raise ConfigError(f"strategy 'ewc': fisher_samples must be a positive integer, got {samples!r}.")
-        if p["labels"] not in LABEL_MODES:
-            raise ConfigError(f"strategy 'ewc': labels must be 'sampled' or 'empirical', got {p['labels']!r}.")
-        p["lambda"] = float(p["lambda"])
+    accepted_options = {
+        "lambda": Option(float, default=1.0, minimum=0.0, check=float, help="weight of the EWC penalty"),
+        "fisher_samples": Option(int, default=1024, minimum=1, help="anchor images the Fisher information is "
+                                 "estimated from"),
+        "labels": Option(str, default="sampled", choices=LABEL_MODES, help="\"sampled\" from the model (the true "
+                         "Fisher) or \"empirical\" (the images' labels)"),
+    }
 
     def setup(self, ctx: TrainContext) -> None:
         super().setup(ctx)  # every parameter trains

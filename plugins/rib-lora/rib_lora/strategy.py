@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import numbers
-
-from rib_core.api import ConfigError, Option, RibError, Strategy, TrainContext, trainable_extra
+from rib_core.api import Option, RibError, Strategy, TrainContext, trainable_extra
 
 from rib_lora.adapter import BLOCKS, add_adapters, find_fused_qkv, merged_state_dict
+
+
+def _targets(targets: str) -> str:
+    """Attention projections from "q", "k", "v", each once, in their canonical order."""
+    if not targets or set(targets) - set(BLOCKS) or len(set(targets)) != len(targets):
+        raise ValueError("must name attention projections from 'q', 'k', 'v' (e.g. 'qv' or 'qkv')")
+    return "".join(b for b in BLOCKS if b in targets)
 
 
 class LoRA(Strategy):
@@ -21,27 +26,14 @@ class LoRA(Strategy):
     plain weights so evaluation runs at full speed.
     """
 
-    defaults = {"rank": 8, "alpha": 1.0, "targets": "qv", "train_head": False, "trainable_extra": "released"}
-    option_checks = {"rank": Option(int, minimum=1), "alpha": Option(float, minimum=0.0),
-                     "trainable_extra": Option((str, list), items=str)}
-
-    def __init__(self, params: dict | None = None):
-        super().__init__(params)
-        p = self.params
-        if not isinstance(p["rank"], int) or isinstance(p["rank"], bool) or p["rank"] < 1:
-            raise ConfigError(f"strategy 'lora': rank must be a positive integer, got {p['rank']!r}.")
-        if not isinstance(p["alpha"], numbers.Real) or isinstance(p["alpha"], bool) or p["alpha"] <= 0:
-            raise ConfigError(f"strategy 'lora': alpha must be a number > 0, got {p['alpha']!r}.")
-        targets = p["targets"]
-        if (not isinstance(targets, str) or not targets or set(targets) - set(BLOCKS)
-                or len(set(targets)) != len(targets)):
-            raise ConfigError(f"strategy 'lora': targets must name attention projections from 'q', 'k', 'v' "
-                              f"(e.g. 'qv' or 'qkv'), got {targets!r}.")
-        if not isinstance(p["train_head"], bool):
-            raise ConfigError(f"strategy 'lora': train_head must be true or false, got {p['train_head']!r}.")
-        p["trainable_extra"] = trainable_extra.check_option(self.name, p["trainable_extra"])
-        p["targets"] = "".join(b for b in BLOCKS if b in targets)  # canonical order
-        p["alpha"] = float(p["alpha"])
+    accepted_options = {
+        "rank": Option(int, default=8, minimum=1, help="rank of each adapter"),
+        "alpha": Option(float, default=1.0, greater_than=0.0, check=float, help="the update is scaled by alpha / rank"),
+        "targets": Option(str, default="qv", check=_targets,
+                          help="which row blocks of the fused q/k/v projection get an adapter"),
+        "train_head": Option(bool, default=False, help="train the classifier head too"),
+        "trainable_extra": trainable_extra.option(default="released"),
+    }
 
     def setup(self, ctx: TrainContext) -> None:
         model, backbone = ctx.model, ctx.backbone
@@ -64,3 +56,4 @@ class LoRA(Strategy):
         state = merged_state_dict(ctx.model, ctx.state["lora_targets"])
         order = [k for k in ctx.pretrained_state if k in state]  # the original key order, for tidy files
         return {"": {k: state[k] for k in order + [k for k in state if k not in ctx.pretrained_state]}}
+

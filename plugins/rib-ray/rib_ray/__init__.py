@@ -2,7 +2,7 @@
 
 from rib_core.api import hookimpl
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 @hookimpl

@@ -48,19 +48,12 @@ class PadPrompt(nn.Module):
 
 
 class VisualPrompt(Strategy):
-    defaults = {"width": 30, "train_head": False, "init": "randn"}
-    option_checks = {"width": Option(int, minimum=1), "init": Option(str, choices=("randn", "zeros"))}
-
-    def __init__(self, params: dict | None = None):
-        super().__init__(params)
-        p = self.params
-        if not isinstance(p["width"], int) or isinstance(p["width"], bool) or p["width"] < 1:
-            raise ConfigError(f"strategy 'visual-prompt': width must be a positive integer (pixels), got {p['width']!r}.")
-        if not isinstance(p["train_head"], bool):
-            raise ConfigError(f"strategy 'visual-prompt': train_head must be true or false, got {p['train_head']!r}.")
-        if p["init"] not in ("randn", "zeros"):
-            raise ConfigError(f"strategy 'visual-prompt': init must be \"randn\" (the released code) or \"zeros\", "
-                              f"got {p['init']!r}.")
+    accepted_options = {
+        "width": Option(int, default=30, minimum=1, help="pixels of the prompt frame on each side"),
+        "train_head": Option(bool, default=False, help="train the classifier head too"),
+        "init": Option(str, default="randn", choices=("randn", "zeros"),
+                       help="the prompt's start: \"randn\" (the released code) or \"zeros\""),
+    }
 
     def setup(self, ctx: TrainContext) -> None:
         model, backbone = ctx.model, ctx.backbone
