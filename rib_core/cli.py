@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
 import sys
@@ -12,10 +11,9 @@ from pathlib import Path
 
 from rib_core import __version__
 from rib_core.data.get_cli import add_get_parsers
+from rib_core.disk import disk_full
 from rib_core.errors import RibError, UsageError
 from rib_core.plugins import KINDS
-
-DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -160,16 +158,16 @@ def _main(argv: list[str] | None = None) -> int:
         return 143 if terminated else 130
     except BrokenPipeError:
         return 0
-    except OSError as exc:
-        # A full or read-only disk can strike at any write; every store write is atomic, so say so and stop.
-        if exc.errno not in DISK_FULL_ERRNOS:
+    except Exception as exc:
+        # A full or read-only disk can strike at any write (rib's writes raise DiskFull, a RibError, above);
+        # every store write is atomic, so say so and stop.
+        full = disk_full(exc)
+        if full is None:
             raise
         if debug:
             traceback.print_exc()
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"rib: error: {exc.strerror}{where}\nFree some space (or use another --out / RIB_CACHE_DIR) and run the "
-              "same command again: finished cells are kept and every stored file is complete.", file=sys.stderr)
-        return 1
+        print(f"rib: error: {full}", file=sys.stderr)
+        return full.exit_code
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rib_core.data.base import CheckResult
+from rib_core.disk import atomic_write_json
 from rib_core.errors import DataError, RibError
 from rib_core.hashing import sha256_file
-from rib_core.paths import umask_file_mode
 
 MANIFEST_FORMAT = "rib-data-manifest/1"
 EXAMPLES = 5  # how many names a problem line quotes
@@ -170,17 +169,7 @@ def write_manifest(adapter, path, workers: int = 0, progress=None) -> int:
     rows = _describe(root, sorted(_manifest_paths(adapter)), workers, progress)
     document = {"format": MANIFEST_FORMAT, "dataset": adapter.label, "adapter": adapter.identity(),
                 "files": [list(row) for row in rows]}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.fchmod(fd, umask_file_mode())
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(document, f, indent=0)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(path, document, indent=0, sort_keys=False)
     return len(rows)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +20,8 @@ from safetensors.torch import save_file
 
 from rib_core.data.cache_check import shard_checksums
 from rib_core.data.decode import DECODE_CHUNK, decode_batches, in_chunks, unreadable_error
+from rib_core.disk import atomic_write
 from rib_core.errors import DataError
-from rib_core.paths import umask_file_mode
 
 CACHE_FORMAT = "rib-image-cache/1"
 SHARD_BYTES = 256 << 20  # ~256 MB per shard: few files, and a shard buffer fits easily in memory
@@ -74,20 +73,6 @@ def _complete_shard(path: Path, key: str, start: int, count: int) -> dict[int, s
         return None
 
 
-def _write_atomically(folder: Path, name: str, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.fchmod(fd, umask_file_mode())
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())  # the rename must never publish a file whose bytes are not on disk
-        os.replace(tmp, folder / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_cache(adapter, samples, preprocess, folder: Path, key: str, shard_images: int, workers: int, progress,
            strict: bool) -> tuple[dict, int]:
     folder.mkdir(parents=True, exist_ok=True)
@@ -131,8 +116,8 @@ def build_cache(adapter, samples, preprocess, folder: Path, key: str, shard_imag
             if progress is not None:
                 progress(done + decoded, n)
         metadata = {"key": key, "start": str(start), "count": str(count), "unreadable": json.dumps(shard_errors)}
-        _write_atomically(folder, _shard_name(index),
-                          lambda tmp: save_file({"images": images, "readable": readable}, tmp, metadata=metadata))
+        atomic_write(folder / _shard_name(index),
+                     lambda tmp: save_file({"images": images, "readable": readable}, tmp, metadata=metadata))
         errors.update(shard_errors)
 
     manifest = {
@@ -143,7 +128,7 @@ def build_cache(adapter, samples, preprocess, folder: Path, key: str, shard_imag
         "bytes": n * 3 * size * size,
         "checksums": shard_checksums(folder, [_shard_name(i) for i in range(n_shards)]),
     }
-    _write_atomically(folder, "manifest.json",
-                      lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1), encoding="utf-8"))
+    atomic_write(folder / "manifest.json",
+                 lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1), encoding="utf-8"))
     return manifest, decoded
 

@@ -17,6 +17,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from rib_core.disk import writing
 from rib_core.errors import DataError
 
 COPY_CHUNK = 1 << 20
@@ -39,9 +40,10 @@ def mapped_path(member: str, strip: str) -> str | None:
 
 
 def _write(stream, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as out:
-        shutil.copyfileobj(stream, out, COPY_CHUNK)
+    with writing(target):  # a full disk: DiskFull naming the file (the staging folder is never taken as done)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            shutil.copyfileobj(stream, out, COPY_CHUNK)
 
 
 def unpack_tar(path: Path, strip: str, staging: Path, compressed: bool) -> int:

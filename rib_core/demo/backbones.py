@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -23,6 +21,7 @@ from timm.models.vision_transformer import VisionTransformer
 
 from rib_core.demo import BACKBONES, LABEL_SPACE, MODEL_VERSION, demo_part, models_dir, terminal_progress
 from rib_core.demo import pretrain
+from rib_core.disk import atomic_write
 from rib_core.errors import RibError, UnknownNameError
 from rib_core.models.base import Backbone, file_digest, load_state_dict_file
 from rib_core.preprocess import Preprocess
@@ -105,14 +104,8 @@ def ensure_pretrained(variant: str, cache: Path | None = None, progress=None) ->
             pretrain.train(model, pretrain.RECIPES[variant], progress=progress or default_progress)
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         # Written beside its final name, then renamed: a killed run never leaves half a file that looks cached.
-        fd, tmp = tempfile.mkstemp(prefix=f".{variant}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file(state, tmp, metadata={"rib_demo_model": variant, "version": MODEL_VERSION})
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"rib_demo_model": variant,
+                                                                        "version": MODEL_VERSION}))
     return path
 
 

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from rib_core.disk import writing
 from rib_core.errors import RibError
 
 RUN_LOCK = "rib.lock"
@@ -131,7 +132,7 @@ def write_holder(path: Path, exclusive: bool = False) -> None:
     me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
     flags = os.O_CREAT | os.O_WRONLY | (os.O_EXCL if exclusive else os.O_TRUNC)
     fd = os.open(path, flags, 0o644)
-    with os.fdopen(fd, "w") as f:
+    with writing(path), os.fdopen(fd, "w") as f:
         json.dump(me, f)
 
 

@@ -14,35 +14,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
+from rib_core import disk
 from rib_core.errors import RibError, UsageError
 from rib_core.hashing import sha256_file
-from rib_core.paths import umask_file_mode
 
 RECORD = "record.json"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, umask_file_mode())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError) and exc.filename is None:  # a failed write() names no file: name the target
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
-        raise
+    """Every file of the store is written here (rib_core.disk: temporary file, fsync, rename; a full disk raises
+    DiskFull naming the file)."""
+    disk.atomic_write_bytes(path, data)
 
 
 def atomic_write_json(path: Path, obj) -> None:
