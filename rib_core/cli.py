@@ -9,7 +9,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from rib_core import __version__
+from rib_core import __version__, signals
 from rib_core.data.get_cli import add_get_parsers
 from rib_core.disk import disk_full
 from rib_core.errors import RibError, UsageError
@@ -108,26 +108,9 @@ def add_launcher_arguments(bench) -> None:
             print(f"rib: warning: launcher '{reg.name}' options unavailable: {exc}", file=sys.stderr)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (what SLURM and `kill` send): unwound exactly like Ctrl-C, so locks are released and cells kept."""
-
-
-def _raise_terminated(signum, frame):
-    raise Terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
-    import signal
-    import threading
-
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
+    with signals.sigterm_raises_terminated():  # SIGTERM unwinds like Ctrl-C and is never lost (rib_core/signals.py)
         return _main(argv)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -143,7 +126,9 @@ def _main(argv: list[str] | None = None) -> int:
             raise UsageError("'rib datasets' needs an action: check, get or sources")
         from rib_core import commands
 
-        return getattr(commands, args.command)(args) or 0
+        code = getattr(commands, args.command)(args) or 0
+        signals.raise_if_lost()  # a SIGTERM swallowed where Python ignores exceptions still ends the run as one
+        return code
     except RibError as exc:
         if debug:
             traceback.print_exc()
@@ -152,7 +137,7 @@ def _main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         if debug:
             traceback.print_exc()
-        terminated = isinstance(exc, Terminated)
+        terminated = isinstance(exc, signals.Terminated)
         what = "terminated (SIGTERM)" if terminated else "interrupted"
         print(f"rib: {what}; finished cells are kept. Run the same command again to resume.", file=sys.stderr)
         return 143 if terminated else 130
