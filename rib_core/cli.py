@@ -116,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    command = None
     try:
         parser = build_parser()  # discovers plugins (launchers add options): a strict-mode failure exits cleanly
         args = parser.parse_args(argv)
+        command = args.command
         if args.command is None:
             parser.print_help()
             return 0
@@ -139,7 +141,10 @@ def _main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         terminated = isinstance(exc, signals.Terminated)
         what = "terminated (SIGTERM)" if terminated else "interrupted"
-        print(f"rib: {what}; finished cells are kept. Run the same command again to resume.", file=sys.stderr)
+        # What is kept: the code that was interrupted may say (a download: its bytes), else a run's cells.
+        kept = getattr(exc, "kept", None) or ("finished cells are kept" if command in (None, "bench") else None)
+        ending = f"; {kept}. Run the same command again to resume." if kept else "."
+        print(f"rib: {what}{ending}", file=sys.stderr)
         return 143 if terminated else 130
     except BrokenPipeError:
         return 0

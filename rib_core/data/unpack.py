@@ -137,10 +137,14 @@ def unpack(path: Path, fmt: str, strip: str, staging: Path, password: str | None
            password_help: str = "") -> int:
     """Unpack `path` (tar, tar.gz or zip) into `staging`; returns how many files were written."""
     staging.mkdir(parents=True, exist_ok=True)
-    if fmt == "zip":
-        count = unpack_zip(path, strip, staging, password, password_help)
-    else:
-        count = unpack_tar(path, strip, staging, compressed=fmt == "tar.gz")
+    try:
+        if fmt == "zip":
+            count = unpack_zip(path, strip, staging, password, password_help)
+        else:
+            count = unpack_tar(path, strip, staging, compressed=fmt == "tar.gz")
+    except KeyboardInterrupt as exc:  # what rib says on Ctrl-C / SIGTERM (rib_core/cli.py)
+        exc.kept = f"the verified archives are kept ({path.parent}); unpacking starts again"
+        raise
     if count == 0:
         where = f" under '{strip}/'" if strip else ""
         raise DataError(f"{path.name} holds no file{where}: it is not the published archive. Delete it and run "
