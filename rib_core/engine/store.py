@@ -7,6 +7,7 @@ Layout (under --out, default ./rib-results):
     cells/<key>/work/                    a fine-tune in progress: epoch checkpoints
     cells/<key>/failed.json              the last failure of a cell (retried on the next run)
     runs/<suite>.json                    the plan of the latest run of a suite: which keys make up its report
+                                         (checksummed like a record: an edited or damaged one is refused)
 """
 
 from __future__ import annotations
@@ -50,13 +51,53 @@ def record_checksum(record: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _check_name_lengths(path: Path) -> None:
+    """A name longer than the file system allows (255 bytes on most) fails every write below it: say so."""
+    existing = next((p for p in (path.absolute(), *path.absolute().parents) if _exists(p)), Path("/"))
+    try:
+        limit = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > limit:
+            raise UsageError(f"--out '{path}' holds a name of {size} bytes ('{part[:40]}...'); the file system "
+                             f"allows at most {limit}. Choose a shorter --out.")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long to even look up
+        return False
+
+
+class DamagedRun(RibError):
+    """A run manifest (runs/<suite>.json) that is not what rib wrote."""
+
+    exit_code = 2
+
+
 class Store:
     def __init__(self, root: Path):
         self.root = Path(root)
 
     def check_writable(self) -> None:
+        """Refuse, before any work, a results directory rib could not write into: a file, a name the file system
+        cannot hold, no permission, or a `runs` / `cells/<key>` entry that is a file where rib needs a folder."""
+        _check_name_lengths(self.root)
         if self.root.exists() and not self.root.is_dir():
             raise UsageError(f"--out '{self.root}' is a file, not a directory. Choose a directory with --out.")
+        for entry, holds in ((self.root / "runs", "the plan of each run"), (self.root / "cells", "every result")):
+            if entry.exists() and not entry.is_dir():
+                raise UsageError(f"'{entry}' is a file, not a folder: rib keeps {holds} there. Move that file away "
+                                 "(it is not rib's), or choose another --out.")
+        cells = self.root / "cells"
+        strays = sorted(e.name for e in os.scandir(cells) if not e.is_dir()) if cells.is_dir() else []
+        if strays:
+            raise UsageError(f"'{cells / strays[0]}' is a file, not a folder: rib keeps each cell's results in a "
+                             f"folder named by its key{f' ({len(strays)} such files)' if len(strays) > 1 else ''}. "
+                             f"Move {'them' if len(strays) > 1 else 'it'} away (not rib's), or choose another --out.")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / f".write-test-{os.getpid()}"
@@ -105,13 +146,25 @@ class Store:
             return None
 
     def write_run(self, suite_name: str, manifest: dict) -> None:
+        manifest = dict(manifest)
+        manifest["checksum"] = record_checksum(manifest)
         atomic_write_json(self.root / "runs" / f"{suite_name}.json", manifest)
 
     def runs(self) -> list[dict]:
+        """Every suite's run manifest. One that fails its checksum is refused (DamagedRun), never used: it says
+        which cells make up a report and how they pair, so an edit (two labels swapped) would change the numbers
+        shown without any cell changing. Manifests rib wrote before they carried a checksum are read as they are."""
         out = []
         for path in sorted((self.root / "runs").glob("*.json")):
             try:
-                out.append(json.loads(path.read_text()))
+                manifest = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
+            if isinstance(manifest, dict) and "checksum" in manifest \
+                    and manifest["checksum"] != record_checksum(manifest):
+                raise DamagedRun(
+                    f"{path} does not match its checksum: it was edited or damaged, so it cannot be trusted to say "
+                    f"which results make up the report of suite '{path.stem}'. Run the same 'rib bench' command "
+                    "again to write it afresh (finished cells are reused), or delete it.")
+            out.append(manifest)
         return out
