@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rib_core.data.base import CheckResult
+from rib_core.data.names import shown
 from rib_core.disk import atomic_write_json
 from rib_core.errors import DataError, RibError
 from rib_core.hashing import sha256_file
@@ -27,8 +28,8 @@ EXAMPLES = 5  # how many names a problem line quotes
 
 
 def _examples(items: list[str]) -> str:
-    shown = ", ".join(items[:EXAMPLES])
-    return shown + (f", ... ({len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else "")
+    listed = ", ".join(shown(item) for item in items[:EXAMPLES])  # file names that are not UTF-8 print as \xe9
+    return listed + (f", ... ({len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else "")
 
 
 def _threads(workers: int) -> int:

@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 
 from rib_core.data.cache_check import shard_checksums
 from rib_core.data.decode import DECODE_CHUNK, decode_batches, in_chunks, unreadable_error
+from rib_core.data.names import name_bytes, shown
 from rib_core.disk import atomic_write
 from rib_core.errors import DataError
 
@@ -37,9 +38,9 @@ def cache_key(adapter, samples, preprocess) -> str:
         try:
             st = stat(sample.path) if stat is not None else os.stat(root / sample.path)
         except OSError as exc:
-            raise DataError(f"dataset '{adapter.label}': cannot read {root / sample.path} ({exc}). "
+            raise DataError(f"dataset '{adapter.label}': cannot read {shown(root / sample.path)} ({exc}). "
                             f"Run `rib datasets check {adapter.label}`.") from exc
-        h.update(f"{sample.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(name_bytes(f"{sample.path}\0{st.st_size}\0{st.st_mtime_ns}\n"))
     return h.hexdigest()[:32]
 
 

@@ -49,11 +49,14 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     With `check_weights` (dry runs), ask each backbone plugin whether its weights are available offline.
     """
     from rib_core.data.locate import check_data_root, open_adapter
+    from rib_core.data.names import name_bytes  # names that are not UTF-8 (rib_core/data/names.py)
     from rib_core.data.source_split import shared_sources, split_by_source
     from rib_core.data.splits import cap_samples, split_indices
+    from rib_core.engine.preflight import check_cache_dir, weights_file_problem
     from rib_core.models.base import file_digest
 
     settings = suite.training
+    check_cache_dir()  # a file there would fail every cell (rib_core/engine/preflight.py)
     check_data_root(suite.data_root, suite.datasets + ([suite.reference] if suite.reference else []),
                     registry)
     problems: list[str] = []
@@ -128,7 +131,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
             ft = held = np.zeros(0, dtype=np.int64)
         fingerprint = digest({
             "adapter": adapter.identity(), "label": spec.label,
-            "samples": hashlib.sha256("\n".join(f"{s.path}\t{s.label}\t{s.group}" for s in samples).encode()).hexdigest(),
+            "samples": hashlib.sha256(name_bytes("\n".join(f"{s.path}\t{s.label}\t{s.group}" for s in samples))).hexdigest(),
             "class_map": adapter.class_map().digest() if samples else None,
         })
         prepared_ds = PreparedDataset(spec, adapter, samples, np.asarray(ft), np.asarray(held), fingerprint,
@@ -164,6 +167,8 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
                 weights_digest = file_digest(spec.weights)
             except OSError:
                 problems.append(f"model '{spec.label}': weights file '{spec.weights}' does not exist.")
+            else:
+                problems += filter(None, [weights_file_problem(spec.label, spec.weights)])  # preflight.py
         elif check_weights or hub_offline():
             missing = weights_problem(registry, spec)
             if missing:
