@@ -73,6 +73,7 @@ class Suite:
     data_root: str | None = None
     cache: bool | str = "auto"  # per dataset unless it says otherwise; "auto": see rib_core.data.base.use_cache
     allow_partial: bool = False
+    allow_overlap: bool = False  # datasets holding the same image files: refused unless the suite says so
     strict_images: bool = False
     eval_batch_size: int = 256
     metrics: list[str] | None = None  # None: every registered metric
@@ -193,8 +194,8 @@ def parse_suite(name: str, raw: dict, source: str) -> Suite:
         if option.kind is float and isinstance(value, int):
             raw[key] = float(value)
     values = {key: raw[key] for key in ("description", "seed", "seeds", "split", "eval_images", "eval_precision",
-                                        "data_root", "cache", "allow_partial", "strict_images", "eval_batch_size",
-                                        "metrics", "cpu_threads") if key in raw}
+                                        "data_root", "cache", "allow_partial", "allow_overlap", "strict_images",
+                                        "eval_batch_size", "metrics", "cpu_threads") if key in raw}
     values["training"] = TrainSettings.from_dict(raw.get("training", {}), where=f"{where}.training")
     values["models"] = []
     for i, entry in enumerate(raw.get("models", [])):

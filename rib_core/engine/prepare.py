@@ -52,6 +52,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     from rib_core.data.names import name_bytes  # names that are not UTF-8 (rib_core/data/names.py)
     from rib_core.data.source_split import shared_sources, split_by_source
     from rib_core.data.splits import cap_samples, split_indices
+    from rib_core.engine.overlap import check_overlap
     from rib_core.engine.preflight import check_cache_dir, weights_file_problem
     from rib_core.models.base import file_digest
 
@@ -157,6 +158,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
         else:
             reference.eval_subset, reference.anchor_subset = "all", "all"
 
+    check_overlap(datasets + [reference], suite.allow_overlap, problems, warnings)  # rib_core/engine/overlap.py
     models = []
     label_spaces = {ds.adapter.class_map().label_space for ds in datasets + [reference]
                     if ds is not None and ds.adapter is not None and ds.samples}
