@@ -55,6 +55,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     from rib_core.engine.overlap import check_overlap
     from rib_core.engine.preflight import check_cache_dir, weights_file_problem
     from rib_core.models.base import file_digest
+    from rib_core.models.digests import fetching
 
     settings = suite.training
     check_cache_dir()  # a file there would fail every cell (rib_core/engine/preflight.py)
@@ -183,7 +184,8 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
                             f"{', '.join(users)} are labelled in '{other}': pair each model with datasets of its "
                             f"label space (a plugin declares its model's with register(..., label_space=...)).")
         fingerprint = {"name": spec.name, "weights": weights_digest, "options": spec.options}
-        identity = weights_identity(registry, spec)
+        with fetching(allowed=not check_weights):  # a dry run neither pretrains nor downloads (models/digests.py)
+            identity = weights_identity(registry, spec)
         if identity is not None:  # only then: keys of models without the hook stay what they were
             fingerprint["identity"] = identity
         models.append(PreparedModel(spec, digest(fingerprint)))
