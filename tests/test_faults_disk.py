@@ -33,8 +33,9 @@ FREE_SPACE = "Free some space (or use another --out / RIB_CACHE_DIR) and run the
 
 
 @pytest.fixture
-def full_disk(tmp_path):
-    """A folder on a tmpfs of its own, filled to the last byte: every write of a byte there fails with ENOSPC."""
+def full_disk(tmp_path, request):
+    """A folder on a tmpfs of its own, filled to the last byte: every write of a byte there fails with ENOSPC.
+    With `@pytest.mark.parametrize("full_disk", [N], indirect=True)`: N pages (4 kB) left free."""
     mount = tmp_path / "full-disk"
     mount.mkdir()
     if sys.platform != "linux":
@@ -52,6 +53,9 @@ def full_disk(tmp_path):
             assert exc.errno == errno.ENOSPC
         finally:
             os.close(fd)
+        free_pages = getattr(request, "param", 0)
+        if free_pages:
+            os.truncate(mount / "filler", (mount / "filler").stat().st_size - 4096 * free_pages)
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
@@ -88,6 +92,7 @@ def temporary_files(*folders: Path) -> list[Path]:
     return [p for folder in folders for p in folder.rglob("*") if ".tmp" in p.name]
 
 
+@pytest.mark.parametrize("full_disk", [1], indirect=True)  # room for rib's check that the cache is writable
 def test_a_full_disk_while_writing_an_image_cache_shard_stops_the_run(toy_world, full_disk, run_rib, monkeypatch):
     monkeypatch.setenv("RIB_CACHE_DIR", str(full_disk / "cache"))
     out = toy_world / "out"
@@ -194,6 +199,14 @@ def _writers(folder: Path):
     yield "lock file", lambda: write_holder(folder / "rib.lock", exclusive=True)
     yield "unpacked file", lambda: _write(__import__("io").BytesIO(b"\0" * 8192), folder / "unpacked" / "x.bin")
     yield "json", lambda: atomic_write_json(folder / "x.json", {"x": "y" * 8192})
+
+
+def test_a_cache_folder_on_a_full_disk_is_refused_before_any_work(toy_world, full_disk, run_rib, monkeypatch):
+    monkeypatch.setenv("RIB_CACHE_DIR", str(full_disk / "cache"))
+    result = bench(run_rib, toy_world, toy_world / "out")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert f"rib: error: No space left on device: {full_disk / 'cache'}/.write-test-" in result.stderr
+    assert FREE_SPACE in result.stderr and not (toy_world / "out").exists()
 
 
 def test_every_writer_reports_a_full_disk_as_one_naming_its_file(toy_world, full_disk):

@@ -5,9 +5,11 @@ Store.check_writable.)"""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
+from rib_core.disk import disk_full
 from rib_core.errors import UsageError
 from rib_core.paths import CACHE_DIR_ENV, cache_dir
 
@@ -25,12 +27,15 @@ def check_cache_dir() -> Path:
     if blocking is not None:
         what = "is a file" if blocking == folder else f"lies under the file '{blocking}'"
         raise UsageError(f"{where} {what}, not a folder: rib keeps decoded images, demo data and models there. {fix}")
+    probe = folder / f".write-test-{os.getpid()}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as exc:
+        full = disk_full(exc, probe)
+        if full is not None and full.errno != errno.EROFS:
+            raise full from None  # "Free some space ...": the folder is right, the disk is full
         raise UsageError(f"{where} cannot be written ({exc.strerror}). {fix}") from None
     return folder
 
