@@ -205,7 +205,7 @@ def test_a_cache_folder_on_a_full_disk_is_refused_before_any_work(toy_world, ful
     monkeypatch.setenv("RIB_CACHE_DIR", str(full_disk / "cache"))
     result = bench(run_rib, toy_world, toy_world / "out")
     assert result.exit_code == 1 and "Traceback" not in result.stderr
-    assert f"rib: error: No space left on device: {full_disk / 'cache'}/.write-test-" in result.stderr
+    assert f"rib: error: No space left on device: {full_disk}/.rib-write-test-" in result.stderr
     assert FREE_SPACE in result.stderr and not (toy_world / "out").exists()
 
 

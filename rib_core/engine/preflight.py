@@ -17,8 +17,9 @@ PICKLE_OR_ZIP = (b"\x80", b"PK\x03\x04")  # a torch file: a zip archive (torch >
 
 
 def check_cache_dir() -> Path:
-    """rib's cache folder (decoded images, demo data and models, strategy caches), made if missing; UsageError
-    when it is a file, lies under a file, or cannot be written."""
+    """rib's cache folder (decoded images, demo data and models, strategy caches); UsageError when it is a file,
+    lies under a file, or cannot be written (DiskFull when its disk is full). A missing folder is not made here,
+    only its nearest existing parent checked."""
     folder = cache_dir()
     where = f"{CACHE_DIR_ENV} '{folder}'" if os.environ.get(CACHE_DIR_ENV) else f"rib's cache folder '{folder}'"
     fix = (f"Point {CACHE_DIR_ENV} at a folder rib may write (or unset it for ~/.cache/rib)."
@@ -27,9 +28,9 @@ def check_cache_dir() -> Path:
     if blocking is not None:
         what = "is a file" if blocking == folder else f"lies under the file '{blocking}'"
         raise UsageError(f"{where} {what}, not a folder: rib keeps decoded images, demo data and models there. {fix}")
-    probe = folder / f".write-test-{os.getpid()}"
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    probe = existing / f".rib-write-test-{os.getpid()}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as exc:
