@@ -175,8 +175,6 @@ def test_a_plugins_own_write_to_a_full_disk_stops_the_run_too(toy_world, full_di
 
 def _writers(folder: Path):
     """One call per kind of file rib writes, each into `folder`."""
-    from safetensors.torch import save_file  # noqa: F401 (what the tensor writers use)
-
     from rib_core.data.check import write_manifest
     from rib_core.data.images import open_images
     from rib_core.data.unpack import _write

@@ -18,7 +18,6 @@ from rib_core.env import env_number
 from rib_core.errors import UsageError
 
 
-
 def parse_shard(text: str) -> tuple[int, int]:
     found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
     if not found or not 1 <= int(found.group(1)) <= int(found.group(2)):
