@@ -37,7 +37,8 @@ SUITE_KEYS = {
                     "say otherwise; \"auto\": when its images are larger than the model's input"),
     "allow_partial": Option(bool, help="run on datasets that fail their completeness check"),
     "allow_overlap": Option(bool, help="run although two datasets (or a dataset and the reference) hold the same "
-                            "image files (RI would measure memorised images); by default that is refused before any work"),
+                            "image files (RI would measure memorised images); by default that is refused before "
+                            "any work"),
     "strict_images": Option(bool, help="stop at the first unreadable image instead of skipping and counting it"),
     "eval_batch_size": Option(int, minimum=1, help="images per evaluation batch (halved on out-of-memory)"),
     "metrics": Option(list, items=str, help="metrics to report; unset: every registered metric. top1, ri and mri are "

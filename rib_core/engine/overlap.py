@@ -67,7 +67,8 @@ def _same_files(a, root_a: Path, b, root_b: Path) -> str | None:
         return None
     where = f"the folder {root_a}" if root_a == root_b else f"{root_a} and {root_b}"
     examples = ", ".join(files_b[p] for p in shared[:SHOWN])
-    return f"{len(shared)} of the {len(files_b)} files of '{b.label}' are files of '{a.label}': {where}; e.g. {examples}"
+    return (f"{len(shared)} of the {len(files_b)} files of '{b.label}' are files of '{a.label}': {where}; "
+            f"e.g. {examples}")
 
 
 def _has_links(ds, root: Path) -> bool:

@@ -133,7 +133,8 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
             ft = held = np.zeros(0, dtype=np.int64)
         fingerprint = digest({
             "adapter": adapter.identity(), "label": spec.label,
-            "samples": hashlib.sha256(name_bytes("\n".join(f"{s.path}\t{s.label}\t{s.group}" for s in samples))).hexdigest(),
+            "samples": hashlib.sha256(name_bytes("\n".join(f"{s.path}\t{s.label}\t{s.group}"
+                                                            for s in samples))).hexdigest(),
             "class_map": adapter.class_map().digest() if samples else None,
         })
         prepared_ds = PreparedDataset(spec, adapter, samples, np.asarray(ft), np.asarray(held), fingerprint,

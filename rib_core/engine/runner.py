@@ -113,8 +113,10 @@ class Runner:
             raise
         except Exception as exc:
             full = disk_full(exc)  # from any writer, rib's or a plugin's, whichever library raised it
+            if full is exc:
+                raise  # every further cell would fail at its write too: stop, keep what is stored
             if full is not None:
-                raise full from exc  # every further cell would fail at its write too: stop, keep what is stored
+                raise full from exc
             error = (self._describe_error(exc), traceback.format_exc())
         errors = [e for e in distributed.gather(error) if e is not None]  # every rank learns of any failure
         if errors:

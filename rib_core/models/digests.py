@@ -38,7 +38,8 @@ def digest_of(path: str | os.PathLike) -> str:
     from rib_core.paths import cache_dir
 
     resolved = str(path.resolve())
-    memo = cache_dir() / "file-digests" / f"{hashlib.sha256(resolved.encode('utf-8', 'surrogateescape')).hexdigest()[:32]}.json"
+    name = hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    memo = cache_dir() / "file-digests" / f"{name}.json"
     seen = {"path": resolved, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     try:
         kept = json.loads(memo.read_text())
