@@ -24,9 +24,10 @@ def register_models(register):
              "any timm model with an ImageNet-1k head, e.g. timm:vit_base_patch16_224.augreg_in1k",
              weights_status="rib_core.models.timm_loader:weights_status",
              architecture="rib_core.models.timm_loader:architecture",
-             check_name="rib_core.models.timm_loader:check_name")
+             check_name="rib_core.models.timm_loader:check_name", identity="rib_core.models.timm_loader:identity")
     register("demo/*", "rib_core.demo.backbones:load", "the offline demo's tiny ViTs, pretrained on the spot (demo/narrow, demo/broad)",
              architecture="rib_core.demo.backbones:architecture", check_name="rib_core.demo.backbones:check_name",
+             identity="rib_core.demo.backbones:identity",
              label_space="rib-demo")  # rib_core.demo.LABEL_SPACE (not imported here: keeps `rib list` light)
 
 

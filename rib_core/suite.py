@@ -109,6 +109,9 @@ class Suite:
                                    "that does not say otherwise; \"auto\": when its images are larger than the "
                                    "model's input"), "auto")
     allow_partial: bool = key(Option(bool, help="run on datasets that fail their completeness check"), False)
+    allow_overlap: bool = key(Option(bool, help="run although two datasets (or a dataset and the reference) hold the "
+                                     "same image files (RI would measure memorised images); by default that is "
+                                     "refused before any work"), False)
     strict_images: bool = key(Option(bool, help="stop at the first unreadable image instead of skipping and "
                                                 "counting it"), False)
     eval_batch_size: int = key(Option(int, minimum=1, help="images per evaluation batch (halved on "

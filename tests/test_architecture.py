@@ -16,6 +16,7 @@ from tests.helpers import REPO
 LAYERS = {
     "rib_core": 0, "rib_core.errors": 0, "rib_core.hashing": 0, "rib_core.paths": 0, "rib_core.preprocess": 0,
     "rib_core.hookspecs": 0, "rib_core.options": 0, "rib_core.training": 0, "rib_core.suite": 0,
+    "rib_core.signals": 0, "rib_core.disk": 0, "rib_core.env": 0,
     "rib_core.models": 1, "rib_core.data": 1, "rib_core.strategies": 1, "rib_core.metrics": 1,
     "rib_core.plugins": 2, "rib_core.plugin_imports": 2, "rib_core.config": 2, "rib_core.resolve": 2,
     "rib_core.builtins": 2, "rib_core.demo": 2,

@@ -58,7 +58,7 @@ def test_a_run_manifest_of_the_wrong_shape_is_named_by_report_and_status(toy_run
     (out / "runs" / "toy.json").write_text(content)
     for command in (("report", str(out)), ("status", str(out))):
         result = run_rib(*command)
-        assert result.exit_code == 1 and "Traceback" not in result.stderr, result.stderr
+        assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
         assert str(out / "runs" / "toy.json") in result.stderr
         assert "Run the same 'rib bench' command again to write it anew" in result.stderr
 

@@ -184,7 +184,8 @@ def test_an_exception_inside_a_plugin_loader_names_the_plugin(toy_env, run_rib):
 def test_a_dataset_plugin_failing_while_decoding_fails_its_cells_and_the_others_complete(toy_env, run_rib):
     out = toy_env / "out"
     suite = write_suite(toy_env)
-    suite.write_text(suite.read_text().replace('"toy-b"]', '"toy-b", {name = "x", adapter = "crashing-decoder"}]'))
+    suite.write_text(suite.read_text().replace('"toy-b"]', '"toy-b", {name = "x", adapter = "crashing-decoder"}]')
+                     .replace("eval_batch_size", "allow_overlap = true\neval_batch_size"))  # x reads toy-a's files
     result = bench(run_rib, suite, out)
     assert result.exit_code == 1
     assert "RuntimeError: decoder crashed" in result.stderr

@@ -9,18 +9,17 @@ fast.
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 import traceback
 
-from rib_core import __version__
+from rib_core import __version__, signals
 from rib_core.cli import bench, datasets, listing, report, status
 from rib_core.cli.common import ArgumentParser
+from rib_core.disk import disk_full
 from rib_core.errors import RibError
 
 COMMANDS = {"bench": bench, "report": report, "status": status, "list": listing, "plugins": listing,
             "datasets": datasets}
-DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,26 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (what SLURM and `kill` send): unwound exactly like Ctrl-C, so locks are released and cells kept."""
-
-
-def _raise_terminated(signum, frame):
-    raise Terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
-    import signal
-    import threading
-
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
+    with signals.sigterm_raises_terminated():  # SIGTERM unwinds like Ctrl-C and is never lost (rib_core/signals.py)
         return _main(argv)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _tolerate_narrow_encodings() -> None:
@@ -79,7 +61,7 @@ def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _tolerate_narrow_encodings()
     debug = "--debug" in argv
-    kept = "finished cells are kept"
+    kept = None  # what an interruption keeps, as the command says it
     try:
         parser = build_parser()  # discovers plugins (launchers add options): a strict-mode failure exits cleanly
         args = parser.parse_args(argv)
@@ -87,8 +69,10 @@ def _main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         command = COMMANDS[args.command]
-        kept = command.interrupted_note(args) if hasattr(command, "interrupted_note") else kept
-        return command.run(args) or 0
+        kept = command.interrupted_note(args) if hasattr(command, "interrupted_note") else None
+        code = command.run(args) or 0
+        signals.raise_if_lost()  # a SIGTERM swallowed where Python ignores exceptions still ends the run as one
+        return code
     except RibError as exc:
         if debug:
             traceback.print_exc()
@@ -97,9 +81,10 @@ def _main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         if debug:
             traceback.print_exc()
-        terminated = isinstance(exc, Terminated)
+        terminated = isinstance(exc, signals.Terminated)
         what = "terminated (SIGTERM)" if terminated else "interrupted"
-        _say(f"rib: {what}; {kept}. Run the same command again to resume.")
+        kept = getattr(exc, "kept", None) or kept  # the code interrupted may say what it keeps (a download's bytes)
+        _say(f"rib: {what}; {kept}. Run the same command again to resume." if kept else f"rib: {what}.")
         return 143 if terminated else 130
     except BrokenPipeError:
         return 0
@@ -112,16 +97,16 @@ def _main(argv: list[str] | None = None) -> int:
              "Everything computed is stored. Set a UTF-8 locale (e.g. LANG=C.UTF-8) or PYTHONIOENCODING=utf-8 and "
              "run the command again ('rib report DIR' prints the report without re-running anything).")
         return 1
-    except OSError as exc:
-        # A full or read-only disk can strike at any write; every store write is atomic, so say so and stop.
-        if exc.errno not in DISK_FULL_ERRNOS:
+    except Exception as exc:
+        # A full or read-only disk can strike at any write (rib's writes raise DiskFull, a RibError, above);
+        # every store write is atomic, so say so and stop.
+        full = disk_full(exc)
+        if full is None:
             raise
         if debug:
             traceback.print_exc()
-        where = f": {exc.filename}" if exc.filename else ""
-        _say(f"rib: error: {exc.strerror}{where}\nFree some space (or use another --out / RIB_CACHE_DIR) and run the "
-             "same command again: finished cells are kept and every stored file is complete.")
-        return 1
+        _say(f"rib: error: {full}")
+        return full.exit_code
 
 
 def _say(text: str) -> None:

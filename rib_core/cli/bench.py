@@ -70,6 +70,10 @@ def _manifest(prepared, plan) -> dict:
                 planned_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
 
+def interrupted_note(args) -> str:
+    return "finished cells are kept"
+
+
 def run(args) -> int:
     from rib_core.config import load_suite
     from rib_core.engine.plan import build_plan

@@ -55,10 +55,10 @@ def add_parser(sub) -> None:
     sources.add_argument("--json", action="store_true")
 
 
-def interrupted_note(args) -> str:
+def interrupted_note(args) -> str | None:
     if getattr(args, "datasets_command", None) == "get":
         return "downloaded bytes are kept (each file resumes from its .part)"
-    return "nothing was changed"
+    return None
 
 
 def run(args) -> int:

@@ -14,22 +14,22 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rib_core.data.base import CheckResult
+from rib_core.data.names import shown
+from rib_core.disk import atomic_write_json
 from rib_core.errors import DataError, RibError
 from rib_core.hashing import sha256_file
-from rib_core.paths import umask_file_mode
 
 MANIFEST_FORMAT = "rib-data-manifest/1"
 EXAMPLES = 5  # how many names a problem line quotes
 
 
 def _examples(items: list[str]) -> str:
-    shown = ", ".join(items[:EXAMPLES])
-    return shown + (f", ... ({len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else "")
+    listed = ", ".join(shown(item) for item in items[:EXAMPLES])  # file names that are not UTF-8 print as \xe9
+    return listed + (f", ... ({len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else "")
 
 
 def _threads(workers: int) -> int:
@@ -170,17 +170,7 @@ def write_manifest(adapter, path, workers: int = 0, progress=None) -> int:
     rows = _describe(root, sorted(_manifest_paths(adapter)), workers, progress)
     document = {"format": MANIFEST_FORMAT, "dataset": adapter.label, "adapter": adapter.identity(),
                 "files": [list(row) for row in rows]}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.fchmod(fd, umask_file_mode())
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(document, f, indent=0)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(path, document, indent=0, sort_keys=False)
     return len(rows)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from rib_core.data.names import shown
 from rib_core.errors import DataError
 
 DECODE_CHUNK = 16  # images per DataLoader task while decoding
@@ -53,7 +54,7 @@ def decode_batches(adapter, samples, preprocess, chunks, workers: int, pin_memor
 
 
 def unreadable_error(adapter, samples, position: int, error: str) -> DataError:
-    return DataError(f"dataset '{adapter.label}': cannot decode {Path(adapter.root) / samples[position].path} "
+    return DataError(f"dataset '{adapter.label}': cannot decode {shown(Path(adapter.root) / samples[position].path)} "
                      f"({error}). Replace the file, or run without strict to skip unreadable images.")
 
 

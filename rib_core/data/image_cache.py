@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +20,9 @@ from safetensors.torch import save_file
 
 from rib_core.data.cache_check import shard_checksums
 from rib_core.data.decode import DECODE_CHUNK, decode_batches, in_chunks, unreadable_error
+from rib_core.data.names import name_bytes, shown
+from rib_core.disk import atomic_write
 from rib_core.errors import DataError
-from rib_core.paths import umask_file_mode
 
 CACHE_FORMAT = "rib-image-cache/1"
 SHARD_BYTES = 256 << 20  # ~256 MB per shard: few files, and a shard buffer fits easily in memory
@@ -38,9 +38,9 @@ def cache_key(adapter, samples, preprocess) -> str:
         try:
             st = stat(sample.path) if stat is not None else os.stat(root / sample.path)
         except OSError as exc:
-            raise DataError(f"dataset '{adapter.label}': cannot read {root / sample.path} ({exc}). "
+            raise DataError(f"dataset '{adapter.label}': cannot read {shown(root / sample.path)} ({exc}). "
                             f"Run `rib datasets check {adapter.label}`.") from exc
-        h.update(f"{sample.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(name_bytes(f"{sample.path}\0{st.st_size}\0{st.st_mtime_ns}\n"))
     return h.hexdigest()[:32]
 
 
@@ -72,20 +72,6 @@ def _complete_shard(path: Path, key: str, start: int, count: int) -> dict[int, s
             return {int(p): e for p, e in json.loads(meta.get("unreadable", "{}")).items()}
     except Exception:  # any damage at all means "decode this shard again"
         return None
-
-
-def _write_atomically(folder: Path, name: str, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.fchmod(fd, umask_file_mode())
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())  # the rename must never publish a file whose bytes are not on disk
-        os.replace(tmp, folder / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def build_cache(adapter, samples, preprocess, folder: Path, key: str, shard_images: int, workers: int, progress,
@@ -131,8 +117,8 @@ def build_cache(adapter, samples, preprocess, folder: Path, key: str, shard_imag
             if progress is not None:
                 progress(done + decoded, n)
         metadata = {"key": key, "start": str(start), "count": str(count), "unreadable": json.dumps(shard_errors)}
-        _write_atomically(folder, _shard_name(index),
-                          lambda tmp: save_file({"images": images, "readable": readable}, tmp, metadata=metadata))
+        atomic_write(folder / _shard_name(index),
+                     lambda tmp: save_file({"images": images, "readable": readable}, tmp, metadata=metadata))
         errors.update(shard_errors)
 
     manifest = {
@@ -143,7 +129,7 @@ def build_cache(adapter, samples, preprocess, folder: Path, key: str, shard_imag
         "bytes": n * 3 * size * size,
         "checksums": shard_checksums(folder, [_shard_name(i) for i in range(n_shards)]),
     }
-    _write_atomically(folder, "manifest.json",
-                      lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1), encoding="utf-8"))
+    atomic_write(folder / "manifest.json",
+                 lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1), encoding="utf-8"))
     return manifest, decoded
 

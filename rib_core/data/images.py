@@ -39,7 +39,7 @@ import torch
 from safetensors import safe_open
 
 from rib_core.data.cache_check import verify_shards
-from rib_core.data.decode import decode_batches, in_chunks, unreadable_error
+from rib_core.data.decode import DECODE_CHUNK, decode_batches, in_chunks, unreadable_error
 from rib_core.data.image_cache import SHARD_BYTES, build_cache, cache_key, read_manifest
 
 __all__ = ["DecodedImages", "StreamingImages", "CachedImages", "open_images", "cache_key"]
@@ -69,6 +69,11 @@ class DecodedImages:
         """(uint8 images, their positions) in the order of `positions`, unreadable images skipped."""
         raise NotImplementedError
 
+    def readable_positions(self, positions) -> np.ndarray:
+        """The positions of `positions` (in their order) that `batches` yields: the unreadable ones left out.
+        What fine-tuning counts its batches from, so that an epoch yields exactly what was counted."""
+        raise NotImplementedError
+
 
 class StreamingImages(DecodedImages):
     """No cache: every batch is decoded from the image files by DataLoader workers."""
@@ -77,24 +82,38 @@ class StreamingImages(DecodedImages):
         super().__init__(adapter, samples, preprocess, strict)
         self.workers = workers
         self._unreadable: dict[int, str] = {}
+        self._checked = np.zeros(len(self.samples), dtype=bool)  # decoded once (readable or not) by this object
 
     @property
     def unreadable(self) -> list[int]:
         return sorted(self._unreadable)
 
+    def _known_bad(self, positions: np.ndarray) -> np.ndarray:
+        return np.isin(positions, np.fromiter(self._unreadable, dtype=np.int64, count=len(self._unreadable)))
+
     def batches(self, positions, batch_size, pin_memory=False):
         positions = np.asarray(positions, dtype=np.int64)
-        known_bad = np.isin(positions, np.fromiter(self._unreadable, dtype=np.int64, count=len(self._unreadable)))
-        chunks = in_chunks(positions[~known_bad], batch_size)
+        chunks = in_chunks(positions[~self._known_bad(positions)], batch_size)
         for done, images, errors in decode_batches(self.adapter, self.samples, self.preprocess, chunks,
                                                     self.workers, pin_memory):
             for position, error in errors:
                 if self.strict:
                     raise unreadable_error(self.adapter, self.samples, position, error)
                 self._unreadable[position] = error
+                self._checked[position] = True
+            self._checked[done] = True
             self.decoded += len(done)
             if images is not None:
                 yield images, done
+
+    def readable_positions(self, positions) -> np.ndarray:
+        """Decoding is the only sure test of an image file, so positions this object has not decoded yet are
+        decoded once here (an evaluation of the same images before, the usual order, leaves nothing to do)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        unchecked = positions[~self._checked[positions]]
+        for _ in self.batches(unchecked, DECODE_CHUNK):
+            pass
+        return positions[~self._known_bad(positions)]
 
 
 class CachedImages(DecodedImages):
@@ -116,6 +135,10 @@ class CachedImages(DecodedImages):
     @property
     def unreadable(self) -> list[int]:
         return sorted(self._errors)
+
+    def readable_positions(self, positions) -> np.ndarray:
+        positions = np.asarray(positions, dtype=np.int64)
+        return positions[self.readable[positions]]
 
     def _shard(self, index: int) -> np.ndarray:
         if index not in self._shards:
@@ -140,7 +163,7 @@ class CachedImages(DecodedImages):
 
     def batches(self, positions, batch_size, pin_memory=False):
         positions = np.asarray(positions, dtype=np.int64)
-        chunks = in_chunks(positions[self.readable[positions]], batch_size)
+        chunks = in_chunks(self.readable_positions(positions), batch_size)
         # Gather the next batch in a thread while the caller works on this one (copies release the GIL).
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(self._gather, chunks[0], pin_memory) if chunks else None

@@ -16,11 +16,12 @@ from collections import defaultdict
 
 import numpy as np
 
+from rib_core.data.names import name_bytes
 from rib_core.errors import ConfigError
 
 
 def _hash(seed: int, key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(f"{seed}\0{key}".encode(), digest_size=8).digest(), "big")
+    return int.from_bytes(hashlib.blake2b(name_bytes(f"{seed}\0{key}"), digest_size=8).digest(), "big")
 
 
 def split_key(sample) -> str:

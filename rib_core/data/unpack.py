@@ -17,6 +17,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from rib_core.disk import writing
 from rib_core.errors import DataError
 
 COPY_CHUNK = 1 << 20
@@ -39,9 +40,10 @@ def mapped_path(member: str, strip: str) -> str | None:
 
 
 def _write(stream, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as out:
-        shutil.copyfileobj(stream, out, COPY_CHUNK)
+    with writing(target):  # a full disk: DiskFull naming the file (the staging folder is never taken as done)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            shutil.copyfileobj(stream, out, COPY_CHUNK)
 
 
 def unpack_tar(path: Path, strip: str, staging: Path, compressed: bool) -> int:
@@ -135,10 +137,14 @@ def unpack(path: Path, fmt: str, strip: str, staging: Path, password: str | None
            password_help: str = "") -> int:
     """Unpack `path` (tar, tar.gz or zip) into `staging`; returns how many files were written."""
     staging.mkdir(parents=True, exist_ok=True)
-    if fmt == "zip":
-        count = unpack_zip(path, strip, staging, password, password_help)
-    else:
-        count = unpack_tar(path, strip, staging, compressed=fmt == "tar.gz")
+    try:
+        if fmt == "zip":
+            count = unpack_zip(path, strip, staging, password, password_help)
+        else:
+            count = unpack_tar(path, strip, staging, compressed=fmt == "tar.gz")
+    except KeyboardInterrupt as exc:  # what rib says on Ctrl-C / SIGTERM (rib_core/cli.py)
+        exc.kept = f"the verified archives are kept ({path.parent}); unpacking starts again"
+        raise
     if count == 0:
         where = f" under '{strip}/'" if strip else ""
         raise DataError(f"{path.name} holds no file{where}: it is not the published archive. Delete it and run "

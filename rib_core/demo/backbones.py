@@ -6,15 +6,15 @@ The architecture is timm's VisionTransformer (so every strategy meets the same m
 slowly for the CPU budget (26% on the source domain after 12 epochs, against about 80% with the stem), as
 Xiao et al. (2021, "Early convolutions help transformers see better") would predict.
 
-Weights are cached as <cache>/demo-models/v1/<name>.safetensors; the identity is "demo/<name>@<file digest>".
+Weights are cached as <cache>/demo-models/v1/<name>.safetensors; the identity is "demo/<name>@<file digest>",
+and `identity` gives it before loading, for the cell keys: a backbone pretrained again (on another CPU) or whose
+file changed gets new keys, so its results are computed again instead of being mixed with the old ones.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -23,8 +23,10 @@ from timm.models.vision_transformer import VisionTransformer
 
 from rib_core.demo import BACKBONES, LABEL_SPACE, MODEL_VERSION, demo_part, models_dir, terminal_progress
 from rib_core.demo import pretrain
+from rib_core.disk import atomic_write
 from rib_core.errors import RibError, UnknownNameError
-from rib_core.models.base import Backbone, file_digest, load_state_dict_file
+from rib_core.models.base import Backbone, load_state_dict_file
+from rib_core.models.digests import digest_of, may_fetch
 from rib_core.preprocess import Preprocess
 
 NAME_PREFIX = "demo/"
@@ -105,14 +107,8 @@ def ensure_pretrained(variant: str, cache: Path | None = None, progress=None) ->
             pretrain.train(model, pretrain.RECIPES[variant], progress=progress or default_progress)
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         # Written beside its final name, then renamed: a killed run never leaves half a file that looks cached.
-        fd, tmp = tempfile.mkstemp(prefix=f".{variant}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file(state, tmp, metadata={"rib_demo_model": variant, "version": MODEL_VERSION})
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"rib_demo_model": variant,
+                                                                        "version": MODEL_VERSION}))
     return path
 
 
@@ -134,7 +130,7 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None) 
         model=model,
         preprocess=PREPROCESS,
         head_prefixes=("head.",),
-        identity=f"{NAME_PREFIX}{variant}@{file_digest(path)}",
+        identity=f"{NAME_PREFIX}{variant}@{digest_of(path)}",
         num_classes=pretrain.NUM_CLASSES,
         info={"source": "rib demo, pretrained on the spot", "weights": str(path),
               "pretraining": pretrain.describe(variant)},
@@ -142,3 +138,18 @@ def load(name: str, *, weights: str | None = None, options: dict | None = None) 
 
 
 load.accepted_options = {}  # the demo backbones take no options
+
+
+def identity(name: str, *, weights: str | None = None, options: dict | None = None) -> str:
+    """The identity `load` will give (registered as the `identity` hook): the digest of the weights file, the
+    cached backbone pretrained first if it is not there yet (as `load` would), except while planning only."""
+    variant = variant_of(name)
+    path = Path(weights).expanduser() if weights else weights_path(variant)
+    if not weights and not path.is_file():
+        if not may_fetch():
+            return f"{NAME_PREFIX}{variant}@not-pretrained-yet"  # a dry run: no cell of it can be done yet
+        path = ensure_pretrained(variant)
+    try:
+        return f"{NAME_PREFIX}{variant}@{digest_of(path)}"
+    except OSError:
+        return f"{NAME_PREFIX}{variant}@missing"  # rib refuses the run: the weights file does not exist

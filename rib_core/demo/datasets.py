@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rib_core.data.base import CheckResult, ClassMap, DatasetAdapter, Sample
 from rib_core.demo import DATA_VERSION, DATASET_PREFIX, DOMAINS, LABEL_SPACE, data_dir, demo_part, terminal_progress
+from rib_core.disk import writing
 from rib_core.errors import ConfigError
 
 IMAGES_PER_CLASS = 60
@@ -37,25 +38,26 @@ def generate_domain(domain: str, destination: Path, *, images_per_class: int = I
     destination = Path(destination)
     if destination.is_dir():
         return destination
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
-    try:
-        total, done = images_per_class * len(render.CLASS_NAMES), 0
-        for label, name in enumerate(render.CLASS_NAMES):
-            (tmp / name).mkdir()
-            for index in range(images_per_class):
-                render.render(domain, label, index, seed).save(tmp / name / f"{index}.png")
-            done += images_per_class
-            if progress is not None:
-                progress(done, total)
-        tmp.chmod(0o755)  # mkdtemp's folders are private; the cache is not
+    with writing(destination):  # a full disk: DiskFull, naming the folder
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
         try:
-            os.replace(tmp, destination)
-        except OSError:
-            if not destination.is_dir():  # not a concurrent run that finished first
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            total, done = images_per_class * len(render.CLASS_NAMES), 0
+            for label, name in enumerate(render.CLASS_NAMES):
+                (tmp / name).mkdir()
+                for index in range(images_per_class):
+                    render.render(domain, label, index, seed).save(tmp / name / f"{index}.png")
+                done += images_per_class
+                if progress is not None:
+                    progress(done, total)
+            tmp.chmod(0o755)  # mkdtemp's folders are private; the cache is not
+            try:
+                os.replace(tmp, destination)
+            except OSError:
+                if not destination.is_dir():  # not a concurrent run that finished first
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return destination
 
 

@@ -143,6 +143,8 @@ def run_finetune(runner, cell: Cell) -> None:
         "variants": list(variants), "backbone": backbone.identity, "files": files,
         "timing": {"seconds": seconds}, "train_log": log,
         "ft_images": int(len(ds.positions(ds.ft_subset))),
+        # skipped as unreadable (found by decoding, so only known when the strategy trained)
+        "ft_unreadable": train_data.unreadable if strategy.trains else None,
     }
     if distributed.active():
         record["processes"] = distributed.world_size()

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from rib_core.disk import atomic_write
 from rib_core.engine.store import atomic_write_json
 from rib_core.hashing import sha256_file
 
@@ -65,9 +65,7 @@ def save_checkpoint(work_dir: Path, signature: dict, model, optimizer, *, epoch:
 
     name = f"checkpoint-{run.step:08d}.safetensors"
     path = work_dir / name
-    tmp = work_dir / f".{name}.tmp-{os.getpid()}"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: save_file(tensors, tmp))
     meta = {
         **signature, "epoch": epoch, "step": run.step, "weights_file": name, "sha256": sha256_file(path),
         "optimizer": {"param_groups": opt_state["param_groups"], "scalars": scalars},

@@ -8,11 +8,11 @@ store; the others wait at a barrier after each cell. Without torchrun every func
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 import torch.distributed as dist
+
+from rib_core.env import env_number
 
 
 def active() -> bool:
@@ -33,9 +33,9 @@ def is_main() -> bool:
 
 def setup(requested_device: str) -> torch.device | None:
     """Join the process group torchrun describes; returns this rank's device, or None when not under torchrun."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if env_number("WORLD_SIZE", 1, whole=True, minimum=1, what="torchrun's process count") <= 1:
         return None
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_rank = env_number("LOCAL_RANK", 0, whole=True, minimum=0, what="torchrun's process index on this node")
     use_cuda = torch.cuda.is_available() and requested_device in ("auto", "cuda")
     if use_cuda:
         torch.cuda.set_device(local_rank)

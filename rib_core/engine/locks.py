@@ -17,12 +17,19 @@ import threading
 import time
 from pathlib import Path
 
+from rib_core.disk import writing
+from rib_core.env import env_number
 from rib_core.errors import RibError
 
 RUN_LOCK = "rib.lock"
 CELL_LOCK = "lock.json"
-LOCK_TTL = float(os.environ.get("RIB_LOCK_TTL", "120"))
-HEARTBEAT = max(1.0, LOCK_TTL / 4)
+
+
+def lock_ttl() -> float:
+    """RIB_LOCK_TTL: seconds without a heartbeat after which a cell lock is taken over (default 120). Read when a
+    lock is made, so a bad value is refused when the run takes its lock, before any work."""
+    return env_number("RIB_LOCK_TTL", 120.0, minimum=1, what="seconds without a heartbeat after which a cell "
+                      "lock is taken over")
 
 
 class RunLock:
@@ -39,6 +46,7 @@ class RunLock:
         self.shard = shard
         self.mine = self.root / f"{RUN_LOCK}.shard-{socket.gethostname()}-{os.getpid()}" if shard else self.path
         self.held = False
+        lock_ttl()  # what the cell locks will use: a bad RIB_LOCK_TTL stops here, before any work
 
     def acquire(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -83,10 +91,12 @@ class RunLock:
 
 class CellLock:
     """The lock of one cell while a --shard run computes it (rib_core/engine/shard.py): refreshed by a heartbeat,
-    taken over when its holder's process is gone (same host) or it has not been refreshed for LOCK_TTL seconds."""
+    taken over when its holder's process is gone (same host) or it has not been refreshed for RIB_LOCK_TTL
+    seconds."""
 
     def __init__(self, cell_dir: Path):
         self.path = cell_dir / CELL_LOCK
+        self.ttl = lock_ttl()
         self._stop = threading.Event()
         self._thread = None
 
@@ -106,7 +116,7 @@ class CellLock:
         return False
 
     def _beat(self):
-        while not self._stop.wait(HEARTBEAT):
+        while not self._stop.wait(max(1.0, self.ttl / 4)):
             try:
                 os.utime(self.path)
             except OSError:
@@ -118,7 +128,7 @@ class CellLock:
             age = time.time() - self.path.stat().st_mtime
         except (OSError, ValueError):
             return True  # torn or vanished lock file: its writer died before finishing it
-        return (isinstance(holder, dict) and process_gone(holder)) or age > LOCK_TTL
+        return (isinstance(holder, dict) and process_gone(holder)) or age > self.ttl
 
     def release(self) -> None:
         self._stop.set()
@@ -131,7 +141,7 @@ def write_holder(path: Path, exclusive: bool = False) -> None:
     me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
     flags = os.O_CREAT | os.O_WRONLY | (os.O_EXCL if exclusive else os.O_TRUNC)
     fd = os.open(path, flags, 0o644)
-    with os.fdopen(fd, "w") as f:
+    with writing(path), os.fdopen(fd, "w") as f:
         json.dump(me, f)
 
 

@@ -51,11 +51,16 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     With `check_weights` (dry runs), ask each backbone plugin whether its weights are available offline.
     """
     from rib_core.data.locate import data_root_problem, open_adapter
+    from rib_core.data.names import name_bytes  # names that are not UTF-8 (rib_core/data/names.py)
     from rib_core.data.source_split import shared_sources, split_by_source
     from rib_core.data.splits import cap_samples, split_indices
+    from rib_core.engine.overlap import check_overlap
+    from rib_core.engine.preflight import check_cache_dir, weights_file_problem
     from rib_core.models.base import file_digest
+    from rib_core.models.digests import fetching
 
     settings = suite.training
+    check_cache_dir()  # a file there would fail every cell (rib_core/engine/preflight.py)
     problems: list[str] = []
     warnings: list[str] = []
     root_problem = data_root_problem(suite.data_root, suite.eval_sets, registry)
@@ -133,7 +138,8 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
             ft = held = np.zeros(0, dtype=np.int64)
         fingerprint = digest({
             "adapter": adapter.identity(), "label": spec.label,
-            "samples": hashlib.sha256("\n".join(f"{s.path}\t{s.label}\t{s.group}" for s in samples).encode()).hexdigest(),
+            "samples": hashlib.sha256(name_bytes("\n".join(f"{s.path}\t{s.label}\t{s.group}"
+                                                            for s in samples))).hexdigest(),
             "class_map": adapter.class_map().digest() if samples else None,
         })
         return PreparedDataset(spec, adapter, tuple(samples), np.asarray(ft, dtype=np.int64),
@@ -143,6 +149,7 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     datasets = [prepare_dataset(spec) for spec in suite.datasets]
     reference = prepare_dataset(suite.reference, is_reference=True) if suite.reference else None
 
+    check_overlap(datasets + [reference], suite.allow_overlap, problems, warnings)  # rib_core/engine/overlap.py
     models = []
     spaces = [(ds.label, ds.adapter.class_map().label_space) for ds in datasets + [reference]
               if ds is not None and ds.adapter is not None and ds.samples]
@@ -153,13 +160,16 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
                 weights_digest = file_digest(spec.weights)
             except OSError:
                 problems.append(f"model '{spec.label}': weights file '{spec.weights}' does not exist.")
+            else:
+                problems += filter(None, [weights_file_problem(spec.label, spec.weights)])  # preflight.py
         elif check_weights or hub_offline():
             missing = weights_problem(registry, spec)
             if missing:
                 problems.append(missing)
         problems += label_space_problems(registry.get("models", spec.name), spec.label, spaces)
         fingerprint = {"name": spec.name, "weights": weights_digest, "options": spec.options}
-        identity = weights_identity(registry, spec)
+        with fetching(allowed=not check_weights):  # a dry run neither pretrains nor downloads (models/digests.py)
+            identity = weights_identity(registry, spec)
         if identity is not None:  # only then: keys of models without the hook stay what they were
             fingerprint["identity"] = identity
         models.append(PreparedModel(spec, digest(fingerprint)))

@@ -8,21 +8,20 @@ progress, its rate, and the run's ETA.
 from __future__ import annotations
 
 import collections
-import os
 import threading
 import time
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rib_core.env import env_number
 
 DEFAULT_EVERY_S = 60.0
 RECENT_CELLS = 30  # the ETA follows the pace of the last cells
 
 
 def _every_s() -> float:
-    try:
-        return max(float(os.environ.get("RIB_PROGRESS_EVERY", DEFAULT_EVERY_S)), 0.05)
-    except ValueError:
-        return DEFAULT_EVERY_S
+    return max(env_number("RIB_PROGRESS_EVERY", DEFAULT_EVERY_S, minimum=0, what="seconds between plain progress "
+                          "lines"), 0.05)
 
 
 def hms(seconds: float) -> str:

@@ -6,7 +6,6 @@ Ctrl-C stops after the cell in flight is abandoned (its fine-tune checkpoints st
 
 from __future__ import annotations
 
-import errno
 import platform
 import time
 import traceback
@@ -15,14 +14,12 @@ from dataclasses import dataclass, field
 import torch
 
 import rib_core
+from rib_core.disk import disk_full
 from rib_core.engine import cells, distributed
 from rib_core.engine.prepared import Cell, Prepared
 from rib_core.engine.resources import Resources
 from rib_core.engine.store import Store
 from rib_core.errors import RibError
-
-
-DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
 @dataclass
@@ -114,11 +111,12 @@ class Runner:
                 self.run_eval(cell)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except OSError as exc:
-            if exc.errno in DISK_FULL:
-                raise  # every further cell would fail at its write too: stop, keep what is stored
-            error = (self._describe_error(exc), traceback.format_exc())
         except Exception as exc:
+            full = disk_full(exc)  # from any writer, rib's or a plugin's, whichever library raised it
+            if full is exc:
+                raise  # every further cell would fail at its write too: stop, keep what is stored
+            if full is not None:
+                raise full from exc
             error = (self._describe_error(exc), traceback.format_exc())
         errors = [e for e in distributed.gather(error) if e is not None]  # every rank learns of any failure
         if errors:

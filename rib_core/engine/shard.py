@@ -10,14 +10,12 @@ A job that finds a cell locked moves on and comes back to it, so every cell is c
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 from rib_core.engine.locks import CELL_LOCK, CellLock
+from rib_core.env import env_number
 from rib_core.errors import UsageError
-
-POLL = float(os.environ.get("RIB_SHARD_POLL", "2"))
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -74,6 +72,8 @@ class Sharded:
     def __init__(self, store, shard: tuple[int, int] | None = None, cells: list | None = None):
         self.store, self.shard, self.cells = store, shard, cells
         self.wait_for_others = cells is None
+        self.poll_s = env_number("RIB_SHARD_POLL", 2.0, minimum=0.01, what="seconds between looks at cells that "
+                                 "other shards hold")
 
     def cells_of(self, plan: list) -> list:
         return select_shard(plan, *self.shard) if self.cells is None else list(self.cells)
@@ -116,4 +116,4 @@ class Sharded:
                 pending.remove(cell)
                 progressed = True
             if pending and not progressed:
-                time.sleep(POLL)
+                time.sleep(self.poll_s)

@@ -8,6 +8,7 @@ Layout (under --out, default ./rib-results):
     cells/<key>/failed.json              the last failure of a cell (retried on the next run)
     runs/<suite>.json                    the plan of the latest run of a suite: which keys make up its report
     runs/superseded/<suite>-<time>.json  earlier plans of a suite whose cells changed (kept, reportable)
+                                         (both checksummed like a record: an edited or damaged one is refused)
 """
 
 from __future__ import annotations
@@ -15,35 +16,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
+from rib_core import disk
 from rib_core.errors import RibError, UsageError
 from rib_core.hashing import sha256_file
-from rib_core.paths import umask_file_mode
 
 RECORD = "record.json"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, umask_file_mode())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError) and exc.filename is None:  # a failed write() names no file: name the target
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
-        raise
+    """Every file of the store is written here (rib_core.disk: temporary file, fsync, rename; a full disk raises
+    DiskFull naming the file)."""
+    disk.atomic_write_bytes(path, data)
 
 
 def atomic_write_json(path: Path, obj) -> None:
@@ -66,13 +52,53 @@ def record_checksum(record: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _check_name_lengths(path: Path) -> None:
+    """A name longer than the file system allows (255 bytes on most) fails every write below it: say so."""
+    existing = next((p for p in (path.absolute(), *path.absolute().parents) if _exists(p)), Path("/"))
+    try:
+        limit = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > limit:
+            raise UsageError(f"--out '{path}' holds a name of {size} bytes ('{part[:40]}...'); the file system "
+                             f"allows at most {limit}. Choose a shorter --out.")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long to even look up
+        return False
+
+
+class DamagedRun(RibError):
+    """A run manifest (runs/<suite>.json) that is not what rib wrote."""
+
+    exit_code = 2
+
+
 class Store:
     def __init__(self, root: Path):
         self.root = Path(root)
 
     def check_writable(self) -> None:
+        """Refuse, before any work, a results directory rib could not write into: a file, a name the file system
+        cannot hold, no permission, or a `runs` / `cells/<key>` entry that is a file where rib needs a folder."""
+        _check_name_lengths(self.root)
         if self.root.exists() and not self.root.is_dir():
             raise UsageError(f"--out '{self.root}' is a file, not a directory. Choose a directory with --out.")
+        for entry, holds in ((self.root / "runs", "the plan of each run"), (self.root / "cells", "every result")):
+            if entry.exists() and not entry.is_dir():
+                raise UsageError(f"'{entry}' is a file, not a folder: rib keeps {holds} there. Move that file away "
+                                 "(it is not rib's), or choose another --out.")
+        cells = self.root / "cells"
+        strays = sorted(e.name for e in os.scandir(cells) if not e.is_dir()) if cells.is_dir() else []
+        if strays:
+            raise UsageError(f"'{cells / strays[0]}' is a file, not a folder: rib keeps each cell's results in a "
+                             f"folder named by its key{f' ({len(strays)} such files)' if len(strays) > 1 else ''}. "
+                             f"Move {'them' if len(strays) > 1 else 'it'} away (not rib's), or choose another --out.")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / f".write-test-{os.getpid()}"
@@ -121,8 +147,9 @@ class Store:
             return None
 
     def write_run(self, suite_name: str, manifest: dict) -> None:
-        """Record the plan of the latest run of a suite. A previous plan with other cells (the suite was edited) is
-        moved to runs/superseded/ first: its finished cells stay reportable (`rib report --plan FILE`)."""
+        """Record the plan of the latest run of a suite, checksummed like a record. A previous plan with other cells
+        (the suite was edited) is moved to runs/superseded/ first: its finished cells stay reportable
+        (`rib report --plan FILE`)."""
         path = self.root / "runs" / f"{suite_name}.json"
         try:
             previous = self.read_manifest(path) if path.exists() else None
@@ -136,22 +163,33 @@ class Store:
                 n += 1
                 archived = archived.with_name(f"{suite_name}-{stamp}-{n}.json")
             atomic_write_json(archived, previous)
+        manifest = dict(manifest)
+        manifest.pop("checksum", None)
+        manifest["checksum"] = record_checksum(manifest)
         atomic_write_json(path, manifest)
 
     def read_manifest(self, path: Path) -> dict:
-        """A run manifest, checked for the shape rib writes; a clear error naming the file otherwise."""
+        """A run manifest, checked for the shape rib writes and against its checksum: it says which cells make up a
+        report and how they pair, so an edit (two labels swapped) would change the numbers shown without any cell
+        changing. One that fails either is refused with a message naming the file (manifests rib wrote before they
+        carried a checksum are read as they are)."""
         try:
             manifest = json.loads(Path(path).read_text())
         except OSError as exc:
             raise RibError(f"cannot read the run manifest {path}: {exc.strerror or exc}.") from None
         except ValueError as exc:
-            raise RibError(f"the run manifest {path} is not valid JSON ({exc}). {MANIFEST_FIX}") from None
+            raise DamagedRun(f"the run manifest {path} is not valid JSON ({exc}). {MANIFEST_FIX}") from None
         problem = _manifest_problem(manifest)
         if problem:
-            raise RibError(f"{path} is not a rib run manifest: {problem}. {MANIFEST_FIX}")
+            raise DamagedRun(f"{path} is not a rib run manifest: {problem}. {MANIFEST_FIX}")
+        if "checksum" in manifest and manifest["checksum"] != record_checksum(manifest):
+            raise DamagedRun(f"{path} does not match its checksum: it was edited or damaged, so it cannot be trusted "
+                             f"to say which results make up the report of suite '{manifest.get('suite')}'. "
+                             f"{MANIFEST_FIX}")
         return manifest
 
     def runs(self) -> list[dict]:
+        """Every suite's latest run manifest (read_manifest: checked, or refused naming the file)."""
         runs = self.root / "runs"
         if runs.exists() and not runs.is_dir():
             raise RibError(f"'{runs}' is a file; rib keeps its run manifests in that folder. Move the file away and "

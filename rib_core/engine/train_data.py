@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -10,13 +12,32 @@ from rib_core.errors import RibError
 
 
 class TrainData:
-    """Shuffled fine-tuning batches, normalised on the device; the order is a function of (seed, epoch)."""
+    """Shuffled fine-tuning batches, normalised on the device; the order is a function of (seed, epoch).
+
+    Only images the source can decode are shuffled and counted: an unreadable image is skipped (and counted in
+    `unreadable`) before any epoch, so `batches_per_epoch` is exactly what `epoch` yields, cached or streamed,
+    and the order does not depend on which images this process happened to decode before.
+    """
 
     def __init__(self, images, positions, labels, preprocess, device, batch_size, seed, identity, class_map):
-        self.images, self.positions, self.labels = images, np.asarray(positions), labels
+        self.images, self.requested, self.labels = images, np.asarray(positions), labels
         self.preprocess, self.device, self.batch_size, self.seed = preprocess, device, batch_size, seed
         self.identity, self.class_map = identity, class_map
-        self.batches_per_epoch = -(-len(self.positions) // batch_size)
+
+    @functools.cached_property
+    def positions(self) -> np.ndarray:
+        """The requested positions the image source can decode (found once, on first use: a strategy that does
+        not train never pays for it)."""
+        return self.images.readable_positions(self.requested)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return -(-len(self.positions) // self.batch_size)
+
+    @property
+    def unreadable(self) -> int:
+        """How many requested images are skipped because they cannot be decoded."""
+        return len(self.requested) - len(self.positions)
 
     def epoch(self, index: int):
         order = self.positions[np.random.default_rng([self.seed, index]).permutation(len(self.positions))]

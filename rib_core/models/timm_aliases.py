@@ -17,6 +17,16 @@ from __future__ import annotations
 from rib_core.options import Option
 
 
+_REGISTERED: dict[str, str] = {}  # friendly name -> timm name, of every table registered
+
+
+def identity(name: str, *, weights: str | None = None, options: dict | None = None) -> str:
+    """The identity hook of every friendly name: that of `timm:<timm name>` (the same keys, the same results)."""
+    from rib_core.models.timm_loader import timm_identity
+
+    return timm_identity(_REGISTERED[name], weights=weights, options=options, label=name)
+
+
 class TimmAliases:
     def __init__(self, module: str, table: dict[str, str], describe=None):
         """`table`: friendly name -> timm model name; `describe(name, timm_name)`: its line in `rib list models`."""
@@ -25,8 +35,10 @@ class TimmAliases:
 
     def register(self, register) -> None:
         for name, timm_name in self.table.items():
+            _REGISTERED[name] = timm_name  # for `identity`, which the plugin module need not expose
             register(name, f"{self.module}:load", self.describe(name, timm_name),
-                     weights_status=f"{self.module}:weights_status", architecture=f"{self.module}:architecture")
+                     weights_status=f"{self.module}:weights_status", architecture=f"{self.module}:architecture",
+                     identity="rib_core.models.timm_aliases:identity")
 
     def load(self, name: str, *, weights: str | None = None, options: dict | None = None):
         """Load the timm model behind a friendly name; `weights` and `options` as for `timm:*`."""

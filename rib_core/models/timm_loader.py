@@ -21,7 +21,8 @@ import timm.data
 
 from rib_core.errors import ConfigError, RibError, UnknownNameError
 from rib_core.options import Option, did_you_mean, option_values
-from rib_core.models.base import Backbone, file_digest, load_state_dict_file, state_dict_digest
+from rib_core.models.base import Backbone, load_state_dict_file, state_dict_digest
+from rib_core.models.digests import digest_of, may_fetch
 from rib_core.preprocess import Preprocess
 
 PREFIX = "timm:"
@@ -72,7 +73,7 @@ def load_timm_model(model_name: str, *, weights: str | None = None, options: dic
 
     if weights is not None:
         model = _create_from_file(label, model_name, weights, model_kwargs)
-        digest = file_digest(weights)
+        digest = digest_of(weights)
         source = str(weights)
     else:
         model = _create_from_hub(label, model_name, pretrained_cfg, model_kwargs)
@@ -122,7 +123,7 @@ def preprocess_from_timm(model, name: str) -> Preprocess:
 
 
 def hub_file_digest(path: str | Path) -> str:
-    """Digest of a weights file, equal to `file_digest(path)`.
+    """Digest of a weights file, equal to `models.base.file_digest(path)`.
 
     A file in the Hugging Face cache is a link to a blob named by its SHA-256 (large files are stored that
     way), so the digest can be read off the name instead of hashing gigabytes on every load.
@@ -130,7 +131,7 @@ def hub_file_digest(path: str | Path) -> str:
     blob = Path(path).resolve().name
     if re.fullmatch(r"[0-9a-f]{64}", blob):
         return blob[:16]
-    return file_digest(path)
+    return digest_of(path)  # hashed once per (path, size, mtime) when big (rib_core/models/digests.py)
 
 
 def model_kwargs_suffix(model_kwargs: dict) -> str:
@@ -238,6 +239,43 @@ def _cached_hub_file(pretrained_cfg: dict) -> str | None:
             return found
     return None
 
+
+
+def identity(name: str, *, weights: str | None = None, options: dict | None = None) -> str:
+    """The identity `load` will give (registered as the `identity` hook, so it enters the cell keys)."""
+    return timm_identity(name.removeprefix(PREFIX), weights=weights, options=options, label=name)
+
+
+def timm_identity(model_name: str, *, weights: str | None = None, options: dict | None = None,
+                  label: str | None = None) -> str:
+    """"timm:<model_name>[+kwargs-...]@<digest of the weights file>", as `load_timm_model` names the backbone.
+
+    Hub weights: the file timm loads from the Hugging Face cache (its blob name is its SHA-256; otherwise it is
+    hashed, once per file). Not cached yet: they are downloaded first, as loading would, except while planning
+    only (a dry run); then, and for weights that come from a URL instead of the Hub, the identity names where
+    they come from.
+    """
+    label = label or f"{PREFIX}{model_name}"
+    model_kwargs = _check_options(label, options)
+    stem = f"{PREFIX}{model_name}{model_kwargs_suffix(model_kwargs)}"
+    if weights:
+        try:
+            return f"{stem}@{digest_of(weights)}"
+        except OSError:
+            return f"{stem}@missing"  # rib refuses the run: the weights file does not exist
+    pretrained_cfg = _pretrained_cfg(model_name)
+    cfg = pretrained_cfg.to_dict() if hasattr(pretrained_cfg, "to_dict") else dict(pretrained_cfg or {})
+    hub_file = _cached_hub_file(cfg)
+    if hub_file is None and cfg.get("hf_hub_id") and may_fetch():
+        try:
+            timm.create_model(model_name, pretrained=True, **model_kwargs)  # downloads the file timm loads
+        except Exception:  # offline, unreachable: loading will say so, with what to do
+            pass
+        hub_file = _cached_hub_file(cfg)
+    if hub_file is not None:
+        return f"{stem}@{hub_file_digest(hub_file)}"
+    source = f"hf-hub:{cfg['hf_hub_id']}" if cfg.get("hf_hub_id") else cfg.get("url") or "unknown-source"
+    return f"{stem}@{source}"
 
 
 def architecture(name: str, *, options: dict | None = None):

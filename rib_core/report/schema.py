@@ -150,6 +150,7 @@ RECORD_KEYS: dict[str, tuple[Key, ...]] = {
         Key("variants", "list of strings", "the variants `finalize` returned, one weights file each"),
         Key("train_log", "table or null", "loss and learning rate per step, steps done, resumed-from step"),
         Key("ft_images", "integer", "images fine-tuned on"),
+        Key("ft_unreadable", "integer", "images of the fine-tuning part skipped as unreadable"),
     ),
 }
 
