@@ -62,13 +62,16 @@ class RibResult:
 
 @pytest.fixture
 def run_rib():
-    """run_rib(*args) -> RibResult: run the CLI in-process with the current registry and capture its output."""
+    """run_rib(*args) -> RibResult: run the CLI in-process with the current registry and capture its output.
+    What the command changes in the process (environment, directory, registry, torch threads, RNGs, signal
+    handlers; rib_core/testing/process_state.py) is put back afterwards, as if it had run in its own process."""
     from rib_core.cli import main
+    from rib_core.testing.process_state import preserved
 
     def run(*args: str) -> RibResult:
         out, err = io.StringIO(), io.StringIO()
-        with redirect_stdout(out), redirect_stderr(err):
-            code = main(list(args))
+        with preserved(), redirect_stdout(out), redirect_stderr(err):
+            code = main([str(a) for a in args])
         return RibResult(code, out.getvalue(), err.getvalue())
 
     return run
