@@ -51,11 +51,11 @@ def toy_process_env(tmp_path: Path, data: Path | None = None, **extra: str) -> d
 
 
 def small_grid_suite(folder: Path, models=("tiny/a",), strategies=("ft",), epochs: int = 1,
-                     batch_size: int = 8) -> Path:
+                     batch_size: int = 8, **keys) -> Path:
     """folder/suite.toml, the grid of the `small_toy_env` fixture: tiny/a (or `models`) fine-tuned with ft (or
-    `strategies`) on toy-a and toy-b, one epoch; 8 cells for one model and one strategy."""
+    `strategies`) on toy-a and toy-b, one epoch; 8 cells for one model and one strategy. `keys`: more suite keys."""
     return grid_suite(Path(folder) / "suite.toml", models=models, datasets=("toy-a", "toy-b"), reference=None,
-                      strategies=strategies, training={"epochs": epochs, "batch_size": batch_size})
+                      strategies=strategies, training={"epochs": epochs, "batch_size": batch_size}, **keys)
 
 
 @contextmanager
