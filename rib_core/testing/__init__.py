@@ -16,9 +16,7 @@ timm): it loads in every pytest session; the helpers import what they need when 
 
 from __future__ import annotations
 
-import io
 import itertools
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,14 +63,10 @@ def run_rib():
     """run_rib(*args) -> RibResult: run the CLI in-process with the current registry and capture its output.
     What the command changes in the process (environment, directory, registry, torch threads, RNGs, signal
     handlers; rib_core/testing/process_state.py) is put back afterwards, as if it had run in its own process."""
-    from rib_core.cli import main
-    from rib_core.testing.process_state import preserved
+    from rib_core.testing.process_state import run_cli
 
     def run(*args: str) -> RibResult:
-        out, err = io.StringIO(), io.StringIO()
-        with preserved(), redirect_stdout(out), redirect_stderr(err):
-            code = main([str(a) for a in args])
-        return RibResult(code, out.getvalue(), err.getvalue())
+        return RibResult(*run_cli(args))
 
     return run
 

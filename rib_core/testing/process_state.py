@@ -12,11 +12,12 @@ time starts from their defaults, as a fresh process does; the snapshot then rest
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import signal
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 
 # Signals a command might handle (SIGTERM ends a run like Ctrl-C); SIGKILL and SIGSTOP cannot be handled.
 _SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None),
@@ -93,3 +94,13 @@ def _forget_rich_console() -> None:
     rich = sys.modules.get("rich")
     if rich is not None and getattr(rich, "_console", None) is not None:
         rich._console = None
+
+
+def run_cli(args) -> tuple[int, str, str]:
+    """`rib ARGS` in this process: (exit code, stdout, stderr), and what it changed in the process put back."""
+    from rib_core.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with preserved(), redirect_stdout(out), redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
