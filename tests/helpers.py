@@ -106,3 +106,33 @@ def linked_cache(folder: Path, *shared: Path) -> Path:
     for part in shared:
         os.symlink(part, folder / part.name, target_is_directory=True)
     return folder
+
+
+# A valid suite that the refusal tests break one way at a time (tests/test_reliability_config.py, _inputs.py).
+VALID_SUITE = """
+[suites.s]
+models = ["timm:vit_tiny_patch16_224"]
+datasets = ["imagenet-r", "imagenet-a"]
+strategies = ["ft"]
+"""
+
+
+def bench_refuses(run_rib, tmp_path: Path, text: str) -> str:
+    """Run `rib bench` on a suite; assert the one-screen exit-2 refusal with nothing started; return stderr."""
+    suite = tmp_path / "suite.toml"
+    suite.write_text(text)
+    out = tmp_path / "out"
+    result = run_rib("bench", "-c", str(suite), "--out", str(out), "--device", "cpu")
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("rib: error: ")
+    assert len(result.stderr.splitlines()) <= 12, result.stderr
+    assert not out.exists(), "a results directory was created although nothing should have started"
+    return result.stderr
+
+
+def refused_with(run_rib, tmp_path: Path, text: str, fragments) -> None:
+    """bench_refuses, and its message holds every one of `fragments`."""
+    stderr = bench_refuses(run_rib, tmp_path, text)
+    for fragment in fragments:
+        assert fragment in stderr, (fragment, stderr)

@@ -83,23 +83,22 @@ def test_changed_plugin_managed_weights_rerun_every_dependent_cell(env, bench_mo
     assert len(records) == 16  # both generations are kept, under different keys
 
 
+def failed_with(result, exit_code: int, message: str) -> None:
+    assert result.exit_code == exit_code
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
 def test_a_label_space_mismatch_is_refused_before_any_work(env, bench_model):
-    result = bench_model(model="imagenet-only/x")
-    assert result.exit_code == 2
-    assert ("model 'imagenet-only/x' predicts the label space 'imagenet-1k', but dataset(s) toy-a, toy-b are "
-            "labelled in 'toy'") in result.stderr
-    assert "Traceback" not in result.stderr
+    failed_with(bench_model(model="imagenet-only/x"), 2, "model 'imagenet-only/x' predicts the label space "
+                "'imagenet-1k', but dataset(s) toy-a, toy-b are labelled in 'toy'")
     assert not (env / "out").exists()
 
 
 def test_the_label_space_is_declared_once_by_registration_and_a_backbone_contradicting_it_fails_clearly(env, bench_model):
     # The toy loader leaves Backbone.label_space unset: the first test's cells ran because rib carried the
     # registration's "toy" onto the loaded backbone. One that names another space is a plugin bug, said as such.
-    result = bench_model(model="two-spaces/x")
-    assert result.exit_code == 1
-    assert ("plugin 'rib-managed' registered model 'two-spaces/*' with label space 'toy', but its loader returned "
-            "a Backbone with label_space='other'") in result.stderr
-    assert "Traceback" not in result.stderr
+    failed_with(bench_model(model="two-spaces/x"), 1, "plugin 'rib-managed' registered model 'two-spaces/*' with "
+                "label space 'toy', but its loader returned a Backbone with label_space='other'")
 
 
 def test_missing_weights_refuse_an_offline_run_before_any_work_naming_the_model_once(env, bench_model, monkeypatch):
