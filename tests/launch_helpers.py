@@ -29,6 +29,17 @@ def toy_setup(tmp_path: Path, strategies=("ft",)) -> tuple[Path, dict]:
     return launch_suite(tmp_path, strategies), toy_process_env(tmp_path, data, OMP_NUM_THREADS="1")
 
 
+def local_run(run_rib, register_plugin, monkeypatch, suite: Path, env: dict, out: Path) -> str:
+    """The reference: `rib bench` of the same grid with the default (local) launcher, in this process (the
+    toy plugin registered, reading the data and cache `env` names); returns its stderr."""
+    for name in ("RIB_TOY_DATA", "RIB_CACHE_DIR"):
+        monkeypatch.setenv(name, env[name])
+    register_plugin(toy, "rib-toy")
+    result = run_rib("bench", "-c", str(suite), "--out", str(out), "--device", "cpu", "--workers", "0", "--no-report")
+    assert result.exit_code == 0, result.stderr[-3000:]
+    return result.stderr
+
+
 def bench(suite: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "rib_core", "bench", "-c", str(suite), "--out", str(out), "--device", "cpu",
             "--no-report", *extra]

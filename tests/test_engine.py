@@ -115,23 +115,18 @@ def test_changing_one_hyper_parameter_recomputes_only_what_it_touches(toy_env, b
     assert reused3 == 2 * 4  # the pre-evaluations (3 datasets + reference, 2 models) are kept
 
 
-@pytest.mark.slow  # three runs in subprocesses (one killed): the process boundary is the point
-def test_sigkill_mid_fine_tune_resumes_and_matches_an_uninterrupted_run(tmp_path):
-    data = tmp_path / "data"
-    for name in toy.DOMAINS:
-        toy.write_domain(data, name)
-    suite = toy.grid_suite(tmp_path / "suite.toml", models=["tiny/a"], strategies=["ft"], training={"epochs": 4})
-    env = toy_process_env(tmp_path, data)
+@pytest.mark.slow  # a run in a subprocess, killed mid-fine-tune (the reference and the resume run in-process)
+def test_sigkill_mid_fine_tune_resumes_and_matches_an_uninterrupted_run(toy_env, bench):
+    # One torch thread for every run, in this process or not: the same kernels, so the same bytes.
+    suite = toy.grid_suite(toy_env / "suite.toml", models=["tiny/a"], strategies=["ft"], training={"epochs": 4},
+                           cpu_threads=1)
+    reference = bench(suite, toy_env / "uninterrupted")
+    assert reference.exit_code == 0, reference.stderr
+
+    out = toy_env / "killed"
     command = [sys.executable, "-m", "rib_core", "bench", "-c", str(suite), "--device", "cpu", "--no-report"]
-
-    reference = subprocess.run(command + ["--out", str(tmp_path / "uninterrupted")], env=env, cwd=tmp_path,
-                               capture_output=True, text=True, timeout=300)
-    assert reference.returncode == 0, reference.stderr
-
-    out = tmp_path / "killed"
-    slow = dict(env, RIB_TOY_STEP_SLEEP="0.05")
-    proc = subprocess.Popen(command + ["--out", str(out)], env=slow, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(command + ["--out", str(out)], env=toy_process_env(toy_env, RIB_TOY_STEP_SLEEP="0.05"),
+                            cwd=toy_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob("cells/*/work/checkpoint*.json")):
         time.sleep(0.05)
@@ -139,9 +134,8 @@ def test_sigkill_mid_fine_tune_resumes_and_matches_an_uninterrupted_run(tmp_path
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
-    resumed = subprocess.run(command + ["--out", str(out)], env=env, cwd=tmp_path, capture_output=True, text=True,
-                             timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = bench(suite, out)
+    assert resumed.exit_code == 0, resumed.stderr
     logs = [json.loads(p.read_text()).get("train_log") or {} for p in out.glob("cells/*/record.json")]
     assert any((log.get("resumed_from_step") or 0) > 0 for log in logs), "the fine-tune restarted instead of resuming"
 
@@ -151,4 +145,4 @@ def test_sigkill_mid_fine_tune_resumes_and_matches_an_uninterrupted_run(tmp_path
                 (root / "cells" / c["key"] / "predictions.safetensors").read_bytes()
                 for c in manifest["cells"] if c["kind"] == "eval"}
 
-    assert predictions(out) == predictions(tmp_path / "uninterrupted")
+    assert predictions(out) == predictions(toy_env / "uninterrupted")

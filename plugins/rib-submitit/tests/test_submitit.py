@@ -11,16 +11,16 @@ import pytest
 pytestmark = pytest.mark.slow  # submitit's local executor: real job processes, killed
 pytest.importorskip("submitit")
 
-from tests.launch_helpers import (bench, cells_run, kill_holder_mid_fine_tune, predictions, resumed_fine_tunes,  # noqa: E402
-                                  run, toy_setup)
+from tests.launch_helpers import (bench, cells_run, kill_holder_mid_fine_tune, local_run, predictions,  # noqa: E402
+                                  resumed_fine_tunes, run, toy_setup)
 
 SUBMITIT = ("--launcher", "submitit", "--cluster", "local", "--cpus-per-job", "1")
 
 
-def test_submitit_local_matches_the_local_launcher_byte_for_byte_after_a_killed_job_is_requeued(tmp_path, run_rib):
+def test_submitit_local_matches_the_local_launcher_byte_for_byte_after_a_killed_job_is_requeued(
+        tmp_path, run_rib, register_plugin, monkeypatch):
     suite, env = toy_setup(tmp_path)
-    local = run(bench(suite, tmp_path / "local"), env, tmp_path)
-    total = cells_run(local.stderr)
+    total = cells_run(local_run(run_rib, register_plugin, monkeypatch, suite, env, tmp_path / "local"))
 
     out = tmp_path / "submitit"
     proc = subprocess.Popen(bench(suite, out, *SUBMITIT), env=dict(env, RIB_TOY_STEP_SLEEP="0.03"), cwd=tmp_path,
