@@ -208,6 +208,7 @@ def write(report, stream):
 '''
 
 
+@pytest.mark.slow  # six `rib` processes: what 0.1 plugins are told comes from entry-point discovery
 def test_a_plugin_written_for_0_1_loads_runs_and_is_told_each_new_import_and_hook_name(tmp_path):
     data = tmp_path / "data"
     for name in toy.DOMAINS:
