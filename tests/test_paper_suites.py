@@ -6,6 +6,8 @@ import pytest
 
 from rib_core.config import PACKAGED_SUITES, read_toml
 from rib_core.data.fixtures import make_dataset_tree
+from rib_core.testing.toy import TINY_OPEN_CLIP as TINY_CLIP
+from rib_core.testing.toy import TINY_TIMM_VIT as TINY
 from rib_core.testing.toy import suite_text
 
 # The paper's grid is sized from its real models: 7 ViT-B/16 built (and initialised) on the CPU, seconds each.
@@ -51,7 +53,6 @@ def bench_and_report(suite_path, bench, run_rib) -> dict:
     return json.loads(run_rib("report", str(run.out), "--format", "json").stdout)
 
 
-TINY = {"embed_dim": 32, "depth": 1, "num_heads": 2, "img_size": 32}
 TIMM_NAMES = {"laion/vit-b16-laion2b-ft-in1k": "vit_base_patch16_clip_224",
               "augreg/vit-b16-in21k-ft-in1k": "vit_base_patch16_224"}
 
@@ -85,12 +86,6 @@ def test_paper_quick_runs_end_to_end_with_tiny_weights_and_generated_trees(offli
     c = [a for a in report["accuracies"] if a["eval_dataset"] == "imagenet-c" and a["strategy"] is None]
     assert len(c) == 2 and all(a["n_images"] > 0 for a in c)
 
-
-TINY_CLIP = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
 
 
 @pytest.mark.slow  # two CLIP backbones, zero-shot heads, ft and LoRA end to end

@@ -162,8 +162,19 @@ def entry_point_site(folder: Path, module_source: str | None = None) -> Path:
     return folder
 
 
+# -- tiny real architectures ----------------------------------------------------------------------------------------
+# Keyword overrides that make the real architectures tiny (random weights saved to a file, loaded through the real
+# loaders): a suite's `model_kwargs`, timm.create_model(...) or open_clip.create_model(...).
+TINY_TIMM_VIT = {"depth": 1, "embed_dim": 32, "num_heads": 2, "img_size": 32}  # a ViT-B/16 of timm, 32 px
+TINY_OPEN_CLIP = {  # open_clip's ViT-B-16 CLIP, 32 px, a 16-token text tower
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
 __all__ = ["CLASSES", "DOMAINS", "SIZE", "register_datasets", "register_models", "write_domain", "ToyDataset",
-           "install", "load", "grid_suite", "entry_point_site", "make_world", "write_suite", "suite_text",
+           "install", "load", "grid_suite", "entry_point_site", "TINY_TIMM_VIT", "TINY_OPEN_CLIP", "make_world", "write_suite", "suite_text",
            "toml_value"]
 
 
