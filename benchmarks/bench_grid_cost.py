@@ -3,7 +3,7 @@
     python benchmarks/bench_grid_cost.py [--per-class 20] [--epochs 2] [--json F]
 
 Runs a small suite three times through the real CLI (`python -m rib_core bench`, a fresh process each time),
-with the toy plugin of rib's tests (tests/toy_plugin.py: 4-class colour images in 3 domains plus a reference
+with the toy plugin of rib's tests (rib_core/testing/toy.py: 4-class colour images in 3 domains plus a reference
 set, two tiny MLP backbones) installed as a distribution with a "rib" entry point, exactly as a user's plugin:
 
   1. strategies ft and lp, into an empty results directory;
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
-    import tests.toy_plugin as toy
+    from rib_core.testing import toy
     from rib_core.data.splits import split_indices
     from tests.helpers import fake_distribution
 
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
             samples = toy.ToyDataset(name, None, {"adapter": name}).samples()
             ft, held = split_indices(samples, 0.8, 0)
             sizes[name] = (len(samples), len(ft), len(held))
-        fake_distribution(tmp / "site", "rib-toy", "rib_toy_entry", "from tests.toy_plugin import *\n",
+        fake_distribution(tmp / "site", "rib-toy", "rib_toy_entry", "from rib_core.testing.toy import *\n",
                           entry_name="toy")
         env = dict(os.environ, RIB_CACHE_DIR=str(tmp / "cache"),
                    PYTHONPATH=os.pathsep.join([str(tmp / "site"), str(REPO)]))

@@ -3,7 +3,7 @@ uninterrupted run.
 
     python benchmarks/soak_resume.py [--kills 20] [--seed 0] [--max-delay-fraction 0.6] [--workers 0] [--keep DIR]
 
-The run is the toy plugin of rib's tests (tests/toy_plugin.py, installed as a fake distribution for the child
+The run is the toy plugin of rib's tests (rib_core/testing/toy.py, installed as a fake distribution for the child
 processes): 1 tiny backbone x 3 domains + a reference set x strategies ft, lp-ft (a two-stage fine-tune) and
 wise-ft (3 weight-space variants), 3 epochs, with a short sleep per training step so that fine-tuning takes a
 visible share of the run. (The packaged demo suite is far too big to run twenty-odd times on a laptop CPU.)
@@ -56,12 +56,12 @@ batch_size = 8
 
 def setup(work: Path) -> tuple[Path, dict]:
     """Toy data, a fake installed distribution for the toy plugin, the suite file; returns (suite, env)."""
-    import tests.toy_plugin as toy
+    from rib_core.testing import toy
     from tests.helpers import fake_distribution
 
     for name in toy.DOMAINS:
         toy.write_domain(work / "data", name)
-    fake_distribution(work / "site", "rib-toy", "rib_toy_entry", "from tests.toy_plugin import *\n", entry_name="toy")
+    fake_distribution(work / "site", "rib-toy", "rib_toy_entry", "from rib_core.testing.toy import *\n", entry_name="toy")
     suite = work / "suite.toml"
     suite.write_text(SUITE)
     env = dict(os.environ, RIB_TOY_DATA=str(work / "data"), RIB_TOY_STEP_SLEEP="0.02",

@@ -5,35 +5,39 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import tests.toy_plugin as toy
-from tests.test_engine import SUITE, _subprocess_env
+from rib_core.testing import toy
+from tests.helpers import cells_run, toy_process_env  # noqa: F401 - cells_run: for the launcher tests
 
-
-
-def toy_suite(strategies: str) -> str:
+def launch_suite(folder: Path, strategies=("ft",)) -> Path:
     """One model, 2 epochs (a checkpoint to resume from); one torch thread so that every launcher computes the
     same floats on this machine."""
-    text = SUITE.format(strategies=strategies, epochs=2).replace('["tiny/a", "tiny/b"]', '["tiny/a"]')
-    return text.replace("eval_batch_size = 16", "eval_batch_size = 16\ncpu_threads = 1")
+    return toy.grid_suite(folder / "suite.toml", models=["tiny/a"], strategies=strategies, cpu_threads=1)
 
 
-def toy_setup(tmp_path: Path, strategies: str = '"ft"') -> tuple[Path, dict]:
-    """The toy grid; strategies '"ft", "lp-ft"' adds a fine-tune that waits for another job (lp)."""
+def toy_setup(tmp_path: Path, strategies=("ft",)) -> tuple[Path, dict]:
+    """The toy grid's data, suite and the environment of a subprocess that runs it; strategies ("ft", "lp-ft")
+    add a fine-tune that waits for another job (lp)."""
     data = tmp_path / "data"
     for name in toy.DOMAINS:
         toy.write_domain(data, name)
-    suite = tmp_path / "suite.toml"
-    suite.write_text(toy_suite(strategies))
-    env = _subprocess_env(tmp_path, data)
-    env["OMP_NUM_THREADS"] = "1"
-    return suite, env
+    return launch_suite(tmp_path, strategies), toy_process_env(tmp_path, data, OMP_NUM_THREADS="1")
+
+
+def local_run(run_rib, register_plugin, monkeypatch, suite: Path, env: dict, out: Path) -> str:
+    """The reference: `rib bench` of the same grid with the default (local) launcher, in this process (the
+    toy plugin registered, reading the data and cache `env` names); returns its stderr."""
+    for name in ("RIB_TOY_DATA", "RIB_CACHE_DIR"):
+        monkeypatch.setenv(name, env[name])
+    register_plugin(toy, "rib-toy")
+    result = run_rib("bench", "-c", str(suite), "--out", str(out), "--device", "cpu", "--workers", "0", "--no-report")
+    assert result.exit_code == 0, result.stderr[-3000:]
+    return result.stderr
 
 
 def bench(suite: Path, out: Path, *extra: str) -> list[str]:
@@ -45,12 +49,6 @@ def run(command: list[str], env: dict, cwd: Path, timeout: float = 300) -> subpr
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
-
-
-def cells_run(stderr: str) -> int:
-    found = re.search(r"(\d+) cell\(s\) run, (\d+) reused", stderr)
-    assert found, stderr[-3000:]
-    return int(found.group(1))
 
 
 def predictions(out: Path) -> dict[str, bytes]:

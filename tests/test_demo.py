@@ -1,7 +1,9 @@
 """The offline demo: its synthetic domains, its adapter and its two pretrained backbones.
 
-Everything but the last test runs in a few seconds. `test_pretrained_backbones_beat_twice_chance_on_every_domain`
-pretrains both real backbones once (about 30-50 s on 2 CPU cores): it is marked `slow`.
+Everything but the last test runs in a few seconds, on the demo images drawn once per session (tests/conftest.py:
+`demo_data_cache`). `test_pretrained_backbones_beat_twice_chance_on_every_domain` scores both real backbones,
+pretrained once per session (`demo_cache`, about 35 s on 2 CPU cores, shared with tests/test_demo_suite.py):
+it is marked `slow`.
 """
 
 import hashlib
@@ -17,22 +19,6 @@ from rib_core.models.base import file_digest
 from rib_core.plugins import get_registry
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def demo_cache(tmp_path_factory):
-    """One cache for the whole session, with every domain generated at full size (a few seconds)."""
-    cache = tmp_path_factory.mktemp("rib-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RIB_CACHE_DIR", str(cache))
-        datasets.ensure_all_domains()
-        yield cache
-
-
-@pytest.fixture
-def cache_env(demo_cache, monkeypatch):
-    monkeypatch.setenv("RIB_CACHE_DIR", str(demo_cache))
-    return demo_cache
 
 
 def _pixels(domain: str, count: int = 40) -> np.ndarray:
@@ -121,11 +107,11 @@ def test_generation_is_atomic_and_reports_progress(tmp_path, monkeypatch):
 
 
 # -- the adapter ---------------------------------------------------------------------------------------------------
-def test_adapter_serves_the_cached_domain(cache_env):
+def test_adapter_serves_the_cached_domain(demo_data_cache):
     adapter = datasets.DemoDataset("demo-photo", None, {"adapter": "demo-photo"})
     samples = adapter.samples()
     class_map = adapter.class_map()
-    assert adapter.root == data_dir() / "photo" and adapter.root.is_relative_to(cache_env)
+    assert adapter.root == data_dir() / "photo" and adapter.root.is_relative_to(demo_data_cache)
     assert class_map.label_space == LABEL_SPACE == "rib-demo"
     assert class_map.names == render.CLASS_NAMES and class_map.groups == tuple((k,) for k in range(10))
     assert len(samples) == 10 * datasets.IMAGES_PER_CLASS
@@ -140,7 +126,7 @@ def test_adapter_serves_the_cached_domain(cache_env):
     assert check.ok and check.images == 600 and check.classes == 10 and not check.problems
 
 
-def test_adapter_names_its_domain_and_refuses_unknown_ones(cache_env):
+def test_adapter_names_its_domain_and_refuses_unknown_ones(demo_data_cache):
     sketch = datasets.DemoDataset("my-label", None, {"adapter": "demo-sketch"})
     assert sketch.domain == "sketch"
     assert sketch.identity() != datasets.DemoDataset("demo-noise", None, {"adapter": "demo-noise"}).identity()
@@ -148,7 +134,7 @@ def test_adapter_names_its_domain_and_refuses_unknown_ones(cache_env):
         datasets.DemoDataset("demo-oil", None, {"adapter": "demo-oil"})
 
 
-def test_check_reports_a_damaged_domain(cache_env, tmp_path):
+def test_check_reports_a_damaged_domain(demo_data_cache, tmp_path):
     root = datasets.generate_domain("source", tmp_path / "source")
     (root / "star" / "3.png").unlink()
     check = datasets.DemoDataset("demo-source", root, {"adapter": "demo-source"}).check()
@@ -244,8 +230,8 @@ def _accuracy(backbone, adapter) -> float:
 
 
 @pytest.mark.slow
-def test_pretrained_backbones_beat_twice_chance_on_every_domain(cache_env):
-    """Pretrains both demo backbones for real (about 30-50 s once), then scores them on every full domain."""
+def test_pretrained_backbones_beat_twice_chance_on_every_domain(demo_cache):
+    """Both demo backbones pretrained for real (once per session), scored on every full domain."""
     accuracy = {}
     for variant in ("narrow", "broad"):
         backbone = backbones.load(f"demo/{variant}", weights=None, options={})

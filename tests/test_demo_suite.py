@@ -1,47 +1,48 @@
 """The README's first command: `rib bench` with no config runs the offline demo end to end, with meaningful numbers.
 
-This is the slowest test (about a minute and a half on 2 cores: it generates the data, pretrains both
-backbones and runs the whole demo grid), and the one a new user meets first.
+The slowest tests (the one a new user meets first): the demo's data and both backbones come from the session's
+demo cache (tests/conftest.py: drawn and pretrained once, about 35 s, shared with tests/test_demo.py), then the
+whole demo grid runs, in this process, as `rib bench` would from a folder with no benchmarks.toml.
 """
 
 import json
-import os
 import re
-import subprocess
-import sys
 from statistics import mean, pstdev
 
 import pytest
 
-from tests.helpers import REPO
+from rib_core.testing.process_state import run_cli
+from tests.helpers import REPO, linked_cache
 
 DOMAINS = ["demo-photo", "demo-sketch", "demo-cartoon", "demo-drawing", "demo-noise"]
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
+def demo_run(tmp_path_factory, demo_images, demo_models):
+    """(exit code, stdout, stderr) of `rib bench --out OUT`, the report of OUT as JSON, and OUT."""
     where = tmp_path_factory.mktemp("demo")  # no benchmarks.toml here: the packaged suites are used
-    env = dict(os.environ, RIB_CACHE_DIR=str(where / "cache"), HF_HUB_OFFLINE="1")
-    env.pop("RIB_DATA_ROOT", None)
-    bench = subprocess.run([sys.executable, "-m", "rib_core", "bench", "--out", str(where / "out")],
-                           capture_output=True, text=True, env=env, cwd=where, timeout=1200)
-    report = subprocess.run([sys.executable, "-m", "rib_core", "report", str(where / "out"), "--format", "json"],
-                            capture_output=True, text=True, env=env, cwd=where, timeout=300)
-    return bench, json.loads(report.stdout)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RIB_CACHE_DIR", str(linked_cache(where / "cache", demo_images, demo_models)))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.delenv("RIB_DATA_ROOT", raising=False)
+        mp.chdir(where)
+        bench = run_cli(["bench", "--out", where / "out"])
+        report = run_cli(["report", where / "out", "--format", "json"])
+    return bench, json.loads(report[1]), where / "out"
 
 
 @pytest.mark.slow
 def test_demo_runs_offline_and_prints_the_report(demo_run):
-    bench, report = demo_run
-    assert bench.returncode == 0, bench.stderr[-3000:]
-    assert "demo/broad · ft" in bench.stdout and "mRI" in bench.stdout
+    (code, stdout, stderr), report, _ = demo_run
+    assert code == 0, stderr[-3000:]
+    assert "demo/broad · ft" in stdout and "mRI" in stdout
     strategies = {m["strategy"] for m in report["mri"]}
     assert {"ft", "lp", "wise-ft[alpha=0.5]"} <= strategies
 
 
 @pytest.mark.slow
 def test_demo_numbers_are_meaningful(demo_run):
-    _, report = demo_run
+    _, report, _ = demo_run
     pre = {(a["model"], a["eval_dataset"]): a["accuracy"] for a in report["accuracies"] if a["strategy"] is None}
     # Every pretrained backbone is well above chance (10 classes) on every domain and the source domain.
     assert len(pre) == 2 * 6 and min(pre.values()) >= 20.0
@@ -105,12 +106,12 @@ def _compare(documented: dict, printed: dict, where: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def printed_report(demo_run, tmp_path_factory):
-    bench, _ = demo_run
-    out = bench.args[bench.args.index("--out") + 1]
-    env = dict(os.environ, COLUMNS="100", NO_COLOR="1")
-    text = subprocess.run([sys.executable, "-m", "rib_core", "report", out], capture_output=True, text=True,
-                          env=env, timeout=300).stdout
+def printed_report(demo_run):
+    *_, out = demo_run
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COLUMNS", "100")
+        mp.setenv("NO_COLOR", "1")
+        _, text, _ = run_cli(["report", out])
     return _rows(text)
 
 
@@ -123,7 +124,7 @@ def test_the_readme_excerpt_is_what_the_demo_prints_within_the_stated_tolerance(
 
 @pytest.mark.slow
 def test_docs_demo_numbers_are_what_the_demo_prints_within_the_stated_tolerance(demo_run, printed_report):
-    _, report = demo_run
+    _, report, _ = demo_run
     pre = {(a["model"], a["eval_dataset"]): a["accuracy"] for a in report["accuracies"] if a["strategy"] is None}
     table = [line for line in _marked("docs/demo.md", "pretrained").splitlines() if line.startswith("| `demo/")]
     assert len(table) == 2

@@ -9,24 +9,20 @@ import sys
 import pytest
 from safetensors.numpy import load_file
 
-import tests.toy_plugin as toy
-from tests.test_engine import SUITE, _subprocess_env
+from rib_core.testing import toy
+from tests.helpers import toy_process_env
 
-pytestmark = pytest.mark.skipif(shutil.which("torchrun") is None and not (
-    __import__("pathlib").Path(sys.executable).parent / "torchrun").exists(), reason="torchrun not installed")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("torchrun") is None and not (
+    __import__("pathlib").Path(sys.executable).parent / "torchrun").exists(), reason="torchrun not installed")]
 
 
-def test_torchrun_two_processes_match_a_single_process(tmp_path):
-    data = tmp_path / "data"
-    for name in toy.DOMAINS:
-        toy.write_domain(data, name)
-    suite = tmp_path / "suite.toml"
-    suite.write_text(SUITE.format(strategies='"ft"', epochs=2).replace('["tiny/a", "tiny/b"]', '["tiny/a"]'))
-    env = _subprocess_env(tmp_path, data)
+def test_torchrun_two_processes_match_a_single_process(toy_env, bench, tmp_path):
+    # One torch thread for the single process (here) and each rank: the same kernels on both sides.
+    suite = toy.grid_suite(tmp_path / "suite.toml", models=["tiny/a"], strategies=["ft"], cpu_threads=1)
+    single = bench(suite, tmp_path / "single")
+    assert single.exit_code == 0, single.stderr
+    env = toy_process_env(tmp_path)
     args = ["bench", "-c", str(suite), "--device", "cpu", "--no-report"]
-    single = subprocess.run([sys.executable, "-m", "rib_core", *args, "--out", str(tmp_path / "single")],
-                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert single.returncode == 0, single.stderr
     torchrun = str(__import__("pathlib").Path(sys.executable).parent / "torchrun")
     with socket.socket() as probe:  # a free port, so parallel test runs never share a rendezvous
         probe.bind(("127.0.0.1", 0))

@@ -1,8 +1,6 @@
 """The protocol end to end on a toy grid: numbers, reuse, resume and the report's shape."""
 
 import json
-import os
-import re
 import signal
 import subprocess
 import sys
@@ -13,40 +11,12 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-import tests.toy_plugin as toy
-from tests.helpers import REPO, fake_distribution
-
-SUITE = """
-[suites.toy]
-models = ["tiny/a", "tiny/b"]
-datasets = ["toy-a", "toy-b", "toy-c"]
-reference = "toy-ref"
-strategies = [{strategies}]
-eval_batch_size = 16
-
-[suites.toy.training]
-lr = 0.05
-epochs = {epochs}
-warmup_steps = 1
-batch_size = 8
-"""
+from rib_core.testing import toy
+from tests.helpers import toy_process_env, work_done
 
 
-@pytest.fixture
-def toy_env(tmp_path, monkeypatch, register_plugin):
-    return toy.install(tmp_path, monkeypatch, register_plugin)
-
-
-def suite_file(tmp_path, strategies=('"ft"', '"lp"'), epochs=2) -> Path:
-    path = tmp_path / "suite.toml"
-    path.write_text(SUITE.format(strategies=", ".join(strategies), epochs=epochs))
-    return path
-
-
-def work_done(stderr: str) -> tuple[int, int, int, int]:
-    found = re.search(r"(\d+) cell\(s\) run, (\d+) reused; (\d+) image forwards, (\d+) training steps", stderr)
-    assert found, stderr
-    return tuple(int(x) for x in found.groups())
+def suite_file(tmp_path, strategies=("ft", "lp"), epochs=2) -> Path:
+    return toy.grid_suite(tmp_path / "suite.toml", strategies=strategies, training={"epochs": epochs})
 
 
 def independent_ri(out: Path) -> tuple[dict, dict]:
@@ -77,10 +47,10 @@ def independent_ri(out: Path) -> tuple[dict, dict]:
     return ri, mri
 
 
-def test_full_grid_ri_and_mri_match_an_independent_computation(toy_env, run_rib):
-    out = toy_env / "out"
-    result = run_rib("bench", "-c", str(suite_file(toy_env)), "--out", str(out), "--device", "cpu")
+def test_full_grid_ri_and_mri_match_an_independent_computation(toy_env, bench, run_rib):
+    result = bench(suite_file(toy_env), report=True)
     assert result.exit_code == 0, result.stderr
+    out = result.out
     report = json.loads(run_rib("report", str(out), "--format", "json").stdout)
     ri, mri = independent_ri(out)
     assert len(report["ri"]) == len(ri) == 2 * 2 * 3
@@ -110,17 +80,15 @@ def test_full_grid_ri_and_mri_match_an_independent_computation(toy_env, run_rib)
     assert (toy_env / "ri.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_rerun_does_no_work_and_a_new_strategy_never_repeats_pre_evaluations(toy_env, run_rib):
-    out = toy_env / "out"
-    first = run_rib("bench", "-c", str(suite_file(toy_env)), "--out", str(out), "--no-report")
+def test_rerun_does_no_work_and_a_new_strategy_never_repeats_pre_evaluations(toy_env, bench):
+    first = bench(suite_file(toy_env))
     run, reused, forwards, steps = work_done(first.stderr)
     assert reused == 0 and forwards > 0 and steps > 0
 
-    again = run_rib("bench", "-c", str(suite_file(toy_env)), "--out", str(out), "--no-report")
+    again = bench(suite_file(toy_env))
     assert work_done(again.stderr) == (0, run, 0, 0)
 
-    added = run_rib("bench", "-c", str(suite_file(toy_env, ('"ft"', '"lp"', '"l2-sp"'))), "--out", str(out),
-                    "--no-report")
+    added = bench(suite_file(toy_env, ("ft", "lp", "l2-sp")))
     run3, reused3, forwards3, steps3 = work_done(added.stderr)
     assert reused3 == run
     # Exactly the new strategy's evaluations: per model and D_i, D_i's held-out part + all of the other two
@@ -136,44 +104,29 @@ def test_rerun_does_no_work_and_a_new_strategy_never_repeats_pre_evaluations(toy
     assert run3 == 2 * 3 * (1 + 4)  # a fine-tune and four evaluations per (model, D_i)
 
 
-def test_changing_one_hyper_parameter_recomputes_only_what_it_touches(toy_env, run_rib):
-    out = toy_env / "out"
-    run_rib("bench", "-c", str(suite_file(toy_env)), "--out", str(out), "--no-report")
-    changed = suite_file(toy_env, ('"ft"', '{name = "lp", label = "lp"}'))
+def test_changing_one_hyper_parameter_recomputes_only_what_it_touches(toy_env, bench):
+    bench(suite_file(toy_env))
+    changed = suite_file(toy_env, ("ft", {"name": "lp", "label": "lp"}))
     # Same strategies, same settings: nothing to do.
-    assert work_done(run_rib("bench", "-c", str(changed), "--out", str(out), "--no-report").stderr)[0] == 0
+    assert work_done(bench(changed).stderr)[0] == 0
     text = changed.read_text().replace("epochs = 2", "epochs = 3")
     changed.write_text(text)
-    run3, reused3, forwards3, _ = work_done(run_rib("bench", "-c", str(changed), "--out", str(out), "--no-report").stderr)
+    run3, reused3, forwards3, _ = work_done(bench(changed).stderr)
     assert reused3 == 2 * 4  # the pre-evaluations (3 datasets + reference, 2 models) are kept
 
 
-def _subprocess_env(tmp_path: Path, data: Path) -> dict:
-    site = tmp_path / "site"
-    if not site.exists():
-        fake_distribution(site, "rib-toy", "rib_toy_entry", "from tests.toy_plugin import *\n", entry_name="toy")
-    env = dict(os.environ, RIB_TOY_DATA=str(data), RIB_CACHE_DIR=str(tmp_path / "cache"),
-               PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
-    return env
+@pytest.mark.slow  # a run in a subprocess, killed mid-fine-tune (the reference and the resume run in-process)
+def test_sigkill_mid_fine_tune_resumes_and_matches_an_uninterrupted_run(toy_env, bench):
+    # One torch thread for every run, in this process or not: the same kernels, so the same bytes.
+    suite = toy.grid_suite(toy_env / "suite.toml", models=["tiny/a"], strategies=["ft"], training={"epochs": 4},
+                           cpu_threads=1)
+    reference = bench(suite, toy_env / "uninterrupted")
+    assert reference.exit_code == 0, reference.stderr
 
-
-def test_sigkill_mid_fine_tune_resumes_and_matches_an_uninterrupted_run(tmp_path):
-    data = tmp_path / "data"
-    for name in toy.DOMAINS:
-        toy.write_domain(data, name)
-    suite = tmp_path / "suite.toml"
-    suite.write_text(SUITE.format(strategies='"ft"', epochs=4).replace('["tiny/a", "tiny/b"]', '["tiny/a"]'))
-    env = _subprocess_env(tmp_path, data)
+    out = toy_env / "killed"
     command = [sys.executable, "-m", "rib_core", "bench", "-c", str(suite), "--device", "cpu", "--no-report"]
-
-    reference = subprocess.run(command + ["--out", str(tmp_path / "uninterrupted")], env=env, cwd=tmp_path,
-                               capture_output=True, text=True, timeout=300)
-    assert reference.returncode == 0, reference.stderr
-
-    out = tmp_path / "killed"
-    slow = dict(env, RIB_TOY_STEP_SLEEP="0.05")
-    proc = subprocess.Popen(command + ["--out", str(out)], env=slow, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(command + ["--out", str(out)], env=toy_process_env(toy_env, RIB_TOY_STEP_SLEEP="0.05"),
+                            cwd=toy_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob("cells/*/work/checkpoint*.json")):
         time.sleep(0.05)
@@ -181,9 +134,8 @@ def test_sigkill_mid_fine_tune_resumes_and_matches_an_uninterrupted_run(tmp_path
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
-    resumed = subprocess.run(command + ["--out", str(out)], env=env, cwd=tmp_path, capture_output=True, text=True,
-                             timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = bench(suite, out)
+    assert resumed.exit_code == 0, resumed.stderr
     logs = [json.loads(p.read_text()).get("train_log") or {} for p in out.glob("cells/*/record.json")]
     assert any((log.get("resumed_from_step") or 0) > 0 for log in logs), "the fine-tune restarted instead of resuming"
 
@@ -193,4 +145,4 @@ def test_sigkill_mid_fine_tune_resumes_and_matches_an_uninterrupted_run(tmp_path
                 (root / "cells" / c["key"] / "predictions.safetensors").read_bytes()
                 for c in manifest["cells"] if c["kind"] == "eval"}
 
-    assert predictions(out) == predictions(tmp_path / "uninterrupted")
+    assert predictions(out) == predictions(toy_env / "uninterrupted")

@@ -7,14 +7,8 @@ import pytest
 from rib_core.demo.backbones import build_model
 
 
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")  # shared: the demo's images are drawn once for both tests
-
-
 @pytest.fixture
-def demo_dry_run(run_rib, tmp_path, monkeypatch, demo_cache):
-    monkeypatch.setenv("RIB_CACHE_DIR", str(demo_cache))
+def demo_dry_run(run_rib, tmp_path, monkeypatch, demo_data_cache):
     monkeypatch.chdir(tmp_path)  # no benchmarks.toml here: the packaged demo suite
 
     def run(*extra):
@@ -24,7 +18,7 @@ def demo_dry_run(run_rib, tmp_path, monkeypatch, demo_cache):
     return run
 
 
-def test_weights_and_cache_come_from_the_models_parameters_and_the_datasets_images(demo_dry_run, demo_cache):
+def test_weights_and_cache_come_from_the_models_parameters_and_the_datasets_images(demo_dry_run, demo_data_cache):
     out = demo_dry_run("--no-calibrate")
     parameters = sum(p.numel() for p in build_model().parameters())
     assert f"demo/narrow {parameters / 1e3:.1f}k" in out and f"demo/broad {parameters / 1e3:.1f}k" in out
@@ -39,7 +33,7 @@ def test_weights_and_cache_come_from_the_models_parameters_and_the_datasets_imag
     files = 2 * 5 * sum(2 if s == "wise-ft" else 1 for s in installed)
     assert f"~{files * parameters * 4 / 1e6:.0f} MB (fp32" in out
     assert "ViT-B/16 table" in out  # --no-calibrate: the documented table
-    assert not list(demo_cache.glob("demo-models/*/*.safetensors"))  # sizing a model never pretrains it
+    assert not list(demo_data_cache.glob("demo-models/*/*.safetensors"))  # sizing a model never pretrains it
 
 
 def test_the_time_estimate_is_measured_on_each_model_here(demo_dry_run):

@@ -4,11 +4,13 @@ import json
 import subprocess
 import sys
 
-import tests.toy_plugin as toy
-from tests.helpers import REPO
-from tests.test_engine import SUITE, _subprocess_env
+import pytest
+
+from rib_core.testing import toy
+from tests.helpers import REPO, toy_process_env
 
 
+@pytest.mark.slow  # pip installs the example, then four `rib` processes find it through its entry point
 def test_example_plugin_installs_lists_and_reports(tmp_path):
     site = tmp_path / "example-site"
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
@@ -18,7 +20,7 @@ def test_example_plugin_installs_lists_and_reports(tmp_path):
     data = tmp_path / "data"
     for name in toy.DOMAINS:
         toy.write_domain(data, name)
-    env = _subprocess_env(tmp_path, data)
+    env = toy_process_env(tmp_path, data)
     env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
 
     def rib(*args):
@@ -28,8 +30,7 @@ def test_example_plugin_installs_lists_and_reports(tmp_path):
     listing = json.loads(rib("list", "metrics", "--json").stdout)
     assert {"name": "ece", "plugin": "rib-ece"}.items() <= {k: v for r in listing if r["name"] == "ece"
                                                              for k, v in r.items()}.items()
-    suite = tmp_path / "suite.toml"
-    suite.write_text(SUITE.format(strategies='"freeze"', epochs=1).replace('["tiny/a", "tiny/b"]', '["tiny/a"]'))
+    suite = toy.grid_suite(tmp_path / "suite.toml", models=["tiny/a"], strategies=["freeze"], training={"epochs": 1})
     run = rib("bench", "-c", str(suite), "--out", str(tmp_path / "out"), "--no-report")
     assert run.returncode == 0, run.stderr
     report = json.loads(rib("report", str(tmp_path / "out"), "--format", "json").stdout)

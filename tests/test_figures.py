@@ -45,7 +45,8 @@ def overlapping_labels(fig) -> list:
             and a[1].width > 0 and b[1].width > 0]
 
 
-@pytest.mark.parametrize("shape", [(1, 2), (7, 8)])
+# (7, 8): the paper's grid, 56 panels drawn and searched for overlapping labels (seconds): slow.
+@pytest.mark.parametrize("shape", [(1, 2), pytest.param((7, 8), marks=pytest.mark.slow)])
 def test_heatmaps_have_one_panel_per_model_and_strategy_with_values_and_no_overlaps(shape):
     n_models, n_strategies = shape
     datasets = PAPER_DATASETS if n_models > 1 else ["demo-photo", "demo-sketch", "demo-cartoon"]

@@ -6,9 +6,10 @@ import sys
 
 import pytest
 
+import tests.toy_launcher
 from rib_core.engine.jobs import plan_jobs
-from tests.helpers import fake_distribution
-from tests.launch_helpers import bench, cells_run, predictions, run, toy_setup
+from tests.helpers import cells_run
+from tests.launch_helpers import launch_suite, predictions
 
 
 class C:
@@ -32,57 +33,53 @@ def test_jobs_group_pre_evaluations_per_model_and_each_fine_tune_with_its_evalua
 
 
 @pytest.fixture
-def toy(tmp_path):
-    suite, env = toy_setup(tmp_path, strategies='"ft", "lp-ft"')
-    fake_distribution(tmp_path / "site", "rib-toy-launcher", "rib_toy_launcher_entry",
-                      "from tests.toy_launcher import *\n", entry_name="inline")
-    return suite, env
+def suite(toy_env, register_plugin):
+    """The launch grid (tests/launch_helpers.py) with ft and lp-ft, and the inline launcher (tests/toy_launcher.py),
+    which runs each job in this process."""
+    register_plugin(tests.toy_launcher, "rib-toy-launcher")
+    return launch_suite(toy_env, ("ft", "lp-ft"))
 
 
-def test_a_launcher_plugin_runs_the_grid_retries_lost_jobs_and_matches_the_local_run(toy, tmp_path):
-    suite, env = toy
-    local = run(bench(suite, tmp_path / "local"), env, tmp_path)
+def test_a_launcher_plugin_runs_the_grid_retries_lost_jobs_and_matches_the_local_run(suite, bench, run_rib,
+                                                                                     monkeypatch, tmp_path):
+    local = bench(suite, tmp_path / "local")
+    assert local.exit_code == 0, local.stderr[-3000:]
     total = cells_run(local.stderr)
 
     out = tmp_path / "inline"
-    launched = run(bench(suite, out, "--launcher", "inline", "--inline-tag", "x"),
-                   dict(env, RIB_TOY_LOSE_JOBS="pre-001,ft-005"), tmp_path)
+    monkeypatch.setenv("RIB_TOY_LOSE_JOBS", "pre-001,ft-005")
+    launched = bench(suite, out, "--launcher", "inline", "--inline-tag", "x")
+    monkeypatch.delenv("RIB_TOY_LOSE_JOBS")
+    assert launched.exit_code == 0, launched.stderr[-3000:]
     assert cells_run(launched.stderr) == total
     assert "requeued" in launched.stderr
     assert predictions(out) == predictions(tmp_path / "local")  # same bytes, cell by cell
 
-    status = subprocess.run([sys.executable, "-m", "rib_core", "status", str(out), "--json"], env=env,
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    data = json.loads(status.stdout)
+    data = json.loads(run_rib("status", str(out), "--json").stdout)
     assert data["counts"] == {"done": total, "in progress": 0, "failed": 0, "not run": 0, "pending": 0}
     attempts = {j["job"]: j["attempts"] for j in data["jobs"]}
     assert attempts["pre-001"] == attempts["ft-005"] == 2
     assert all(j["state"] == "done" for j in data["jobs"])
 
-    again = run(bench(suite, out, "--launcher", "inline"), env, tmp_path)
+    again = bench(suite, out, "--launcher", "inline")
+    assert again.exit_code == 0, again.stderr[-3000:]
     assert cells_run(again.stderr) == 0  # nothing left to compute: no job is even submitted
 
 
-def test_a_job_lost_more_often_than_max_retries_fails_and_its_dependants_are_skipped(toy, tmp_path):
-    suite, env = toy
-    out = tmp_path / "out"
-    done = subprocess.run(bench(suite, out, "--launcher", "inline", "--max-retries", "0"),
-                          env=dict(env, RIB_TOY_LOSE_JOBS="ft-005"), cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 1
+def test_a_job_lost_more_often_than_max_retries_fails_and_its_dependants_are_skipped(suite, bench, monkeypatch):
+    monkeypatch.setenv("RIB_TOY_LOSE_JOBS", "ft-005")
+    done = bench(suite, None, "--launcher", "inline", "--max-retries", "0")
+    assert done.exit_code == 1
     assert "job ft-005" in done.stderr and "node of ft-005 died" in done.stderr
     assert "not run because a cell they depend on failed" in done.stderr  # lp-ft waits for lp's job
 
 
-def test_launcher_usage_errors_exit_2(toy, tmp_path):
-    suite, env = toy
-    unknown = subprocess.run(bench(suite, tmp_path / "o", "--launcher", "slurmm"), env=env, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=120)
-    assert unknown.returncode == 2 and "unknown launcher 'slurmm'" in unknown.stderr
+def test_launcher_usage_errors_exit_2(suite, bench, tmp_path):
+    unknown = bench(suite, tmp_path / "o", "--launcher", "slurmm")
+    assert unknown.exit_code == 2 and "unknown launcher 'slurmm'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
-    both = subprocess.run(bench(suite, tmp_path / "o", "--launcher", "inline", "--shard", "1/2"), env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert both.returncode == 2 and "--shard" in both.stderr
+    both = bench(suite, tmp_path / "o", "--launcher", "inline", "--shard", "1/2")
+    assert both.exit_code == 2 and "--shard" in both.stderr
 
 
 def test_help_and_list_launchers_never_import_a_scheduler():

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import tests.toy_plugin as toy
 from rib_core.engine.results import Evaluation, Results
 from rib_core.metrics.robustness import compute
+from rib_core.testing import toy
 
 MODEL, STRATEGY = "m", "s"
 N_LABELS = 3
@@ -170,19 +170,14 @@ def test_a_missing_evaluation_leaves_that_row_out_and_mri_undefined():
 
 
 # -- the real engine ----------------------------------------------------------------------------------------------
-def test_freeze_through_the_engine_gives_ri_exactly_zero(tmp_path, monkeypatch, register_plugin, run_rib):
-    data = tmp_path / "data"
-    for name in ("toy-a", "toy-b", "toy-c"):
-        toy.write_domain(data, name, per_class=5)
-    monkeypatch.setenv("RIB_TOY_DATA", str(data))
-    monkeypatch.setenv("RIB_CACHE_DIR", str(tmp_path / "cache"))
-    register_plugin(toy, "toy")
+def test_freeze_through_the_engine_gives_ri_exactly_zero(tmp_path, monkeypatch, register_plugin, bench, run_rib):
+    toy.install(tmp_path, monkeypatch, register_plugin, ("toy-a", "toy-b", "toy-c"), per_class=5)
     suite = tmp_path / "suite.toml"
     suite.write_text('[suites.toy]\nmodels = ["tiny/b"]\ndatasets = ["toy-a", "toy-b", "toy-c"]\n'
                      'strategies = ["freeze"]\neval_batch_size = 7\n')
-    out = tmp_path / "out"
-    result = run_rib("bench", "-c", str(suite), "--out", str(out), "--device", "cpu", "--workers", "0", "--no-report")
+    result = bench(suite)
     assert result.exit_code == 0, result.stderr
+    out = result.out
     report = json.loads(run_rib("report", str(out), "--format", "json").stdout)
     assert len(report["ri"]) == 3 and len(report["mri"]) == 1
     assert all(row["ri"] == 0.0 and row["ri_ci"] == [0.0, 0.0] for row in report["ri"])

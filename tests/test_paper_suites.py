@@ -1,33 +1,33 @@
 """The paper's ready-made suites: dry runs offline, and paper-quick end to end on tiny stand-ins."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from rib_core.config import PACKAGED_SUITES, read_toml
 from rib_core.data.fixtures import make_dataset_tree
+from rib_core.testing.toy import TINY_OPEN_CLIP as TINY_CLIP
+from rib_core.testing.toy import TINY_TIMM_VIT as TINY
 from rib_core.testing.toy import suite_text
-from tests.helpers import REPO
 
-PAPER_SUITES = ("paper", "paper-quick", "zero-shot")
+# The paper's grid is sized from its real models: 7 ViT-B/16 built (and initialised) on the CPU, seconds each.
+PAPER_SUITES = (pytest.param("paper", marks=pytest.mark.slow), "paper-quick", "zero-shot")
 
 
-def offline_env(tmp_path) -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "empty-hf-home"),
-               RIB_CACHE_DIR=str(tmp_path / "cache"))
-    env.pop("RIB_DATA_ROOT", None)
-    return env
+@pytest.fixture
+def offline(tmp_path, monkeypatch, offline_hub):
+    """No model hub (an empty offline Hugging Face cache), rib's cache in tmp_path/cache, no RIB_DATA_ROOT, and a
+    working directory without benchmarks.toml (the packaged suites are used)."""
+    monkeypatch.setenv("RIB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("RIB_DATA_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.mark.parametrize("suite", PAPER_SUITES)
-def test_dry_run_lists_the_grid_and_what_is_missing_offline(tmp_path, suite):
-    result = subprocess.run([sys.executable, "-m", "rib_core", "bench", "--suite", suite, "--dry-run",
-                             "--no-calibrate", "--out", str(tmp_path / "out")], capture_output=True, text=True,
-                            env=offline_env(tmp_path), cwd=tmp_path, timeout=300)
-    assert result.returncode == 0, result.stderr
+def test_dry_run_lists_the_grid_and_what_is_missing_offline(offline, run_rib, suite):
+    result = run_rib("bench", "--suite", suite, "--dry-run", "--no-calibrate", "--out", str(offline / "out"))
+    assert result.exit_code == 0, result.stderr
     out = " ".join(result.stdout.split())  # rich wraps long lines
     assert "cells (eval + fine-tune)" in out
     assert "dataset 'imagenet-r' not found" in out and "github.com/hendrycks/imagenet-r" in out
@@ -35,36 +35,30 @@ def test_dry_run_lists_the_grid_and_what_is_missing_offline(tmp_path, suite):
     assert "estimated time" in out
 
 
-def test_running_a_suite_without_its_data_refuses_with_exit_2(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "rib_core", "bench", "--suite", "paper-quick", "--out",
-                             str(tmp_path / "out")], capture_output=True, text=True, env=offline_env(tmp_path),
-                            cwd=tmp_path, timeout=300)
-    assert result.returncode == 2
+def test_running_a_suite_without_its_data_refuses_with_exit_2(offline, run_rib):
+    result = run_rib("bench", "--suite", "paper-quick", "--out", str(offline / "out"))
+    assert result.exit_code == 2
     assert "cannot start suite 'paper-quick'" in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "out" / "cells").exists()
+    assert not (offline / "out" / "cells").exists()
 
 
 def write_suite(path, name: str, suite: dict) -> None:
     path.write_text(suite_text(name, {k: v for k, v in suite.items() if k != "training"}, suite["training"]))
 
 
-def bench_and_report(suite_path, tmp_path) -> dict:
+def bench_and_report(suite_path, bench, run_rib) -> dict:
     """Run a suite file offline on the CPU, then return `rib report --format json` of its results."""
-    env = offline_env(tmp_path)
-    run = subprocess.run([sys.executable, "-m", "rib_core", "bench", "-c", str(suite_path), "--out",
-                          str(tmp_path / "out"), "--device", "cpu", "--no-report"], capture_output=True, text=True,
-                         env=env, cwd=REPO, timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(subprocess.run([sys.executable, "-m", "rib_core", "report", str(tmp_path / "out"), "--format",
-                                      "json"], capture_output=True, text=True, env=env, cwd=REPO, timeout=300).stdout)
+    run = bench(suite_path, suite_path.parent / "out")
+    assert run.exit_code == 0, run.stderr[-3000:]
+    return json.loads(run_rib("report", str(run.out), "--format", "json").stdout)
 
 
-TINY = {"embed_dim": 32, "depth": 1, "num_heads": 2, "img_size": 32}
 TIMM_NAMES = {"laion/vit-b16-laion2b-ft-in1k": "vit_base_patch16_clip_224",
               "augreg/vit-b16-in21k-ft-in1k": "vit_base_patch16_224"}
 
 
-def test_paper_quick_runs_end_to_end_with_tiny_weights_and_generated_trees(tmp_path):
+@pytest.mark.slow  # the whole paper-quick grid: about 500 cells of tiny ViTs
+def test_paper_quick_runs_end_to_end_with_tiny_weights_and_generated_trees(offline, bench, run_rib, tmp_path):
     pytest.importorskip("rib_lora")
     pytest.importorskip("rib_ewc")
     import timm
@@ -85,7 +79,7 @@ def test_paper_quick_runs_end_to_end_with_tiny_weights_and_generated_trees(tmp_p
     path = tmp_path / "paper-quick.toml"
     write_suite(path, "paper-quick", suite)
 
-    report = bench_and_report(path, tmp_path)
+    report = bench_and_report(path, bench, run_rib)
     assert {(m["model"], m["strategy"]) for m in report["mri"]} == {
         (model, strategy) for model in ("LAION-2B", "IN-21K+AugReg") for strategy in ("ft", "lora", "ewc")}
     assert len(report["ri"]) == 2 * 3 * 8
@@ -93,14 +87,9 @@ def test_paper_quick_runs_end_to_end_with_tiny_weights_and_generated_trees(tmp_p
     assert len(c) == 2 and all(a["n_images"] > 0 for a in c)
 
 
-TINY_CLIP = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
 
-
-def test_zero_shot_clip_backbones_run_end_to_end_from_local_weights(tmp_path):
+@pytest.mark.slow  # two CLIP backbones, zero-shot heads, ft and LoRA end to end
+def test_zero_shot_clip_backbones_run_end_to_end_from_local_weights(offline, bench, run_rib, tmp_path):
     """The open_clip family through `rib bench`: zero-shot heads built from class names, then ft and LoRA."""
     pytest.importorskip("rib_openai_clip")
     pytest.importorskip("rib_laion")
@@ -122,7 +111,7 @@ def test_zero_shot_clip_backbones_run_end_to_end_from_local_weights(tmp_path):
              "training": {"epochs": 1, "batch_size": 4, "warmup_steps": 1}}
     path = tmp_path / "zero-shot.toml"
     write_suite(path, "zero-shot", suite)
-    report = bench_and_report(path, tmp_path)
+    report = bench_and_report(path, bench, run_rib)
     assert {(m["model"], m["strategy"]) for m in report["mri"]} == {
         (model["name"], strategy) for model in models for strategy in ("ft", "lora")}
     # The zero-shot heads were built once per model and cached.

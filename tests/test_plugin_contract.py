@@ -8,22 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import tests.toy_plugin as toy
 from rib_core.api import hookimpl
-
-SUITE = """
-[suites.toy]
-models = ["managed/a"]
-datasets = ["toy-a", "toy-b"]
-strategies = ["ft"]
-eval_batch_size = 16
-[suites.toy.training]
-lr = 0.05
-epochs = 1
-warmup_steps = 1
-batch_size = 8
-"""
-
+from rib_core.testing import toy
+from tests.helpers import small_grid_suite
 
 def managed_file() -> Path:
     import os
@@ -69,57 +56,54 @@ class ManagedPlugin:
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch, register_plugin):
-    toy.install(tmp_path, monkeypatch, register_plugin, ("toy-a", "toy-b"), per_class=6)
-    monkeypatch.setenv("RIB_MANAGED_WEIGHTS", str(tmp_path / "checkpoint.txt"))
-    (tmp_path / "checkpoint.txt").write_text("0.0")
+def env(small_toy_env, monkeypatch, register_plugin):
+    monkeypatch.setenv("RIB_MANAGED_WEIGHTS", str(small_toy_env / "checkpoint.txt"))
+    (small_toy_env / "checkpoint.txt").write_text("0.0")
     register_plugin(ManagedPlugin(), "rib-managed")
-    return tmp_path
+    return small_toy_env
 
 
-def bench(run_rib, env: Path, model: str = "managed/a"):
-    suite = env / "suite.toml"
-    suite.write_text(SUITE.replace('"managed/a"', f'"{model}"'))
-    return run_rib("bench", "-c", str(suite), "--out", str(env / "out"), "--device", "cpu", "--workers", "0",
-                   "--no-report")
+@pytest.fixture
+def bench_model(bench, env):
+    """bench_model(model="managed/a"): the small grid (tests/helpers.py) with `model`, run in this process."""
+    return lambda model="managed/a": bench(small_grid_suite(env, models=[model]))
 
 
-def test_changed_plugin_managed_weights_rerun_every_dependent_cell(env, run_rib):
-    first = bench(run_rib, env)
+def test_changed_plugin_managed_weights_rerun_every_dependent_cell(env, bench_model):
+    first = bench_model()
     assert first.exit_code == 0, first.stderr
     assert "8 cell(s) run, 0 reused" in first.stderr
-    assert "0 cell(s) run, 8 reused" in bench(run_rib, env).stderr  # same weights: everything reused
+    assert "0 cell(s) run, 8 reused" in bench_model().stderr  # same weights: everything reused
 
     (env / "checkpoint.txt").write_text("3.0")  # the plugin's checkpoint changes; no suite value does
-    again = bench(run_rib, env)
+    again = bench_model()
     assert again.exit_code == 0, again.stderr
     assert "8 cell(s) run, 0 reused" in again.stderr
     records = [json.loads(p.read_text()) for p in (env / "out").glob("cells/*/record.json")]
     assert len(records) == 16  # both generations are kept, under different keys
 
 
-def test_a_label_space_mismatch_is_refused_before_any_work(env, run_rib):
-    result = bench(run_rib, env, model="imagenet-only/x")
-    assert result.exit_code == 2
-    assert ("model 'imagenet-only/x' predicts the label space 'imagenet-1k', but dataset(s) toy-a, toy-b are "
-            "labelled in 'toy'") in result.stderr
-    assert "Traceback" not in result.stderr
+def failed_with(result, exit_code: int, message: str) -> None:
+    assert result.exit_code == exit_code
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_label_space_mismatch_is_refused_before_any_work(env, bench_model):
+    failed_with(bench_model(model="imagenet-only/x"), 2, "model 'imagenet-only/x' predicts the label space "
+                "'imagenet-1k', but dataset(s) toy-a, toy-b are labelled in 'toy'")
     assert not (env / "out").exists()
 
 
-def test_the_label_space_is_declared_once_by_registration_and_a_backbone_contradicting_it_fails_clearly(env, run_rib):
+def test_the_label_space_is_declared_once_by_registration_and_a_backbone_contradicting_it_fails_clearly(env, bench_model):
     # The toy loader leaves Backbone.label_space unset: the first test's cells ran because rib carried the
     # registration's "toy" onto the loaded backbone. One that names another space is a plugin bug, said as such.
-    result = bench(run_rib, env, model="two-spaces/x")
-    assert result.exit_code == 1
-    assert ("plugin 'rib-managed' registered model 'two-spaces/*' with label space 'toy', but its loader returned "
-            "a Backbone with label_space='other'") in result.stderr
-    assert "Traceback" not in result.stderr
+    failed_with(bench_model(model="two-spaces/x"), 1, "plugin 'rib-managed' registered model 'two-spaces/*' with "
+                "label space 'toy', but its loader returned a Backbone with label_space='other'")
 
 
-def test_missing_weights_refuse_an_offline_run_before_any_work_naming_the_model_once(env, run_rib, monkeypatch):
+def test_missing_weights_refuse_an_offline_run_before_any_work_naming_the_model_once(env, bench_model, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    result = bench(run_rib, env, model="ghostly/x")
+    result = bench_model(model="ghostly/x")
     assert result.exit_code == 2
     assert "- model 'ghostly/x': weights not found in /models/ghost.safetensors; copy them there." in result.stderr
     assert "model model" not in result.stderr

@@ -8,7 +8,8 @@ import pytest
 
 from rib_core.errors import UnknownNameError
 from rib_core.api import hookimpl
-from tests.helpers import REPO, fake_distribution, run_cli
+from rib_core.testing import toy
+from tests.helpers import REPO, fake_distribution, run_cli, toy_process_env
 
 GOOD_PLUGIN = '''
 from rib_core.api import hookimpl
@@ -207,18 +208,15 @@ def write(report, stream):
 '''
 
 
+@pytest.mark.slow  # six `rib` processes: what 0.1 plugins are told comes from entry-point discovery
 def test_a_plugin_written_for_0_1_loads_runs_and_is_told_each_new_import_and_hook_name(tmp_path):
-    from tests import toy_plugin as toy
-    from tests.test_engine import SUITE, _subprocess_env
-
     data = tmp_path / "data"
     for name in toy.DOMAINS:
         toy.write_domain(data, name)
-    env = _subprocess_env(tmp_path, data)
+    env = toy_process_env(tmp_path, data)
     fake_distribution(tmp_path / "site", "rib-old", "rib_old", OLD_STYLE_HOOKS)
     (tmp_path / "site" / "rib_old_impl.py").write_text(OLD_STYLE_IMPL)
-    suite = tmp_path / "suite.toml"
-    suite.write_text(SUITE.format(strategies='"freeze"', epochs=1).replace('["tiny/a", "tiny/b"]', '["tiny/a"]'))
+    suite = toy.grid_suite(tmp_path / "suite.toml", models=["tiny/a"], strategies=["freeze"], training={"epochs": 1})
 
     def rib(*args, **extra):
         return subprocess.run([sys.executable, "-m", "rib_core", *args], env=dict(env, **extra), cwd=tmp_path,
@@ -240,7 +238,7 @@ def test_a_plugin_written_for_0_1_loads_runs_and_is_told_each_new_import_and_hoo
     warned = models.stderr
     assert "use 'from rib_core.api import hookimpl'" in warned and "use 'from rib_core.api import Metric'" in warned
     assert "hook register_backbones is deprecated: rename it register_models" in warned
-    assert plugins["rib-toy"]["status"] == "ok"  # the tests' own toy plugin imports only rib_core.api
+    assert plugins["rib-toy"]["status"] == "ok"  # the toy plugin (rib_core.testing.toy) imports nothing internal
 
 
 def test_the_public_api_exports_what_it_lists_and_stays_light():

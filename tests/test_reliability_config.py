@@ -13,30 +13,11 @@ import pytest
 
 from rib_core.api import hookimpl
 from rib_core.plugins import get_registry, reset_registry
-
-VALID = """
-[suites.s]
-models = ["timm:vit_tiny_patch16_224"]
-datasets = ["imagenet-r", "imagenet-a"]
-strategies = ["ft"]
-"""
+from tests.helpers import VALID_SUITE as VALID
+from tests.helpers import bench_refuses, refused_with
 
 # Plugins the project ships; disabled where a test needs "not installed" hints.
 SHIPPED_PLUGINS = "rib-openai-clip,rib-laion,rib-augreg,rib-lora,rib-ewc"
-
-
-def bench_refuses(run_rib, tmp_path, text: str) -> str:
-    """Run `rib bench` on a suite; assert the one-screen exit-2 refusal with nothing started; return stderr."""
-    suite = tmp_path / "suite.toml"
-    suite.write_text(text)
-    out = tmp_path / "out"
-    result = run_rib("bench", "-c", str(suite), "--out", str(out), "--device", "cpu")
-    assert result.exit_code == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("rib: error: ")
-    assert len(result.stderr.splitlines()) <= 12, result.stderr
-    assert not out.exists(), "a results directory was created although nothing should have started"
-    return result.stderr
 
 
 @pytest.fixture
@@ -78,10 +59,7 @@ BAD_SUITES = {  # case: (suite text, fragments the message must contain)
 
 @pytest.mark.parametrize("case", list(BAD_SUITES))
 def test_bad_suite_is_one_screen_exit_2_and_nothing_starts(run_rib, rib_registry, tmp_path, case):
-    text, expected = BAD_SUITES[case]
-    stderr = bench_refuses(run_rib, tmp_path, text)
-    for fragment in expected:
-        assert fragment in stderr, (case, stderr)
+    refused_with(run_rib, tmp_path, *BAD_SUITES[case])
 
 
 def test_missing_suite_file_is_exit_2(run_rib, rib_registry, tmp_path):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import tests.toy_plugin as toy
 from rib_core.data.base import ClassMap
 from rib_core.data.check import compare_manifest, write_manifest
 from rib_core.data.fixtures import fixture_classes, make_dataset_tree, truncate_file
@@ -19,21 +18,7 @@ from rib_core.data.imagefolder import ImageFolder
 from rib_core.data.imagenet_variants import ImageNetR
 from rib_core.errors import DataError
 from rib_core.api import hookimpl
-
-TOY_SUITE = """
-[suites.toy]
-models = ["tiny/a"]
-datasets = ["toy-a", "toy-b"]
-strategies = ["ft"]
-eval_batch_size = 16
-{extra}
-
-[suites.toy.training]
-lr = 0.05
-epochs = 1
-warmup_steps = 1
-batch_size = 8
-"""
+from tests.helpers import small_grid_suite
 
 FOLDER_SUITE = """
 [suites.f]
@@ -51,18 +36,6 @@ batch_size = 4
 
 
 # -- fixtures ---------------------------------------------------------------------------------------------------
-@pytest.fixture
-def toy_env(tmp_path, monkeypatch, register_plugin):
-    return toy.install(tmp_path, monkeypatch, register_plugin, ("toy-a", "toy-b"), per_class=6)
-
-
-def toy_bench(run_rib, tmp_path, extra: str = "", *args):
-    suite = tmp_path / "suite.toml"
-    suite.write_text(TOY_SUITE.format(extra=extra))
-    return run_rib("bench", "-c", str(suite), "--out", str(tmp_path / "out"), "--device", "cpu", "--workers", "0",
-                   "--no-report", *args)
-
-
 def load_tiny_imagenet(name, *, weights, options):
     """A 1000-way linear model on 8-pixel images: enough to run ImageNet-labelled folders end to end."""
     import torch
@@ -111,10 +84,6 @@ def folder_env(tmp_path, monkeypatch, register_plugin):
     return suite, roots
 
 
-def folder_bench(run_rib, suite: Path, out: Path):
-    return run_rib("bench", "-c", str(suite), "--out", str(out), "--device", "cpu", "--workers", "0", "--no-report")
-
-
 def refused_before_start(result, out: Path) -> str:
     assert result.exit_code == 2, result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 12, result.stderr
@@ -123,10 +92,10 @@ def refused_before_start(result, out: Path) -> str:
 
 
 # -- missing and incomplete datasets ----------------------------------------------------------------------------
-def test_missing_dataset_root_refuses_before_start_saying_where_rib_looked(folder_env, run_rib, tmp_path):
+def test_missing_dataset_root_refuses_before_start_saying_where_rib_looked(folder_env, tmp_path, bench):
     suite, roots = folder_env
     shutil.rmtree(roots[1])
-    stderr = refused_before_start(folder_bench(run_rib, suite, tmp_path / "out"), tmp_path / "out")
+    stderr = refused_before_start(bench(suite, tmp_path / "out"), tmp_path / "out")
     assert "dataset 'd2' not found; looked in: " + str(roots[1]) in stderr
 
 
@@ -183,11 +152,11 @@ def damage_toy_a(data: Path) -> list[str]:
     return ["blue/fake.png", "red/000.png"]
 
 
-def test_corrupt_images_are_skipped_and_counted_in_the_record_and_the_report(toy_env, run_rib):
-    bad = damage_toy_a(toy_env / "data")
-    result = toy_bench(run_rib, toy_env)
+def test_corrupt_images_are_skipped_and_counted_in_the_record_and_the_report(small_toy_env, bench, run_rib):
+    bad = damage_toy_a(small_toy_env / "data")
+    result = bench(small_grid_suite(small_toy_env))
     assert result.exit_code == 0, result.stderr
-    out = toy_env / "out"
+    out = small_toy_env / "out"
     records = [json.loads(p.read_text()) for p in out.glob("cells/*/record.json")]
     pre_a = next(r for r in records if r["kind"] == "eval" and r["cell"]["strategy"] is None
                  and r["cell"]["eval_dataset"] == "toy-a")
@@ -199,13 +168,13 @@ def test_corrupt_images_are_skipped_and_counted_in_the_record_and_the_report(toy
     assert "Unreadable images skipped (toy-a: 2)" in run_rib("report", str(out)).stdout
 
 
-def test_strict_images_fails_the_cells_of_that_dataset_naming_the_file(toy_env, run_rib):
-    damage_toy_a(toy_env / "data")
-    result = toy_bench(run_rib, toy_env, "strict_images = true")
+def test_strict_images_fails_the_cells_of_that_dataset_naming_the_file(small_toy_env, bench):
+    damage_toy_a(small_toy_env / "data")
+    result = bench(small_grid_suite(small_toy_env, strict_images=True))
     assert result.exit_code == 1
-    first_bad = toy_env / "data" / "toy-a" / "red" / "000.png"
+    first_bad = small_toy_env / "data" / "toy-a" / "red" / "000.png"
     assert f"evaluate tiny/a on toy-a (all): dataset 'toy-a': cannot decode {first_bad} (OSError" in result.stderr
-    out = toy_env / "out"
+    out = small_toy_env / "out"
     failures = [json.loads(p.read_text()) for p in out.glob("cells/*/failed.json")]
     assert failures and all("toy-a" in (f["cell"]["eval_dataset"], f["cell"]["ft_dataset"]) for f in failures)
     done = [json.loads(p.read_text())["cell"] for p in out.glob("cells/*/record.json")]
@@ -213,11 +182,11 @@ def test_strict_images_fails_the_cells_of_that_dataset_naming_the_file(toy_env, 
     assert any(c["eval_dataset"] == "toy-b" and c["strategy"] is None for c in done)
 
 
-def test_a_corrupt_image_in_a_folder_dataset_is_skipped_not_fatal(folder_env, run_rib, tmp_path):
+def test_a_corrupt_image_in_a_folder_dataset_is_skipped_not_fatal(folder_env, tmp_path, bench):
     suite, roots = folder_env
     victim = sorted(p for p in roots[0].rglob("*.JPEG") if not p.name.startswith("."))[0]
     truncate_file(victim)
-    result = folder_bench(run_rib, suite, tmp_path / "out")
+    result = bench(suite, tmp_path / "out")
     assert result.exit_code == 0, result.stderr
     records = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("cells/*/record.json")]
     pre_d1 = next(r for r in records if r["kind"] == "eval" and r["cell"]["strategy"] is None
@@ -226,13 +195,13 @@ def test_a_corrupt_image_in_a_folder_dataset_is_skipped_not_fatal(folder_env, ru
 
 
 # -- symlink loops ----------------------------------------------------------------------------------------------
-def test_symlink_loops_inside_a_dataset_do_not_hang_or_break_a_run(folder_env, run_rib, tmp_path):
+def test_symlink_loops_inside_a_dataset_do_not_hang_or_break_a_run(folder_env, tmp_path, bench):
     suite, roots = folder_env
     folder = sorted(p for p in roots[0].iterdir() if p.is_dir())[0]
     os.symlink(folder, folder / "loop.jpg")  # a directory link with an image name
     os.symlink(folder / "self.JPEG", folder / "self.JPEG")  # a link to itself
     os.symlink(roots[0], roots[0] / "n01443537")  # a class folder that points back at the root
-    result = folder_bench(run_rib, suite, tmp_path / "out")
+    result = bench(suite, tmp_path / "out")
     assert result.exit_code == 0, result.stderr
     pre = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("cells/*/record.json")]
     pre_d1 = next(r for r in pre if r["kind"] == "eval" and r["cell"]["strategy"] is None
@@ -241,22 +210,22 @@ def test_symlink_loops_inside_a_dataset_do_not_hang_or_break_a_run(folder_env, r
 
 
 # -- file lists that change -------------------------------------------------------------------------------------
-def test_a_changed_file_list_invalidates_the_image_cache_and_the_results_of_that_dataset(toy_env, run_rib):
-    first = toy_bench(run_rib, toy_env)
+def test_a_changed_file_list_invalidates_the_image_cache_and_the_results_of_that_dataset(small_toy_env, bench):
+    first = bench(small_grid_suite(small_toy_env))
     assert first.exit_code == 0, first.stderr
-    cache_folders = set((toy_env / "cache" / "images").iterdir())
+    cache_folders = set((small_toy_env / "cache" / "images").iterdir())
     assert len(cache_folders) == 2  # one per dataset
 
-    shutil.copy(toy_env / "data" / "toy-a" / "red" / "001.png", toy_env / "data" / "toy-a" / "red" / "100.png")
-    (toy_env / "data" / "toy-a" / "green" / "002.png").unlink()
-    second = toy_bench(run_rib, toy_env)
+    shutil.copy(small_toy_env / "data" / "toy-a" / "red" / "001.png", small_toy_env / "data" / "toy-a" / "red" / "100.png")
+    (small_toy_env / "data" / "toy-a" / "green" / "002.png").unlink()
+    second = bench(small_grid_suite(small_toy_env))
     assert second.exit_code == 0, second.stderr
-    new_folders = set((toy_env / "cache" / "images").iterdir()) - cache_folders
+    new_folders = set((small_toy_env / "cache" / "images").iterdir()) - cache_folders
     assert len(new_folders) == 1  # toy-a's cache is rebuilt, toy-b's reused
     manifest = json.loads((next(iter(new_folders)) / "manifest.json").read_text())
     assert manifest["dataset"] == "toy-a" and manifest["count"] == 24
 
-    records = [json.loads(p.read_text()) for p in (toy_env / "out").glob("cells/*/record.json")]
+    records = [json.loads(p.read_text()) for p in (small_toy_env / "out").glob("cells/*/record.json")]
     pre_a = [r for r in records if r["kind"] == "eval" and r["cell"]["strategy"] is None
              and r["cell"]["eval_dataset"] == "toy-a"]
     assert sorted(r["n_images"] for r in pre_a) == [24, 24]  # old and new key: both 24 images, other files

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_reliability_config import VALID, bench_refuses
+from tests.helpers import VALID_SUITE as VALID
+from tests.helpers import refused_with
 
 TRAINING = VALID + "[suites.s.training]\n"
 
@@ -53,10 +54,7 @@ REFUSED = {  # case: (suite text, fragments the message must contain)
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_bad_input_is_refused_before_any_work(run_rib, rib_registry, tmp_path, case):
-    text, expected = REFUSED[case]
-    stderr = bench_refuses(run_rib, tmp_path, text)
-    for fragment in expected:
-        assert fragment in stderr, (case, stderr)
+    refused_with(run_rib, tmp_path, *REFUSED[case])
 
 
 def test_a_refused_run_leaves_an_existing_results_directory_untouched(run_rib, rib_registry, tmp_path):

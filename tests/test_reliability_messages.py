@@ -9,11 +9,11 @@ import shutil
 import pytest
 
 from rib_core.data.fixtures import make_dataset_tree
-from tests.test_reliability_run import bench, write_suite, toy_env  # noqa: F401
+from tests.helpers import small_grid_suite
 
 
-def test_an_unknown_report_format_points_to_rib_list_formats(toy_env, run_rib):
-    result = run_rib("report", str(toy_env), "--format", "xml")
+def test_an_unknown_report_format_points_to_rib_list_formats(small_toy_env, run_rib):
+    result = run_rib("report", str(small_toy_env), "--format", "xml")
     assert result.exit_code == 2
     assert "rib list formats" in result.stderr and "rib list sinks" not in result.stderr
     assert run_rib("list", "formats").exit_code == 0  # the command it names exists
@@ -29,35 +29,35 @@ def test_a_missing_dataset_is_reported_once_and_a_missing_data_root_in_one_line(
     assert gone.stderr.count("\n") == 1 and f"the data root '{tmp_path / 'nope'}' does not exist" in gone.stderr
 
 
-def test_usage_errors_exit_2(toy_env, run_rib):
-    suite = write_suite(toy_env)
-    a_file = toy_env / "a-file"
+def test_usage_errors_exit_2(small_toy_env, bench):
+    suite = small_grid_suite(small_toy_env)
+    a_file = small_toy_env / "a-file"
     a_file.write_text("x")
-    out_is_file = bench(run_rib, suite, a_file)
+    out_is_file = bench(suite, a_file)
     assert out_is_file.exit_code == 2 and "is a file, not a directory" in out_is_file.stderr
 
 
-def test_an_unknown_device_exits_2_and_so_does_a_report_without_results(toy_env, run_rib):
-    suite = write_suite(toy_env)
-    device = run_rib("bench", "-c", str(suite), "--out", str(toy_env / "out"), "--device", "gpu7")
+def test_an_unknown_device_exits_2_and_so_does_a_report_without_results(small_toy_env, run_rib):
+    suite = small_grid_suite(small_toy_env)
+    device = run_rib("bench", "-c", str(suite), "--out", str(small_toy_env / "out"), "--device", "gpu7")
     assert device.exit_code == 2 and "unknown device 'gpu7'" in device.stderr
-    assert not (toy_env / "out").exists()
-    (toy_env / "empty").mkdir()
-    empty = run_rib("report", str(toy_env / "empty"))
+    assert not (small_toy_env / "out").exists()
+    (small_toy_env / "empty").mkdir()
+    empty = run_rib("report", str(small_toy_env / "empty"))
     assert empty.exit_code == 2 and "no results in" in empty.stderr
 
 
-def test_a_bad_plot_format_is_refused_before_the_report_is_printed(toy_env, run_rib):
-    out = toy_env / "out"
-    assert bench(run_rib, write_suite(toy_env), out).exit_code == 0
-    plot = run_rib("report", str(out), "--plot", str(toy_env / "ri.jpeg"))
+def test_a_bad_plot_format_is_refused_before_the_report_is_printed(small_toy_env, bench, run_rib):
+    out = small_toy_env / "out"
+    assert bench(small_grid_suite(small_toy_env), out).exit_code == 0
+    plot = run_rib("report", str(out), "--plot", str(small_toy_env / "ri.jpeg"))
     assert plot.exit_code == 2 and "--plot writes .png, .svg or .pdf files, got 'ri.jpeg'" in plot.stderr
     assert plot.stdout == "", "the report was printed before the bad --plot was refused"
 
 
-def test_status_shows_brackets_in_errors_as_written(toy_env, run_rib):
-    out = toy_env / "out"
-    assert bench(run_rib, write_suite(toy_env), out).exit_code == 0
+def test_status_shows_brackets_in_errors_as_written(small_toy_env, bench, run_rib):
+    out = small_toy_env / "out"
+    assert bench(small_grid_suite(small_toy_env), out).exit_code == 0
     record_path = sorted(out.glob("cells/*/record.json"))[0]
     record_path.unlink()
     (record_path.parent / "failed.json").write_text(json.dumps({"error": "[training] lr = 5 made the loss nan"}))
@@ -65,10 +65,10 @@ def test_status_shows_brackets_in_errors_as_written(toy_env, run_rib):
     assert "[training] lr = 5" in status.stdout, status.stdout
 
 
-def test_max_images_that_leaves_no_held_out_image_is_warned_at_plan_time(toy_env, run_rib):
-    suite = write_suite(toy_env)
+def test_max_images_that_leaves_no_held_out_image_is_warned_at_plan_time(small_toy_env, run_rib):
+    suite = small_grid_suite(small_toy_env)
     suite.write_text(suite.read_text().replace('"toy-b"]', '{name = "toy-b", max_images = 4}]'))
-    result = run_rib("bench", "-c", str(suite), "--out", str(toy_env / "out"), "--dry-run", "--no-calibrate")
+    result = run_rib("bench", "-c", str(suite), "--out", str(small_toy_env / "out"), "--dry-run", "--no-calibrate")
     assert "dataset 'toy-b': max_images = 4 leaves no held-out image" in result.stderr, result.stderr
 
 

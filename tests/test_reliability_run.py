@@ -10,57 +10,16 @@ import pickle
 import signal
 import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors import safe_open
 
-import tests.toy_plugin as toy
 from rib_core.engine import store as store_module
 from rib_core.engine.store import Store
 from rib_core.errors import RibError
-from rib_core.api import Option, hookimpl
-from rib_core.strategies.base import Strategy
-from tests.helpers import REPO, fake_distribution
-
-SUITE = """
-[suites.toy]
-models = [{models}]
-datasets = ["toy-a", "toy-b"]
-strategies = [{strategies}]
-eval_batch_size = 16
-
-[suites.toy.training]
-lr = 0.05
-epochs = {epochs}
-warmup_steps = 1
-batch_size = 8
-"""
-
-
-@pytest.fixture
-def toy_env(tmp_path, monkeypatch, register_plugin):
-    toy.install(tmp_path, monkeypatch, register_plugin, ("toy-a", "toy-b"), per_class=6)
-    register_plugin(FaultsPlugin(), "rib-test-faults")
-    return tmp_path
-
-
-def write_suite(tmp_path: Path, models='"tiny/a"', strategies='"ft"', epochs=1) -> Path:
-    path = tmp_path / "suite.toml"
-    path.write_text(SUITE.format(models=models, strategies=strategies, epochs=epochs))
-    return path
-
-
-def bench(run_rib, suite: Path, out: Path, *args: str):
-    return run_rib("bench", "-c", str(suite), "--out", str(out), "--device", "cpu", "--workers", "0",
-                   "--no-report", *args)
-
-
-def records(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(out.glob("cells/*/record.json"))]
+from tests.helpers import bench_process_at_first_checkpoint, records, small_grid_suite, toy_process_env
 
 
 def failures(out: Path) -> list[dict]:
@@ -83,84 +42,10 @@ def load_predictions(data: bytes) -> dict[str, torch.Tensor]:
     return load(data)
 
 
-# -- a plugin with faults on demand -------------------------------------------------------------------------------
-class FaultsPlugin:
-    @hookimpl
-    def register_models(self, register):
-        register("broken/*", "tests.test_reliability_run:load_broken", "raises inside its loader (tests)", label_space="toy")
-        register("ghost/*", "rib_no_such_module_anywhere:load", "a target that cannot be imported (tests)",
-                 label_space="toy")
-        register("oom/*", "tests.test_reliability_run:load_oom", "tiny/a that runs out of memory above a batch size",
-                 label_space="toy")
-
-    @hookimpl
-    def register_strategies(self, register):
-        register("diverge", "tests.test_reliability_run:Diverge", "ft whose loss turns NaN or inf at a step")
-
-    @hookimpl
-    def register_datasets(self, register):
-        register("crashing-decoder", "tests.test_reliability_run:CrashingDecoder", "toy-a whose open_image raises")
-        register("crashing-listing", "tests.test_reliability_run:CrashingListing", "toy-a whose samples() raises")
-
-
-def load_broken(name, *, weights, options):
-    raise RuntimeError("weights server unreachable")
-
-
-class OutOfMemoryAbove(torch.nn.Module):
-    """Wraps a model; in eval mode a batch larger than `limit` raises CUDA's out-of-memory error."""
-
-    def __init__(self, inner, limit: int):
-        super().__init__()
-        self.inner, self.limit = inner, limit
-
-    def forward(self, x):
-        if not self.training and x.shape[0] > self.limit:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
-        return self.inner(x)
-
-
-def load_oom(name, *, weights, options):
-    backbone = toy.load("tiny/a", weights=None, options={})  # the same weights as tiny/a
-    backbone.model = OutOfMemoryAbove(backbone.model, int(name.split("/")[1]))
-    backbone.head_prefixes = ("inner.head.",)
-    backbone.identity = f"{name}@toy"
-    return backbone
-
-
-class CrashingDecoder(toy.ToyDataset):
-    """toy-a's images, but the adapter's own decoding code fails (a bug in a dataset plugin)."""
-
-    def __init__(self, label, root, options=None):
-        super().__init__(label, root, options)
-        self.root = self.root.parent / "toy-a"
-
-    def open_image(self, path):
-        raise RuntimeError("decoder crashed")
-
-
-class CrashingListing(CrashingDecoder):
-    def samples(self):
-        raise RuntimeError("listing crashed")
-
-
-class Diverge(Strategy):
-    """Full fine-tuning whose loss becomes `value` ("nan" or "inf") from optimizer step `at_step` on."""
-
-    name = "diverge"
-    accepted_options = {"at_step": Option(int, default=2), "value": Option(str, default="nan")}
-
-    def extra_loss(self, ctx, images, logits, labels):
-        ctx.state["step"] = ctx.state.get("step", 0) + 1
-        if ctx.state["step"] >= self.params["at_step"]:
-            return torch.tensor(float(self.params["value"]))
-        return None
-
-
 # -- plugins failing at run time ---------------------------------------------------------------------------------
-def test_a_backbone_plugin_failing_at_run_time_fails_its_cells_and_the_others_complete(toy_env, run_rib):
-    out = toy_env / "out"
-    result = bench(run_rib, write_suite(toy_env, models='"tiny/a", "broken/x", "ghost/x"'), out)
+def test_a_backbone_plugin_failing_at_run_time_fails_its_cells_and_the_others_complete(small_toy_env, bench, run_rib):
+    out = small_toy_env / "out"
+    result = bench(small_grid_suite(small_toy_env, models=("tiny/a", "broken/x", "ghost/x")), out)
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
     done = {(r["cell"]["model"], r["cell"]["kind"]) for r in records(out)}
@@ -175,18 +60,18 @@ def test_a_backbone_plugin_failing_at_run_time_fails_its_cells_and_the_others_co
     assert {r["model"] for r in report["ri"]} == {"tiny/a"}
 
 
-def test_an_exception_inside_a_plugin_loader_names_the_plugin(toy_env, run_rib):
-    out = toy_env / "out"
-    bench(run_rib, write_suite(toy_env, models='"broken/x"'), out)
+def test_an_exception_inside_a_plugin_loader_names_the_plugin(small_toy_env, bench):
+    out = small_toy_env / "out"
+    bench(small_grid_suite(small_toy_env, models=("broken/x",)), out)
     assert all("rib-test-faults" in f["error"] for f in failures(out))
 
 
-def test_a_dataset_plugin_failing_while_decoding_fails_its_cells_and_the_others_complete(toy_env, run_rib):
-    out = toy_env / "out"
-    suite = write_suite(toy_env)
+def test_a_dataset_plugin_failing_while_decoding_fails_its_cells_and_the_others_complete(small_toy_env, bench):
+    out = small_toy_env / "out"
+    suite = small_grid_suite(small_toy_env)
     suite.write_text(suite.read_text().replace('"toy-b"]', '"toy-b", {name = "x", adapter = "crashing-decoder"}]')
                      .replace("eval_batch_size", "allow_overlap = true\neval_batch_size"))  # x reads toy-a's files
-    result = bench(run_rib, suite, out)
+    result = bench(suite, out)
     assert result.exit_code == 1
     assert "RuntimeError: decoder crashed" in result.stderr
     # Everything that does not read "x" completes: 2 pre-evaluations, 2 fine-tunes, their 4 evaluations.
@@ -195,20 +80,20 @@ def test_a_dataset_plugin_failing_while_decoding_fails_its_cells_and_the_others_
     assert len(failures(out)) == 4  # x's pre-evaluation, its fine-tune, and the two evaluations on x
 
 
-def test_a_dataset_plugin_crashing_while_listing_is_named_before_start(toy_env, run_rib):
-    suite = write_suite(toy_env)
+def test_a_dataset_plugin_crashing_while_listing_is_named_before_start(small_toy_env, bench):
+    suite = small_grid_suite(small_toy_env)
     suite.write_text(suite.read_text().replace('"toy-b"]', '"toy-b", {name = "x", adapter = "crashing-listing"}]'))
-    result = bench(run_rib, suite, toy_env / "out")
+    result = bench(suite, small_toy_env / "out")
     assert result.exit_code == 2
     assert "dataset 'x'" in result.stderr and "rib-test-faults" in result.stderr
     assert "RuntimeError: listing crashed" in result.stderr
 
 
 # -- training that diverges --------------------------------------------------------------------------------------
-def test_nan_or_inf_loss_fails_that_cell_with_the_step_and_last_finite_loss_and_the_others_go_on(toy_env, run_rib):
-    out = toy_env / "out"
-    strategies = '"ft", {name = "diverge", label = "nan"}, {name = "diverge", label = "inf", value = "inf"}'
-    result = bench(run_rib, write_suite(toy_env, strategies=strategies), out)
+def test_nan_or_inf_loss_fails_that_cell_with_the_step_and_last_finite_loss_and_the_others_go_on(small_toy_env, bench):
+    out = small_toy_env / "out"
+    strategies = ["ft", {"name": "diverge", "label": "nan"}, {"name": "diverge", "label": "inf", "value": "inf"}]
+    result = bench(small_grid_suite(small_toy_env, strategies=strategies), out)
     assert result.exit_code == 1
     # ft's first step has the same loss as the diverging strategies' first step (same seed, data and weights).
     ft = {r["cell"]["ft_dataset"]: r["train_log"] for r in records(out) if r["kind"] == "finetune"}
@@ -226,9 +111,9 @@ def test_nan_or_inf_loss_fails_that_cell_with_the_step_and_last_finite_loss_and_
 
 
 # -- out of memory in evaluation ---------------------------------------------------------------------------------
-def test_out_of_memory_in_evaluation_halves_the_batch_records_it_and_changes_no_prediction(toy_env, run_rib):
-    out = toy_env / "out"
-    result = bench(run_rib, write_suite(toy_env, models='"tiny/a", "oom/4"'), out)
+def test_out_of_memory_in_evaluation_halves_the_batch_records_it_and_changes_no_prediction(small_toy_env, bench):
+    out = small_toy_env / "out"
+    result = bench(small_grid_suite(small_toy_env, models=("tiny/a", "oom/4")), out)
     assert result.exit_code == 0, result.stderr
     evals = [r for r in records(out) if r["kind"] == "eval"]
     for r in evals:
@@ -250,19 +135,19 @@ def test_out_of_memory_in_evaluation_halves_the_batch_records_it_and_changes_no_
     assert compared >= 4
 
 
-def test_out_of_memory_even_at_batch_size_1_fails_the_cell_with_the_error(toy_env, run_rib):
-    out = toy_env / "out"
-    result = bench(run_rib, write_suite(toy_env, models='"oom/0"'), out)
+def test_out_of_memory_even_at_batch_size_1_fails_the_cell_with_the_error(small_toy_env, bench):
+    out = small_toy_env / "out"
+    result = bench(small_grid_suite(small_toy_env, models=("oom/0",)), out)
     assert result.exit_code == 1
     pre = [f for f in failures(out) if f["cell"]["strategy"] is None]
     assert len(pre) == 2 and all("OutOfMemoryError: CUDA out of memory" in f["error"] for f in pre)
 
 
 # -- torn and corrupt files are never read back as valid ---------------------------------------------------------
-def test_corrupt_or_truncated_store_files_are_recomputed_never_trusted(toy_env, run_rib):
-    suite = write_suite(toy_env)
-    out = toy_env / "out"
-    assert bench(run_rib, suite, out).exit_code == 0
+def test_corrupt_or_truncated_store_files_are_recomputed_never_trusted(small_toy_env, bench, run_rib):
+    suite = small_grid_suite(small_toy_env)
+    out = small_toy_env / "out"
+    assert bench(suite, out).exit_code == 0
     before = stored_predictions(out)
     evals = sorted((r for r in records(out) if r["kind"] == "eval"), key=lambda r: r["key"])
     finetune = next(r for r in records(out) if r["kind"] == "finetune")
@@ -283,44 +168,26 @@ def test_corrupt_or_truncated_store_files_are_recomputed_never_trusted(toy_env, 
     report = json.loads(run_rib("report", str(out), "--format", "json").stdout)
     assert report["incomplete_cells"] == 2  # the two damaged evaluations are missing, not misread
 
-    again = bench(run_rib, suite, out)
+    again = bench(suite, out)
     assert again.exit_code == 0, again.stderr
     assert "3 cell(s) run, 5 reused" in again.stderr
     assert stored_predictions(out) == before
 
 
 # -- Ctrl-C, and a second run on the same directory --------------------------------------------------------------
-def _subprocess_env(tmp_path: Path) -> dict:
-    site = tmp_path / "site"
-    fake_distribution(site, "rib-toy", "rib_toy_entry", "from tests.toy_plugin import *\n", entry_name="toy")
-    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(REPO)]), RIB_TOY_STEP_SLEEP="0.1")
-
-
-def test_ctrl_c_exits_130_keeps_finished_cells_and_a_second_bench_meanwhile_is_refused(toy_env, run_rib):
-    suite = write_suite(toy_env, epochs=3)
+@pytest.mark.slow  # a real process, interrupted: the signal is the point
+def test_ctrl_c_exits_130_keeps_finished_cells_and_a_second_bench_meanwhile_is_refused(small_toy_env, bench):
     # Batches of 2: ten slowed-down steps per epoch (the toy's sleep also slows its pretraining: keep it short).
-    suite.write_text(suite.read_text().replace("batch_size = 8", "batch_size = 2"))
-    out = toy_env / "out"
-    command = [sys.executable, "-m", "rib_core", "bench", "-c", str(suite), "--out", str(out), "--device", "cpu",
-               "--workers", "0", "--no-report"]
-    proc = subprocess.Popen(command, env=_subprocess_env(toy_env), cwd=toy_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not list(out.glob("cells/*/work/checkpoint.json")):
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
-        assert list(out.glob("cells/*/work/checkpoint.json")), "the run never reached its first fine-tune epoch"
-
-        second = bench(run_rib, suite, out)
+    suite = small_grid_suite(small_toy_env, epochs=3, batch_size=2)
+    out = small_toy_env / "out"
+    env = toy_process_env(small_toy_env, RIB_TOY_STEP_SLEEP="0.1")
+    with bench_process_at_first_checkpoint(suite, out, env, small_toy_env) as proc:
+        second = bench(suite, out)
         assert second.exit_code == 1
         assert f"another rib run (pid {proc.pid} on {socket.gethostname()}" in second.stderr
 
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 130, stderr
     assert "interrupted; finished cells are kept. Run the same command again to resume." in stderr
     assert "Traceback" not in stderr
@@ -328,7 +195,7 @@ def test_ctrl_c_exits_130_keeps_finished_cells_and_a_second_bench_meanwhile_is_r
     kept = records(out)
     assert len(kept) >= 2 and all(Store(out).record(r["key"]) is not None for r in kept)
 
-    resumed = bench(run_rib, suite, out)
+    resumed = bench(suite, out)
     assert resumed.exit_code == 0, resumed.stderr
     assert f"{8 - len(kept)} cell(s) run, {len(kept)} reused" in resumed.stderr
     logs = [r["train_log"] for r in records(out) if r["kind"] == "finetune"]
@@ -341,13 +208,13 @@ def _write_lock(out: Path, pid: int, host: str) -> None:
 
 
 @pytest.mark.parametrize("holder", ["live-process-here", "other-host"])
-def test_a_held_lock_refuses_naming_its_holder_and_starts_nothing(toy_env, run_rib, holder):
-    out = toy_env / "out"
+def test_a_held_lock_refuses_naming_its_holder_and_starts_nothing(small_toy_env, bench, holder):
+    out = small_toy_env / "out"
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         host = socket.gethostname() if holder == "live-process-here" else "gpu-node-17"
         _write_lock(out, sleeper.pid, host)
-        result = bench(run_rib, write_suite(toy_env), out)
+        result = bench(small_grid_suite(small_toy_env), out)
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -358,30 +225,30 @@ def test_a_held_lock_refuses_naming_its_holder_and_starts_nothing(toy_env, run_r
     assert json.loads((out / "rib.lock").read_text())["pid"] == sleeper.pid  # the holder's lock is left alone
 
 
-def test_a_stale_lock_of_a_dead_process_is_taken_over(toy_env, run_rib):
-    out = toy_env / "out"
+def test_a_stale_lock_of_a_dead_process_is_taken_over(small_toy_env, bench):
+    out = small_toy_env / "out"
     dead = subprocess.Popen(["true"])
     dead.wait()
     _write_lock(out, dead.pid, socket.gethostname())
-    result = bench(run_rib, write_suite(toy_env), out)
+    result = bench(small_grid_suite(small_toy_env), out)
     assert result.exit_code == 0, result.stderr
     assert len(records(out)) == 8 and not (out / "rib.lock").exists()
 
 
 # -- disk ------------------------------------------------------------------------------------------------------------
-def test_an_unwritable_results_directory_is_refused_before_any_work(toy_env, run_rib):
-    blocker = toy_env / "a-file"
+def test_an_unwritable_results_directory_is_refused_before_any_work(small_toy_env, bench):
+    blocker = small_toy_env / "a-file"
     blocker.write_text("a file where the results directory should be")
-    result = bench(run_rib, write_suite(toy_env), blocker / "results")
+    result = bench(small_grid_suite(small_toy_env), blocker / "results")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"rib: error: results directory '{blocker / 'results'}' is not writable")
     assert "Choose another with --out" in result.stderr
-    assert not (toy_env / "cache").exists()  # no image was even decoded
+    assert not (small_toy_env / "cache").exists()  # no image was even decoded
 
 
-def test_a_full_disk_stops_with_a_clear_error_and_what_was_written_stays_valid(toy_env, run_rib, monkeypatch):
-    suite = write_suite(toy_env)
-    reference = bench(run_rib, suite, toy_env / "reference")
+def test_a_full_disk_stops_with_a_clear_error_and_what_was_written_stays_valid(small_toy_env, bench, monkeypatch):
+    suite = small_grid_suite(small_toy_env)
+    reference = bench(suite, small_toy_env / "reference")
     assert reference.exit_code == 0
 
     real_write = store_module.atomic_write_bytes
@@ -394,8 +261,8 @@ def test_a_full_disk_stops_with_a_clear_error_and_what_was_written_stays_valid(t
         real_write(path, data)
 
     monkeypatch.setattr(store_module, "atomic_write_bytes", fills_up)
-    out = toy_env / "out"
-    result = bench(run_rib, suite, out)
+    out = small_toy_env / "out"
+    result = bench(suite, out)
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
     assert "rib: error: No space left on device: " in result.stderr
@@ -406,13 +273,13 @@ def test_a_full_disk_stops_with_a_clear_error_and_what_was_written_stays_valid(t
     assert not list(out.rglob("*.tmp")) and not (out / "rib.lock").exists()
 
     monkeypatch.setattr(store_module, "atomic_write_bytes", real_write)
-    resumed = bench(run_rib, suite, out)
+    resumed = bench(suite, out)
     assert resumed.exit_code == 0, resumed.stderr
     assert "6 cell(s) run, 2 reused" in resumed.stderr
-    assert stored_predictions(out) == stored_predictions(toy_env / "reference")
+    assert stored_predictions(out) == stored_predictions(small_toy_env / "reference")
 
 
-def test_a_disk_with_room_only_for_small_files_stops_the_run_at_the_first_failed_write(toy_env, run_rib, monkeypatch):
+def test_a_disk_with_room_only_for_small_files_stops_the_run_at_the_first_failed_write(small_toy_env, bench, monkeypatch):
     real_write = store_module.atomic_write_bytes
     stored = []
 
@@ -423,8 +290,8 @@ def test_a_disk_with_room_only_for_small_files_stops_the_run_at_the_first_failed
         real_write(path, data)
 
     monkeypatch.setattr(store_module, "atomic_write_bytes", no_room_for_tensors)
-    out = toy_env / "out"
-    result = bench(run_rib, write_suite(toy_env), out)
+    out = small_toy_env / "out"
+    result = bench(small_grid_suite(small_toy_env), out)
     assert result.exit_code == 1 and "rib: error: No space left on device" in result.stderr
     assert len(failures(out)) <= 1
 
@@ -487,9 +354,9 @@ def _kind_of(path: Path) -> str:
         return "unknown"
 
 
-def test_results_checkpoints_and_caches_are_json_or_safetensors_never_pickles(toy_env, run_rib):
-    out = toy_env / "out"
-    assert bench(run_rib, write_suite(toy_env), out).exit_code == 0
+def test_results_checkpoints_and_caches_are_json_or_safetensors_never_pickles(small_toy_env, bench):
+    out = small_toy_env / "out"
+    assert bench(small_grid_suite(small_toy_env), out).exit_code == 0
     # A finished fine-tune deletes its checkpoints; write one as a killed run leaves it, with optimizer state.
     from rib_core.engine.checkpoint import Run, save_checkpoint
 
@@ -500,8 +367,8 @@ def test_results_checkpoints_and_caches_are_json_or_safetensors_never_pickles(to
     work = out / "cells" / "killed" / "work"
     work.mkdir(parents=True)
     save_checkpoint(work, {"format": 1}, net, optimizer, epoch=1, run=Run(total=2))
-    files = [p for root in (out, toy_env / "cache") for p in root.rglob("*") if p.is_file()]
-    kinds = {p.relative_to(toy_env).as_posix(): _kind_of(p) for p in files}
+    files = [p for root in (out, small_toy_env / "cache") for p in root.rglob("*") if p.is_file()]
+    kinds = {p.relative_to(small_toy_env).as_posix(): _kind_of(p) for p in files}
     assert any(k == "safetensors" for k in kinds.values()) and any("checkpoint" in p for p in kinds)
     assert {p: k for p, k in kinds.items() if k not in ("json", "safetensors")} == {}
 

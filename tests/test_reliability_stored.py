@@ -9,8 +9,6 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -22,7 +20,7 @@ from rib_core.data.images import open_images
 from rib_core.data.imagenet_variants import ImageNetR
 from rib_core.engine.store import Store, atomic_write_json
 from rib_core.preprocess import Preprocess
-from tests.test_reliability_run import _subprocess_env, bench, records, toy_env, write_suite  # noqa: F401
+from tests.helpers import bench_process_at_first_checkpoint, records, small_grid_suite, toy_process_env
 
 PRE = Preprocess(input_size=16, resize_size=18)
 
@@ -31,32 +29,32 @@ def snapshot(out) -> dict:
     return {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
-def test_a_refused_run_does_not_touch_complete_results(toy_env, run_rib):
-    out = toy_env / "out"
-    suite = write_suite(toy_env)
-    assert bench(run_rib, suite, out).exit_code == 0
+def test_a_refused_run_does_not_touch_complete_results(small_toy_env, bench, run_rib):
+    out = small_toy_env / "out"
+    suite = small_grid_suite(small_toy_env)
+    assert bench(suite, out).exit_code == 0
     before = snapshot(out)
     for bad in ("lr = inf", "lr = 0.05\nmomentum = -5", "lr = 0.05\nweight_decay = -1", "lr = 0.05\nclip_grad = -1.0"):
         suite.write_text(suite.read_text().replace("lr = 0.05", bad, 1))
-        result = bench(run_rib, suite, out)
+        result = bench(suite, out)
         assert result.exit_code == 2, result.stderr
         assert snapshot(out) == before, bad
-        suite = write_suite(toy_env)
+        suite = small_grid_suite(small_toy_env)
     report = run_rib("report", str(out), "--format", "json")
     assert report.exit_code == 0 and "missing" not in report.stderr
 
 
-def test_an_edited_record_is_not_trusted_and_is_computed_again(toy_env, run_rib):
-    out = toy_env / "out"
-    suite = write_suite(toy_env)
-    assert bench(run_rib, suite, out).exit_code == 0
+def test_an_edited_record_is_not_trusted_and_is_computed_again(small_toy_env, bench):
+    out = small_toy_env / "out"
+    suite = small_grid_suite(small_toy_env)
+    assert bench(suite, out).exit_code == 0
     path = next(p for p in sorted(out.glob("cells/*/record.json")) if json.loads(p.read_text())["kind"] == "eval")
     record = json.loads(path.read_text())
     true_accuracy = record["accuracy"]
     record["accuracy"] = 99.5  # still valid JSON: only the checksum can tell
     path.write_text(json.dumps(record))
     assert Store(out).record(record["key"]) is None
-    rerun = bench(run_rib, suite, out)
+    rerun = bench(suite, out)
     assert rerun.exit_code == 0 and "1 cell(s) run, 7 reused" in rerun.stderr
     assert json.loads(path.read_text())["accuracy"] == true_accuracy
 
@@ -90,47 +88,37 @@ def test_stored_files_respect_the_umask(tmp_path, umask, mode):
     assert stat.S_IMODE((tmp_path / "runs" / "s.json").stat().st_mode) == mode
 
 
-def test_a_shard_run_and_a_normal_run_exclude_each_other(toy_env, run_rib):
-    out = toy_env / "out"
-    suite = write_suite(toy_env)
+def test_a_shard_run_and_a_normal_run_exclude_each_other(small_toy_env, bench):
+    out = small_toy_env / "out"
+    suite = small_grid_suite(small_toy_env)
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         out.mkdir()
         holder = {"pid": sleeper.pid, "host": socket.gethostname(), "since": "2025-01-01T00:00:00"}
         (out / "rib.lock").write_text(json.dumps(holder))
-        shard = bench(run_rib, suite, out, "--shard", "1/1")
+        shard = bench(suite, out, "--shard", "1/1")
         assert shard.exit_code == 1 and f"a normal rib run (pid {sleeper.pid}" in shard.stderr, shard.stderr
         assert not (out / "cells").exists()
         (out / "rib.lock").unlink()
         (out / f"rib.lock.shard-{socket.gethostname()}-{sleeper.pid}").write_text(json.dumps(holder))
-        normal = bench(run_rib, suite, out)
+        normal = bench(suite, out)
         assert normal.exit_code == 1 and f"shard runs (pid {sleeper.pid}" in normal.stderr, normal.stderr
         assert not (out / "cells").exists()
-        other_shard = bench(run_rib, suite, out, "--shard", "1/1")  # shards share the directory
+        other_shard = bench(suite, out, "--shard", "1/1")  # shards share the directory
         assert other_shard.exit_code == 0, other_shard.stderr
     finally:
         sleeper.kill()
         sleeper.wait()
 
 
-def test_sigterm_exits_143_with_a_message_and_keeps_finished_cells(toy_env, run_rib):
-    suite = write_suite(toy_env, epochs=3)
-    suite.write_text(suite.read_text().replace("batch_size = 8", "batch_size = 2"))
-    out = toy_env / "out"
-    command = [sys.executable, "-m", "rib_core", "bench", "-c", str(suite), "--out", str(out), "--device", "cpu",
-               "--workers", "0", "--no-report"]
-    proc = subprocess.Popen(command, env=_subprocess_env(toy_env), cwd=toy_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not list(out.glob("cells/*/work/checkpoint.json")):
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
+@pytest.mark.slow  # a real process, terminated: the signal is the point
+def test_sigterm_exits_143_with_a_message_and_keeps_finished_cells(small_toy_env):
+    suite = small_grid_suite(small_toy_env, epochs=3, batch_size=2)
+    out = small_toy_env / "out"
+    env = toy_process_env(small_toy_env, RIB_TOY_STEP_SLEEP="0.1")
+    with bench_process_at_first_checkpoint(suite, out, env, small_toy_env) as proc:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 143, stderr
     assert "terminated (SIGTERM); finished cells are kept. Run the same command again to resume." in stderr
     assert "Traceback" not in stderr and not (out / "rib.lock").exists()

@@ -5,35 +5,19 @@ test_engine), and every interval against a brute-force two-stage bootstrap writt
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from tests.test_engine import toy_env, work_done  # noqa: F401 - the fixture is used by name
-
-SUITE = """
-[suites.toy]
-models = [{models}]
-datasets = [{datasets}]
-reference = {reference}
-strategies = ["ft", "lp"]
-eval_batch_size = 16
-{seeds}
-
-[suites.toy.training]
-lr = 0.05
-epochs = 2
-warmup_steps = 1
-batch_size = 8
-"""
-TOY = dict(models='"tiny/a"', datasets='"toy-a", "toy-b", "toy-c"', reference='"toy-ref"')
+from rib_core.testing import toy
+from tests.helpers import work_done
 
 
-def write_suite(tmp_path, seeds="", **names) -> str:
-    path = tmp_path / "suite.toml"
-    path.write_text(SUITE.format(seeds=seeds, **(TOY | names)))
-    return str(path)
+def write_suite(tmp_path, seeds=None, **names) -> Path:
+    """tiny/a, ft and lp, on the three toy domains with toy-ref; `seeds` and other keys as given."""
+    return toy.grid_suite(tmp_path / "suite.toml", **{"models": ["tiny/a"], "seeds": seeds, **names})
 
 
 def stored_correct(out):
@@ -84,12 +68,12 @@ def brute_force(manifest, found, model, strategies, seeds, replicates=4000, rng_
     return points, {i: np.quantile(b, [0.025, 0.975]) for i, b in boots.items()}
 
 
-def test_seeds_run_only_new_cells_and_combine_images_and_seeds(toy_env, run_rib):  # noqa: F811
+def test_seeds_run_only_new_cells_and_combine_images_and_seeds(toy_env, bench, run_rib):
     out = toy_env / "out"
-    first = run_rib("bench", "-c", write_suite(toy_env), "--out", str(out), "--no-report")
+    first = bench(write_suite(toy_env), out)
     run1, _, _, _ = work_done(first.stderr)
     # seeds = [0, 1] keeps seed 0's cells (the default seed) and runs only seed 1's fine-tunes and evaluations.
-    second = run_rib("bench", "-c", write_suite(toy_env, "seeds = [0, 1]"), "--out", str(out), "--no-report")
+    second = bench(write_suite(toy_env, [0, 1]), out)
     run2, reused2, _, _ = work_done(second.stderr)
     assert reused2 == run1
     assert run2 == 2 * 3 * (1 + 4)  # per strategy and D_i: one fine-tune, four post-evaluations; no pre-evaluation
@@ -132,20 +116,20 @@ def test_seeds_run_only_new_cells_and_combine_images_and_seeds(toy_env, run_rib)
     assert bad.exit_code == 2 and "two strategies" in bad.stderr
 
 
-def test_seeds_must_be_distinct_integers(toy_env, run_rib):  # noqa: F811
-    result = run_rib("bench", "-c", write_suite(toy_env, 'seeds = [0, "1"]'), "--out", str(toy_env / "o"))
+def test_seeds_must_be_distinct_integers(toy_env, bench):
+    result = bench(write_suite(toy_env, [0, "1"]), toy_env / "o")
     assert result.exit_code == 2 and "seeds: expected a list of integers" in result.stderr
-    repeated = run_rib("bench", "-c", write_suite(toy_env, 'seeds = [0, 0]'), "--out", str(toy_env / "o"))
+    repeated = bench(write_suite(toy_env, [0, 0]), toy_env / "o")
     assert repeated.exit_code == 2 and "seeds: expected a list of distinct integers" in repeated.stderr
 
 
-def test_against_paper_puts_the_papers_numbers_next_to_ribs(toy_env, run_rib):  # noqa: F811
-    suite = write_suite(toy_env, models='{name = "tiny/a", label = "LAION-2B"}',
-                        datasets='{name = "toy-a", label = "imagenet-r"}, {name = "toy-b", label = "imagenet-v2"}, '
-                                 '{name = "toy-c", label = "imagenet-a"}',
-                        reference='{name = "toy-ref", label = "imagenet-val"}')
+def test_against_paper_puts_the_papers_numbers_next_to_ribs(toy_env, bench, run_rib):
+    suite = write_suite(toy_env, models=[{"name": "tiny/a", "label": "LAION-2B"}],
+                        datasets=[{"name": "toy-a", "label": "imagenet-r"}, {"name": "toy-b", "label": "imagenet-v2"},
+                                  {"name": "toy-c", "label": "imagenet-a"}],
+                        reference={"name": "toy-ref", "label": "imagenet-val"})
     out = toy_env / "out"
-    assert run_rib("bench", "-c", suite, "--out", str(out), "--no-report").exit_code == 0
+    assert bench(suite, out).exit_code == 0
     report = json.loads(run_rib("report", str(out), "--format", "json", "--against", "paper").stdout)
     rows = {(r["table"], r["what"].split(" (")[0]): r for r in report["against"]}
     pre = np.mean([a["accuracy"] for a in report["accuracies"] if a["strategy"] is None

@@ -6,54 +6,20 @@ run next, and on failure which cells failed and how to see why.
 """
 
 import json
-import os
 import re
-import subprocess
-import sys
 
-import tests.toy_plugin as toy
-from tests.helpers import REPO, fake_distribution
-from tests.test_engine import SUITE
-from tests.test_reliability_run import bench, toy_env, write_suite  # noqa: F401 - toy_env is a fixture
-
-# The toy backbones and datasets, plus a strategy whose loss turns NaN at step 2 (a cell that fails).
-PLUGIN = """from tests.toy_plugin import *
-from rib_core.api import hookimpl as _hookimpl
-
-
-@_hookimpl
-def register_strategies(register):
-    register("diverge", "tests.test_reliability_run:Diverge", "ft whose loss turns NaN at step 2")
-"""
-
-
-def _env(tmp_path, data):
-    site = tmp_path / "site"
-    if not site.exists():
-        fake_distribution(site, "rib-toy", "rib_toy_entry", PLUGIN, entry_name="toy")
-    return dict(os.environ, RIB_TOY_DATA=str(data), RIB_CACHE_DIR=str(tmp_path / "cache"),
-                PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
+from rib_core.testing import toy
+from tests.helpers import small_grid_suite
 
 PROGRESS = re.compile(r"^progress: cell (\d+)/(\d+) · (.*) · ETA (\S.*) · elapsed (\d+:\d\d:\d\d)$", re.M)
 
 
-def _run_to_files(tmp_path, strategies='"ft"'):
-    data = tmp_path / "data"
-    for name in toy.DOMAINS:
-        toy.write_domain(data, name)
-    suite = tmp_path / "suite.toml"
-    suite.write_text(SUITE.format(strategies=strategies, epochs=2).replace('["tiny/a", "tiny/b"]', '["tiny/a"]'))
-    env = dict(_env(tmp_path, data), RIB_PROGRESS_EVERY="0.2", RIB_TOY_STEP_SLEEP="0.02", COLUMNS="40")
-    out = tmp_path / "out"
-    with open(tmp_path / "stdout.log", "w") as stdout, open(tmp_path / "stderr.log", "w") as stderr:
-        code = subprocess.run([sys.executable, "-m", "rib_core", "bench", "-c", str(suite), "--device", "cpu",
-                               "--out", str(out)], env=env, cwd=tmp_path, stdout=stdout, stderr=stderr,
-                              timeout=300).returncode
-    return code, (tmp_path / "stdout.log").read_text(), (tmp_path / "stderr.log").read_text(), out
-
-
-def test_output_to_files_has_periodic_progress_lines_and_a_report_with_every_number_whole(tmp_path, run_rib):
-    code, stdout, stderr, out = _run_to_files(tmp_path)
+def test_output_to_files_has_periodic_progress_lines_and_a_report_with_every_number_whole(toy_env, bench, run_rib,
+                                                                                        monkeypatch):
+    for name, value in {"RIB_PROGRESS_EVERY": "0.2", "RIB_TOY_STEP_SLEEP": "0.02", "COLUMNS": "40"}.items():
+        monkeypatch.setenv(name, value)
+    run = bench(toy.grid_suite(toy_env / "suite.toml", models=["tiny/a"], strategies=["ft"]), report=True)
+    code, stdout, stderr, out = run.exit_code, run.stdout, run.stderr, run.out
     assert code == 0, stderr
     lines = PROGRESS.findall(stderr)
     assert len(lines) >= 3, stderr  # a line every 0.2 s over a run of several seconds
@@ -83,9 +49,9 @@ def test_output_to_files_has_periodic_progress_lines_and_a_report_with_every_num
     assert any(f"rib report {out} --format json" in line for line in tail)
 
 
-def test_a_run_with_failed_cells_ends_naming_them_and_how_to_see_why(toy_env, run_rib):
-    out = toy_env / "out"
-    result = bench(run_rib, write_suite(toy_env, strategies='"ft", {name = "diverge", label = "nan"}'), out)
+def test_a_run_with_failed_cells_ends_naming_them_and_how_to_see_why(small_toy_env, bench, run_rib):
+    out = small_toy_env / "out"
+    result = bench(small_grid_suite(small_toy_env, strategies=["ft", {"name": "diverge", "label": "nan"}]), out)
     assert result.exit_code == 1
     tail = result.stderr[result.stderr.index("Results are in"):]
     failed = [line for line in tail.splitlines() if line.startswith("  - fine-tune tiny/a / nan on ")]

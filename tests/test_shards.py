@@ -1,7 +1,6 @@
 """Grid sharding: concurrent jobs over one results directory compute every cell exactly once."""
 
 import json
-import re
 import signal
 import subprocess
 import sys
@@ -9,10 +8,10 @@ import time
 
 import pytest
 
-import tests.toy_plugin as toy
 from rib_core.engine.shard import parse_shard, select_shard
 from rib_core.errors import UsageError
-from tests.test_engine import SUITE, _subprocess_env
+from rib_core.testing import toy
+from tests.helpers import cells_run, toy_process_env
 
 
 def command(suite, out, *extra):
@@ -20,20 +19,12 @@ def command(suite, out, *extra):
             "--no-report", *extra]
 
 
-def cells_run(stderr: str) -> int:
-    found = re.search(r"(\d+) cell\(s\) run", stderr)
-    assert found, stderr
-    return int(found.group(1))
-
-
 @pytest.fixture
-def setup(tmp_path):
-    data = tmp_path / "data"
-    for name in toy.DOMAINS:
-        toy.write_domain(data, name)
-    suite = tmp_path / "suite.toml"
-    suite.write_text(SUITE.format(strategies='"ft"', epochs=2))
-    return suite, _subprocess_env(tmp_path, data)
+def setup(toy_env):
+    """The toy grid (ft, both models) and the environment of a `rib` subprocess that runs it on toy_env's data."""
+    # One torch thread for every run, in this process or not: the same kernels, so the same numbers.
+    suite = toy.grid_suite(toy_env / "suite.toml", strategies=["ft"], cpu_threads=1)
+    return suite, toy_process_env(toy_env)
 
 
 def test_parse_shard_rejects_nonsense():
@@ -58,11 +49,11 @@ def test_shards_partition_the_plan():
         assert all(c.finetune_key in mine for c in part if c.finetune_key)
 
 
-def test_three_concurrent_shards_compute_each_cell_once_and_merge(setup, tmp_path):
+@pytest.mark.slow  # three processes at once over one directory: the process boundary is the point
+def test_three_concurrent_shards_compute_each_cell_once_and_merge(setup, tmp_path, bench, run_rib):
     suite, env = setup
-    single = subprocess.run(command(suite, tmp_path / "single"), env=env, cwd=tmp_path, capture_output=True,
-                            text=True, timeout=300)
-    assert single.returncode == 0, single.stderr
+    single = bench(suite, tmp_path / "single")
+    assert single.exit_code == 0, single.stderr
     total = cells_run(single.stderr)
 
     out = tmp_path / "sharded"
@@ -73,18 +64,16 @@ def test_three_concurrent_shards_compute_each_cell_once_and_merge(setup, tmp_pat
     assert sum(cells_run(err) for _, err in results) == total
 
     def report(root):
-        r = subprocess.run([sys.executable, "-m", "rib_core", "report", str(root), "--format", "json"], env=env,
-                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
-        data = json.loads(r.stdout)
+        data = json.loads(run_rib("report", str(root), "--format", "json").stdout)
         return sorted((a["model"], str(a["strategy"]), str(a["ft_dataset"]), a["eval_dataset"], a["accuracy"])
                       for a in data["accuracies"]), data["mri"]
 
     assert report(out) == report(tmp_path / "single")
-    status = subprocess.run([sys.executable, "-m", "rib_core", "status", str(out), "--json"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    status = run_rib("status", str(out), "--json")
     assert json.loads(status.stdout)["counts"] == {"done": total, "in progress": 0, "failed": 0, "not run": 0, "pending": 0}
 
 
+@pytest.mark.slow  # a shard process killed while it holds a cell
 def test_a_killed_shards_cell_is_completed_by_a_rerun_after_its_lock_expires(setup, tmp_path):
     suite, env = setup
     out = tmp_path / "out"

@@ -2,15 +2,16 @@
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-import tests.toy_plugin as toy
 from rib_core.errors import ConfigError
 from rib_core.strategies.builtin import interpolate
 from rib_core.strategies.soup import Soup, average
+from rib_core.testing import toy
 
 
 def states(n, seed=0):
@@ -58,34 +59,20 @@ def test_bad_soups_are_config_errors(params, word):
         Soup(params)
 
 
-SUITE = """
-[suites.toy]
-models = ["tiny/a"]
-datasets = ["toy-a", "toy-b"]
-strategies = ["ft", {{ name = "wise-ft", alphas = [0.5] }}, {{ name = "soup", of = {of} }}]
-eval_batch_size = 16
-
-[suites.toy.training]
-lr = 0.05
-epochs = 1
-warmup_steps = 1
-batch_size = 8
-"""
+def write_suite(folder, of) -> Path:
+    """tiny/a on toy-a and toy-b: ft, WiSE-FT at 0.5 and a soup `of` these, one epoch."""
+    strategies = ["ft", {"name": "wise-ft", "alphas": [0.5]}, {"name": "soup", "of": of}]
+    return toy.grid_suite(folder / "suite.toml", models=["tiny/a"], datasets=["toy-a", "toy-b"], reference=None,
+                          strategies=strategies, training={"epochs": 1})
 
 
-@pytest.fixture
-def toy_env(tmp_path, monkeypatch, register_plugin):
-    return toy.install(tmp_path, monkeypatch, register_plugin)
-
-
-def test_soup_runs_after_the_fine_tunes_it_averages_and_equals_wise_ft(toy_env, run_rib):
-    suite = toy_env / "suite.toml"
-    suite.write_text(SUITE.format(of='["pre", "ft"]'))
+def test_soup_runs_after_the_fine_tunes_it_averages_and_equals_wise_ft(toy_env, bench, run_rib):
+    suite = write_suite(toy_env, ["pre", "ft"])
     dry = run_rib("bench", "-c", str(suite), "--dry-run")
     assert dry.exit_code == 0, dry.stderr
     assert "soup[pre+ft]" in re.sub(r"[\s│]", "", dry.stdout)  # the grid lists the soup (rich may wrap it)
     out = toy_env / "out"
-    result = run_rib("bench", "-c", str(suite), "--out", str(out), "--no-report", "--device", "cpu")
+    result = bench(suite, out)
     assert result.exit_code == 0, result.stderr
     cells = json.loads((out / "runs" / "toy.json").read_text())["cells"]
     order = [c["key"] for c in cells]
@@ -103,8 +90,7 @@ def test_soup_runs_after_the_fine_tunes_it_averages_and_equals_wise_ft(toy_env, 
 
 
 def test_a_soup_naming_a_strategy_not_in_the_suite_is_refused(toy_env, run_rib):
-    suite = toy_env / "suite.toml"
-    suite.write_text(SUITE.format(of='["pre", "lwf"]'))
+    suite = write_suite(toy_env, ["pre", "lwf"])
     result = run_rib("bench", "-c", str(suite), "--dry-run")
     assert result.exit_code == 2
     assert "'lwf' is not another strategy of this suite" in result.stderr and "ft" in result.stderr

@@ -16,7 +16,6 @@ from rib_core.config import load_suite
 from rib_core.suite import DATASET_KEYS, MODEL_KEYS, STRATEGY_KEYS, SUITE_KEYS
 from rib_core.plugins import get_registry
 from rib_core.strategies.base import TrainSettings
-from tests.test_reliability_run import toy_env  # noqa: F401
 
 STRATEGY_PARAMS = {"ft": [], "lwf": ["temperature", "weight"], "l2-sp": ["weight"], "wise-ft": ["alphas"]}
 PLACES = {
@@ -109,16 +108,16 @@ def assert_named_values_reached(path, place, key, value, strategy):
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_every_suite_is_refused_up_front_or_runs_with_what_it_named(toy_env, run_rib, data):
+def test_every_suite_is_refused_up_front_or_runs_with_what_it_named(small_toy_env, run_rib, data):
     place = data.draw(st.sampled_from(sorted(PLACES)))
     strategy = data.draw(st.sampled_from(sorted(STRATEGY_PARAMS)))
     real = PLACES[place] + (STRATEGY_PARAMS[strategy] if place == "strategy" else [])
     key = data.draw(st.one_of(st.sampled_from(real), st.sampled_from(real).map(lambda k: typo(k, data)),
                               st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)))
     value = data.draw(values)
-    path = toy_env / "suite.toml"
+    path = small_toy_env / "suite.toml"
     path.write_text(suite_text(place, key, value, strategy))
-    out = toy_env / "out"
+    out = small_toy_env / "out"
     result = run_rib("bench", "-c", str(path), "--out", str(out), "--dry-run", "--no-calibrate")
     if result.exit_code == 2:
         assert result.stderr.startswith("rib: error: ") and "Traceback" not in result.stderr, result.stderr

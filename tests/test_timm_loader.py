@@ -13,8 +13,9 @@ from safetensors.torch import save_file  # noqa: E402
 
 from rib_core.errors import ConfigError, RibError  # noqa: E402
 from rib_core.models import timm_loader  # noqa: E402
+from rib_core.testing.toy import TINY_TIMM_VIT  # noqa: E402
 
-TINY = {"depth": 1, "embed_dim": 32, "num_heads": 2, "img_size": 32}
+TINY = TINY_TIMM_VIT  # rib_core.testing's tiny ViT-B/16
 VIT = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
 
 

@@ -6,6 +6,7 @@ Ctrl-C stops after the cell in flight is abandoned (its fine-tune checkpoints st
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 import time
 import traceback
@@ -34,11 +35,9 @@ class RunStats:
 
 def versions(prepared: Prepared) -> dict:
     out = {"rib": rib_core.__version__, "torch": torch.__version__, "python": platform.python_version()}
-    try:
-        import timm
-
-        out["timm"] = timm.__version__
-    except ImportError:
+    try:  # from its metadata: importing timm (and torchvision) costs seconds a run of non-timm models never needs
+        out["timm"] = importlib.metadata.version("timm")
+    except importlib.metadata.PackageNotFoundError:
         pass
     for info in prepared.registry.plugins.values():
         if not info.builtin and info.version:

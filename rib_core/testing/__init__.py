@@ -19,9 +19,7 @@ session; the helpers import what they need when called.
 
 from __future__ import annotations
 
-import io
 import itertools
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,14 +81,13 @@ class RibResult:
 
 @pytest.fixture
 def run_rib():
-    """run_rib(*args) -> RibResult: run the CLI in-process with the current registry and capture its output."""
-    from rib_core.cli import main
+    """run_rib(*args) -> RibResult: run the CLI in-process with the current registry and capture its output.
+    What the command changes in the process (environment, directory, registry, torch threads, RNGs, signal
+    handlers; rib_core/testing/process_state.py) is put back afterwards, as if it had run in its own process."""
+    from rib_core.testing.process_state import run_cli
 
     def run(*args: str) -> RibResult:
-        out, err = io.StringIO(), io.StringIO()
-        with redirect_stdout(out), redirect_stderr(err):
-            code = main(list(args))
-        return RibResult(code, out.getvalue(), err.getvalue())
+        return RibResult(*run_cli(args))
 
     return run
 

@@ -14,11 +14,12 @@ from safetensors.torch import save_file  # noqa: E402
 
 import rib_augreg  # noqa: E402
 from rib_core.api import RibError, load_timm_model  # noqa: E402
+from rib_core.testing.toy import TINY_TIMM_VIT  # noqa: E402
 
 # Offline, with an empty Hugging Face cache and this test's own RIB_CACHE_DIR (rib_core.testing).
 pytestmark = pytest.mark.usefixtures("rib_isolated")
 
-TINY = {"depth": 1, "embed_dim": 32, "num_heads": 2, "img_size": 32}
+TINY = TINY_TIMM_VIT  # rib_core.testing's tiny ViT-B/16
 
 
 def test_every_name_is_a_timm_model_with_an_imagenet_1k_head():

@@ -2,21 +2,21 @@
 
 import json
 import subprocess
-import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a private Ray instance, a worker killed mid-fine-tune
 pytest.importorskip("ray")
 
-from tests.launch_helpers import (bench, cells_run, kill_holder_mid_fine_tune, predictions, resumed_fine_tunes,  # noqa: E402
-                                  run, toy_setup)
+from tests.launch_helpers import (bench, cells_run, kill_holder_mid_fine_tune, local_run, predictions,  # noqa: E402
+                                  resumed_fine_tunes, toy_setup)
 
 
-def test_ray_local_matches_the_local_launcher_byte_for_byte_after_a_worker_is_killed_mid_fine_tune(tmp_path):
+def test_ray_local_matches_the_local_launcher_byte_for_byte_after_a_worker_is_killed_mid_fine_tune(
+        tmp_path, run_rib, register_plugin, monkeypatch):
     suite, env = toy_setup(tmp_path)
     env = {k: v for k, v in env.items() if k != "RAY_ADDRESS"}  # never join a cluster that happens to be around
-    local = run(bench(suite, tmp_path / "local"), env, tmp_path)
-    total = cells_run(local.stderr)
+    total = cells_run(local_run(run_rib, register_plugin, monkeypatch, suite, env, tmp_path / "local"))
 
     out = tmp_path / "ray"
     proc = subprocess.Popen(bench(suite, out, "--launcher", "ray", "--ray-num-cpus", "2", "--cpus-per-job", "1"),
@@ -28,8 +28,6 @@ def test_ray_local_matches_the_local_launcher_byte_for_byte_after_a_worker_is_ki
     assert resumed_fine_tunes(out) >= 1  # Ray ran the task again and it went on from the epoch checkpoint
     assert predictions(out) == predictions(tmp_path / "local")
 
-    status = subprocess.run([sys.executable, "-m", "rib_core", "status", str(out), "--json"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
-    data = json.loads(status.stdout)
+    data = json.loads(run_rib("status", str(out), "--json").stdout)
     assert data["counts"]["done"] == total
     assert all(j["state"] == "done" for j in data["jobs"])

@@ -4,23 +4,23 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
+pytestmark = pytest.mark.slow  # submitit's local executor: real job processes, killed
 pytest.importorskip("submitit")
 
-from tests.launch_helpers import (bench, cells_run, kill_holder_mid_fine_tune, predictions, resumed_fine_tunes,  # noqa: E402
-                                  run, toy_setup)
+from tests.launch_helpers import (bench, cells_run, kill_holder_mid_fine_tune, local_run, predictions,  # noqa: E402
+                                  resumed_fine_tunes, run, toy_setup)
 
 SUBMITIT = ("--launcher", "submitit", "--cluster", "local", "--cpus-per-job", "1")
 
 
-def test_submitit_local_matches_the_local_launcher_byte_for_byte_after_a_killed_job_is_requeued(tmp_path):
+def test_submitit_local_matches_the_local_launcher_byte_for_byte_after_a_killed_job_is_requeued(
+        tmp_path, run_rib, register_plugin, monkeypatch):
     suite, env = toy_setup(tmp_path)
-    local = run(bench(suite, tmp_path / "local"), env, tmp_path)
-    total = cells_run(local.stderr)
+    total = cells_run(local_run(run_rib, register_plugin, monkeypatch, suite, env, tmp_path / "local"))
 
     out = tmp_path / "submitit"
     proc = subprocess.Popen(bench(suite, out, *SUBMITIT), env=dict(env, RIB_TOY_STEP_SLEEP="0.03"), cwd=tmp_path,
@@ -32,9 +32,7 @@ def test_submitit_local_matches_the_local_launcher_byte_for_byte_after_a_killed_
     assert resumed_fine_tunes(out) >= 1  # the requeued job went on from the epoch checkpoint
     assert predictions(out) == predictions(tmp_path / "local")
 
-    status = subprocess.run([sys.executable, "-m", "rib_core", "status", str(out), "--json"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
-    data = json.loads(status.stdout)
+    data = json.loads(run_rib("status", str(out), "--json").stdout)
     assert data["counts"]["done"] == total
     assert all(j["state"] == "done" and j["id"] for j in data["jobs"])
     assert any(j["attempts"] == 2 for j in data["jobs"])

@@ -1,0 +1,104 @@
+"""Fixtures of rib's own tests (rib_core.testing's, the kit plugin authors use, are loaded by its pytest11 entry
+point in every session):
+
+- the toy world (rib_core/testing/toy.py): `toy_env`, the toy plugin's whole grid; `small_toy_env`, two of its
+  domains and the faults plugin (tests/faults.py);
+- `bench`: `rib bench` in this process, with what it changes in the process put back (run_rib's guarantee);
+- the demo, drawn and pretrained once per session: `demo_data_cache` (its images) and `demo_cache` (its images
+  and both pretrained backbones: what a warm `rib bench` with no config runs from).
+
+`scripts/test --quick` leaves out the tests marked `slow` (pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rib_core.testing import toy
+from tests.helpers import linked_cache
+
+
+# -- the toy world ----------------------------------------------------------------------------------------------
+@pytest.fixture
+def toy_env(tmp_path, monkeypatch, register_plugin) -> Path:
+    """The toy plugin registered, its four domains (10 images a class) under tmp_path/data, rib's cache in
+    tmp_path/cache. Returns tmp_path."""
+    return toy.install(tmp_path, monkeypatch, register_plugin)
+
+
+@pytest.fixture
+def small_toy_env(tmp_path, monkeypatch, register_plugin) -> Path:
+    """toy-a and toy-b only, 6 images a class (a grid of 8 cells with one model and one strategy), and the plugin
+    with faults on demand (tests/faults.py) registered as 'rib-test-faults'. Returns tmp_path."""
+    from tests.faults import FaultsPlugin
+
+    toy.install(tmp_path, monkeypatch, register_plugin, ("toy-a", "toy-b"), per_class=6)
+    register_plugin(FaultsPlugin(), "rib-test-faults")
+    return tmp_path
+
+
+# -- rib bench, in this process ------------------------------------------------------------------------------------
+@dataclass
+class BenchRun:
+    exit_code: int
+    stdout: str
+    stderr: str
+    out: Path  # the results directory
+
+
+@pytest.fixture
+def bench(run_rib, tmp_path):
+    """bench(suite, out=tmp_path/"out", *args, report=False) -> BenchRun(exit_code, stdout, stderr, out): runs
+    `rib bench -c SUITE --out OUT --device cpu --workers 0 --no-report ARGS` in this process (suite None: no -c;
+    report=True: without --no-report). Like `run_rib`, it puts back what the run changed in the process
+    (registry, environment, directory, signal handlers, torch threads, RNGs)."""
+
+    def run(suite=None, out=None, *args, report: bool = False) -> BenchRun:
+        out = Path(out) if out is not None else tmp_path / "out"
+        config = ["-c", str(suite)] if suite is not None else []
+        result = run_rib("bench", *config, "--out", str(out), "--device", "cpu", "--workers", "0",
+                         *([] if report else ["--no-report"]), *args)
+        return BenchRun(result.exit_code, result.stdout, result.stderr, out)
+
+    return run
+
+
+# -- the demo, once per session ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def demo_images(tmp_path_factory) -> Path:
+    """Every demo domain at full size, drawn once per session (a few seconds): a cache's demo-data folder."""
+    from rib_core.demo import datasets
+
+    cache = tmp_path_factory.mktemp("demo-images")
+    datasets.ensure_all_domains(cache)
+    return cache / "demo-data"
+
+
+@pytest.fixture(scope="session")
+def demo_models(tmp_path_factory) -> Path:
+    """Both demo backbones, pretrained once per session (about 35 s on 2 cores): a cache's demo-models folder."""
+    from rib_core.demo import BACKBONES, backbones
+
+    cache = tmp_path_factory.mktemp("demo-models")
+    for variant in BACKBONES:
+        backbones.ensure_pretrained(variant, cache, progress=lambda *_: None)
+    return cache / "demo-models"
+
+
+@pytest.fixture
+def demo_data_cache(tmp_path, monkeypatch, demo_images) -> Path:
+    """RIB_CACHE_DIR for this test, holding the session's demo images and no pretrained model."""
+    cache = linked_cache(tmp_path / "rib-cache", demo_images)
+    monkeypatch.setenv("RIB_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture
+def demo_cache(tmp_path, monkeypatch, demo_images, demo_models) -> Path:
+    """RIB_CACHE_DIR for this test, holding the session's demo images and pretrained backbones."""
+    cache = linked_cache(tmp_path / "rib-cache", demo_images, demo_models)
+    monkeypatch.setenv("RIB_CACHE_DIR", str(cache))
+    return cache
