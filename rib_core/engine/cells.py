@@ -83,7 +83,7 @@ def run_finetune(runner, cell: Cell) -> None:
 
     prepared = runner.prepared
     spec = next((s for s in prepared.strategies if s.spec.name == cell.strategy_name and s.label == cell.strategy), None)
-    strategy = spec.strategy if spec is not None else prepared.registry.get("strategies", cell.strategy_name).create()
+    strategy = spec.strategy if spec is not None else stage_strategy(prepared, cell)
     ds = prepared.dataset(cell.ft_dataset)
     backbone = runner.resources.fresh_backbone(cell.model, runner.resources.pretrained_state(cell.model))
     class_map = ds.adapter.class_map()
@@ -149,6 +149,22 @@ def run_finetune(runner, cell: Cell) -> None:
     runner.store.write_record(cell.key, record)
     shutil.rmtree(work_dir, ignore_errors=True)  # checkpoints of a finished fine-tune only cost disk
     distributed.barrier()
+
+
+def stage_strategy(prepared, cell: Cell):
+    """The strategy of a fine-tune that exists only as another's first stage (lp-ft's `first`), with the options
+    that stage was planned with: the one whose key is the cell's (the default: the registered one, unconfigured)."""
+    from rib_core.engine.plan import finetune_key
+
+    model = next(m for m in prepared.models if m.label == cell.model)
+    ds = prepared.dataset(cell.ft_dataset)
+    for ps in prepared.strategies:
+        if ps.strategy.init_from:
+            name, stage = ps.strategy.first_stage(prepared.registry)
+            if name == cell.strategy_name and finetune_key(prepared, model, name, stage, ds, None,
+                                                           cell.seed) == cell.key:
+                return stage
+    return prepared.registry.get("strategies", cell.strategy_name).create()
 
 
 def _read_json(path: Path):
