@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "matplotlib style file/name")
     report.add_argument("--compare", nargs=2, metavar=("A", "B"), help="paired difference of RI/mRI between two "
                         "strategies (same model) or two models (same strategy)")
+    report.add_argument("--alpha", type=float, default=0.05, help="--compare's significance level: mRI's interval "
+                        "is 1 - alpha, the RI_i rows are Holm-corrected to family-wise alpha (default 0.05)")
     report.add_argument("--against", metavar="paper", help="print the paper's numbers next to rib's")
 
     status = sub.add_parser("status", help="done / in progress / failed / pending cells of a results directory")

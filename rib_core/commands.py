@@ -174,7 +174,8 @@ def _finish(args, stats, store, suite, registry, console) -> int:
     return 1 if stats.failed or stats.skipped else 0
 
 
-def _print_report(root, suite_name, registry, metric_names=None, fmt="table", compare=None, against=None):
+def _print_report(root, suite_name, registry, metric_names=None, fmt="table", compare=None, against=None,
+                  alpha=0.05):
     from rib_core.engine.results import load_results
     from rib_core.report.build import build_report
 
@@ -183,7 +184,7 @@ def _print_report(root, suite_name, registry, metric_names=None, fmt="table", co
     if compare:
         from rib_core.report.compare import compare as paired_difference
 
-        report["comparisons"] = paired_difference(results, *compare)
+        report["comparisons"] = paired_difference(results, *compare, alpha=alpha)
     if against:
         from rib_core.report.paper import against as against_paper
 
@@ -210,6 +211,9 @@ def _print_report(root, suite_name, registry, metric_names=None, fmt="table", co
 def report(args) -> int:
     registry = get_registry()
     registry.get("formats", args.format)  # unknown format -> exit 2 before any work
+    from rib_core.report.compare import check_alpha
+
+    check_alpha(args.alpha)  # a bad --alpha -> exit 2 before any work
     if not args.dir.is_dir():
         raise UsageError(f"results directory '{args.dir}' does not exist. Pass the --out of a 'rib bench' run.")
     if args.plot:
@@ -229,7 +233,7 @@ def report(args) -> int:
             _print_report(args.dir, name, registry)
         return 0
     report_data = _print_report(args.dir, suites[0] if suites else None, registry, fmt=args.format,
-                                compare=args.compare, against=args.against)
+                                compare=args.compare, against=args.against, alpha=args.alpha)
     if args.plot:
         from rib_core.report.figures import write_figures
 

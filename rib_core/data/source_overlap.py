@@ -17,22 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rib_core.data.source_split import VAL_ID, shared_sources
+from rib_core.data.source_split import shared_sources, source_numbers
 
 CLEAN_MODE = "held-out-sources"
 ADVICE = f'use eval_images = "{CLEAN_MODE}" for a clean claim'
-
-
-def _source_numbers(samples) -> np.ndarray:
-    """The val id number of every sample's source image (ILSVRC2012_val_00012345 -> 12345), -1 where the file
-    name carries none (allowed outside "held-out-sources": such an image counts as sharing nothing, and is
-    counted as `unknown`)."""
-    out = np.full(len(samples), -1, dtype=np.int64)
-    for n, sample in enumerate(samples):
-        match = VAL_ID.search(sample.path.replace("\\", "/").rsplit("/", 1)[-1])
-        if match:
-            out[n] = int(match.group(1))
-    return out
 
 
 def _entry(evaluated_ids: np.ndarray, trained: np.ndarray) -> dict:
@@ -59,7 +47,8 @@ def source_overlap(prepared) -> dict:
     family = {ds.label: shared_sources(ds.adapter) for ds in eval_sets if ds.samples}
     family = {label: f for label, f in family.items() if f is not None}
     by_label = {ds.label: ds for ds in eval_sets}
-    ids = {label: _source_numbers(by_label[label].samples) for label in family}
+    # -1: a file name without a val id (allowed outside "held-out-sources"): it shares nothing, counted as unknown.
+    ids = {label: source_numbers(by_label[label].samples) for label in family}
 
     pairs = []
     for ds_i in prepared.datasets:

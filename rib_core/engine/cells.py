@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from rib_core.data.base import cluster_index
+from rib_core.data.source_split import shared_sources, source_numbers
 from rib_core.engine import distributed
 from rib_core.engine.evaluate import predict
 from rib_core.engine.prepared import Cell
@@ -62,11 +63,13 @@ def run_eval(runner, cell: Cell) -> None:
         "positions": out["positions"], "labels": torch.from_numpy(labels),
         "top_idx": out["top_idx"], "top_prob": out["top_prob"], "group_index": torch.from_numpy(group_index),
         "cluster_index": torch.from_numpy(cluster_index(ds.samples)[evaluated]),  # for the bootstrap
+        **source_tensor(ds, evaluated),  # the joint bootstrap across datasets that share source images
     })
     unreadable = sorted(set(int(p) for p in positions) - set(int(p) for p in evaluated))
     record = runner.base_record(cell) | {
         "kind": "eval", "accuracy": accuracy, "n_images": int(len(evaluated)), "details": details,
         "groups": group_names, "unreadable": [ds.samples[p].path for p in unreadable],
+        "source_images": shared_sources(ds.adapter),
         "backbone": backbone.identity, "batch_size": out["batch_size"], "precision": runner.prepared.suite.eval_precision,
         "timing": {"seconds": seconds, "images_per_s": len(evaluated) / seconds if seconds > 0 else None},
         "files": {"predictions.safetensors": digest},
@@ -75,6 +78,14 @@ def run_eval(runner, cell: Cell) -> None:
         record["processes"] = distributed.world_size()
     runner.store.write_record(cell.key, record)
     distributed.barrier()
+
+
+def source_tensor(ds, evaluated) -> dict:
+    """{"source_index": the val id of each evaluated image's source} for a dataset that shares source images
+    (rib_core/data/source_split.py), else {}: what lets the report resample those datasets jointly."""
+    if shared_sources(ds.adapter) is None:
+        return {}
+    return {"source_index": torch.from_numpy(source_numbers([ds.samples[p] for p in evaluated]))}
 
 
 def run_finetune(runner, cell: Cell) -> None:
