@@ -98,3 +98,60 @@ def test_the_seed_path_resamples_the_same_way():
     table = compute(results, "m", "ft")
     (stats,) = seed_table(results)
     assert stats.ri_ci["a"] == pytest.approx(list(table.ri_ci["a"]), abs=1e-9)
+
+
+def test_evaluations_store_each_images_source(tmp_path, run_rib, monkeypatch):
+    """What the joint bootstrap reads: every evaluation of a sharing dataset records its family and the val id of
+    each image it scored; a dataset of its own images records neither."""
+    import json
+    import re
+
+    import timm
+    from safetensors.numpy import load_file
+    from safetensors.torch import save_file
+
+    from rib_core.data.fixtures import make_dataset_tree
+
+    monkeypatch.setenv("RIB_CACHE_DIR", str(tmp_path / "cache"))
+    weights = tmp_path / "tiny.safetensors"
+    save_file(timm.create_model("vit_tiny_patch16_224", pretrained=False, embed_dim=32, depth=1, num_heads=2,
+                                img_size=32).state_dict(), str(weights))
+    for name in ("imagenet-c", "imagenet-cartoon", "imagenet-r"):
+        make_dataset_tree(name, tmp_path / "data", n_classes=2, per_class=3, size=32)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f"""
+[suites.s]
+models = [{{name = "timm:vit_tiny_patch16_224", weights = "{weights}", model_kwargs = {{embed_dim = 32, depth = 1, num_heads = 2, img_size = 32}}}}]
+datasets = ["imagenet-c", "imagenet-cartoon", "imagenet-r"]
+strategies = ["ft"]
+data_root = "{tmp_path / 'data'}"
+allow_partial = true
+eval_batch_size = 16
+
+[suites.s.training]
+epochs = 1
+max_steps = 1
+batch_size = 4
+warmup_steps = 0
+""")
+    out = tmp_path / "out"
+    assert run_rib("bench", "-c", str(suite), "--out", str(out), "--device", "cpu", "--no-report").exit_code == 0
+    from rib_core.config import load_suite
+    from rib_core.engine.prepare import prepare
+    from rib_core.plugins import get_registry
+
+    prepared = prepare(load_suite(suite, "s"), get_registry())
+    manifest = json.loads((out / "runs" / "s.json").read_text())
+    seen = set()
+    for cell in (c for c in manifest["cells"] if c["kind"] == "eval"):
+        record = json.loads((out / "cells" / cell["key"] / "record.json").read_text())
+        p = load_file(str(out / "cells" / cell["key"] / "predictions.safetensors"))
+        samples = prepared.dataset(cell["eval_dataset"]).samples
+        if cell["eval_dataset"] == "imagenet-r":
+            assert record["source_images"] is None and "source_index" not in p
+            continue
+        assert record["source_images"] == FAMILY
+        want = [int(re.search(r"ILSVRC2012_val_(\d{8})", samples[k].path).group(1)) for k in p["positions"]]
+        assert p["source_index"].tolist() == want
+        seen.add(cell["eval_dataset"])
+    assert seen == {"imagenet-c", "imagenet-cartoon"}
