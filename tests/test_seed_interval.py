@@ -43,10 +43,16 @@ def test_one_seed_is_the_image_bootstrap_alone(image_boot):
 
 
 def test_the_p_value_is_dual_to_the_interval(image_boot):
+    """p is the level at which the interval touches 0, with the (B + 1) quantile rule (numpy's "weibull"): the
+    Monte Carlo correction that keeps a tiny p from resting on two or three replicates."""
     values = [0.8, 1.4, 1.1]
     p = p_value(values, image_boot)
     assert 0.01 < p < 0.5
-    low, _ = seed_interval(values, image_boot, 1 - p)
-    assert low == pytest.approx(0.0, abs=0.02)
-    assert seed_interval(values, image_boot, 1 - 0.99 * p)[0] < 0 < seed_interval(values, image_boot, 1 - 1.01 * p)[0]
+    low, _ = seed_interval(values, image_boot, 1 - p, "weibull")
+    assert low == pytest.approx(0.0, abs=1e-6)
+    assert (seed_interval(values, image_boot, 1 - 0.99 * p, "weibull")[0] < 0
+            < seed_interval(values, image_boot, 1 - 1.01 * p, "weibull")[0])
+    # A single seed: the bootstrap p-value, 2 * min(share below 0, share above 0), up to the quantile rule.
+    single = np.random.default_rng(1).normal(0.4, 0.2, 1000)
+    assert p_value([0.4], single) == pytest.approx(2 * (single < 0).mean(), abs=2 / 1000)
     assert p_value([0.0, 0.0], np.zeros(100)) == 1.0

@@ -24,6 +24,7 @@ correlation (the cluster bootstrap of ImageNet-C's 75 versions of a source, exte
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import zlib
 
@@ -53,10 +54,33 @@ def poisson_weights(n_clusters: int, replicates: int = REPLICATES, seed=SEED):
 
     Concatenated, the chunks equal `np.random.default_rng(seed).poisson(1.0, (replicates, n_clusters))`.
     """
-    rng = np.random.default_rng(seed)
     rows = max(1, _CHUNK_ELEMENTS // max(n_clusters, 1))
+    if rows >= replicates:  # one chunk: the same weights are asked for once per (i, seed, strategy) of a D_j
+        yield _one_chunk(n_clusters, replicates, tuple(seed) if isinstance(seed, list) else seed)
+        return
+    rng = np.random.default_rng(seed)
     for start in range(0, replicates, rows):
         yield rng.poisson(1.0, (min(rows, replicates - start), n_clusters)).astype(np.float64)
+
+
+_CACHE: collections.OrderedDict = collections.OrderedDict()
+_CACHE_ELEMENTS = 2 * _CHUNK_ELEMENTS  # 64 MB of float64 at most, however many datasets ask
+
+
+def _one_chunk(n_clusters: int, replicates: int, seed) -> np.ndarray:
+    """The whole weight matrix of a small dataset, drawn once and kept while there is room (least recently used
+    first out): a report asks for the same D_j's weights once per fine-tuning set, seed and strategy."""
+    key = (n_clusters, replicates, seed)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    weights = np.random.default_rng(list(seed) if isinstance(seed, tuple) else seed).poisson(
+        1.0, (replicates, n_clusters)).astype(np.float64)
+    weights.flags.writeable = False  # shared by every caller
+    _CACHE[key] = weights
+    while sum(w.size for w in _CACHE.values()) > _CACHE_ELEMENTS and len(_CACHE) > 1:
+        _CACHE.popitem(last=False)
+    return weights
 
 
 _POISSON_CDF = np.cumsum([np.exp(-1.0) / float(np.prod(np.arange(1, k + 1))) for k in range(25)])
