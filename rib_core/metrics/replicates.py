@@ -87,7 +87,8 @@ def p_value(values, image_boot: np.ndarray) -> float:
     still holds 0, found by bisection. The interval's quantiles here use the (B + 1) rule (numpy's "weibull",
     the k-th of B sorted replicates is the k / (B + 1) quantile), a hair wider in the tails than the printed
     intervals: the usual Monte Carlo correction, so that Holm's small thresholds (alpha / 8) are not passed on
-    the strength of two or three replicates (benchmarks/bench_coverage.py, part 3)."""
+    the strength of two or three replicates (benchmarks/bench_coverage.py, part 3). It is never below
+    2 / (B + 1), what B replicates can tell."""
     values = np.asarray(values, dtype=np.float64)
     point = float(values.mean()) if len(values) else float(np.nanmean(image_boot))
 
@@ -96,11 +97,12 @@ def p_value(values, image_boot: np.ndarray) -> float:
                      else interval(image_boot, 1 - alpha, "weibull"))
         return low > 0 or high < 0
 
+    floor = 2.0 / (len(image_boot) + 1)  # no replicate on the other side of 0: p < 2 / (B + 1), not 0
     if not excludes_zero(1.0 - 1e-12) and point == 0:
         return 1.0
-    if excludes_zero(1e-12):
-        return 0.0
-    lo, hi = 1e-12, 1.0 - 1e-12  # holds 0 at lo, excludes it at hi
+    if excludes_zero(floor):
+        return floor
+    lo, hi = floor, 1.0 - 1e-12  # holds 0 at lo, excludes it at hi
     for _ in range(40):
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if excludes_zero(mid) else (mid, hi)
