@@ -1,7 +1,8 @@
 """Training-seed replicates, paired comparisons and the paper side by side, on the toy grid.
 
 Every number is checked against a computation straight from the stored prediction files (independent_ri in
-test_engine), and every interval against a brute-force two-stage bootstrap written here from scratch.
+test_engine), and every interval against a brute-force image bootstrap plus Student-t seed component written
+here from scratch.
 """
 
 import json

@@ -20,8 +20,8 @@ class Top1(Metric):
 
 def _robustness(results) -> list:
     """RI/mRI rows' source. One training seed: the bounded-memory table over every (model, strategy) at once
-    (each pre-evaluation read once, one cluster bootstrap per dataset). Several seeds: the two-stage bootstrap
-    over images and seeds (rib_core/metrics/replicates.py), on the same image resamples."""
+    (each pre-evaluation read once, one cluster bootstrap per dataset). Several seeds: the image bootstrap plus a
+    Student-t seed component (rib_core/metrics/replicates.py), on the same image resamples."""
     seeds = {e.seed for e in results.evaluations if e.strategy is not None}
     if len(seeds) > 1:
         return seed_table(results)
