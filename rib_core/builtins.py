@@ -50,7 +50,10 @@ def register_metrics(register):
     register("top1", f"{M}:Top1", "top-1 accuracy (%) on the dataset's own class set")
     register("ri", f"{M}:RobustnessImprovement", "RI_i: mean over j != i of A_i^(j) - A_pre^(j), with bootstrap CI")
     register("mri", f"{M}:MeanRobustnessImprovement", "mRI: mean of RI_i over fine-tuning sets, with bootstrap CI")
-    register("forgetting", f"{M}:ReferenceForgetting", "accuracy change on the reference set (ImageNet-1k val)")
+    register("ref-forgetting", f"{M}:ReferenceForgetting",
+             "forgetting on the reference set (ImageNet-1k val): accuracy before - after, positive = forgot")
+    register("forgetting", f"{M}:ReferenceChange",
+             "deprecated (use ref-forgetting): accuracy change after - before on the reference set")
     register("id-gain", f"{M}:InDistributionGain", "accuracy change on the held-out part of the fine-tuning set")
 
 

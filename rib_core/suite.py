@@ -118,7 +118,7 @@ class Suite:
                                                            "out-of-memory)"), 256)
     metrics: tuple[str, ...] | None = key(Option(list, items=str, help="metrics to report; unset: every registered "
                                                  "metric. top1, ri and mri are always computed; the summary's Δ ref "
-                                                 "and ID gain columns need \"forgetting\" and \"id-gain\" in the "
+                                                 "and ID gain columns need \"ref-forgetting\" and \"id-gain\" in the "
                                                  "list"))
     cpu_threads: int | None = key(Option(int, minimum=1, help="torch threads on a CPU device; unset: one per core"))
     skipped: tuple[str, ...] = ()  # optional strategies whose plugin is not installed

@@ -136,3 +136,13 @@ def refused_with(run_rib, tmp_path: Path, text: str, fragments) -> None:
     stderr = bench_refuses(run_rib, tmp_path, text)
     for fragment in fragments:
         assert fragment in stderr, (fragment, stderr)
+
+
+def internal_imports(path, allowed=("api",), base=REPO) -> list[str]:
+    """The lines of `path` that import rib_core other than `rib_core.<allowed>` (`import rib_core` too)."""
+    import re
+
+    ok = "|".join(re.escape(name) for name in allowed)
+    forbidden = re.compile(rf"\b(from|import)\s+rib_core(?!\.({ok})\b)")
+    return [f"{path.relative_to(base)}:{number}: {line.strip()}"
+            for number, line in enumerate(path.read_text().splitlines(), 1) if forbidden.search(line)]

@@ -9,7 +9,7 @@ import pytest
 from rib_core.testing import (check_dataset_adapter, check_launcher, check_metric, check_model_loader,
                               check_report_format, check_strategy, make_evaluation, make_results, sample_report)
 from tests.helpers import REPO
-from tests.test_plugins import internal_imports
+from tests.helpers import internal_imports
 
 EXAMPLES = REPO / "docs" / "examples"
 KINDS = {"mylab_model.py": "register_models", "zip_dataset.py": "register_datasets",

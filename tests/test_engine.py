@@ -74,7 +74,8 @@ def test_full_grid_ri_and_mri_match_an_independent_computation(toy_env, bench, r
     table = run_rib("report", str(out)).stdout
     assert "tiny/a · ft" in table and "mRI" in table
     csv_text = run_rib("report", str(out), "--format", "csv").stdout
-    assert csv_text.splitlines()[0] == "model,strategy,ft_dataset,eval_dataset,seed,accuracy,n_images,subset,eval_images"
+    assert csv_text.splitlines()[0] == ("model,strategy,ft_dataset,eval_dataset,seed,accuracy,n_images,subset,"
+                                        "eval_images,shared_source_fraction")
     pytest.importorskip("matplotlib")
     assert run_rib("report", str(out), "--plot", str(toy_env / "ri.png")).exit_code == 0
     assert (toy_env / "ri.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

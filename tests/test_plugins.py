@@ -9,7 +9,7 @@ import pytest
 from rib_core.errors import UnknownNameError
 from rib_core.api import hookimpl
 from rib_core.testing import toy
-from tests.helpers import REPO, fake_distribution, run_cli, toy_process_env
+from tests.helpers import REPO, fake_distribution, internal_imports, run_cli, toy_process_env
 
 GOOD_PLUGIN = '''
 from rib_core.api import hookimpl
@@ -248,16 +248,6 @@ def test_the_public_api_exports_what_it_lists_and_stays_light():
             "print('HEAVY', [m for m in ('torch', 'timm', 'open_clip') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert "MISSING []" in result.stdout and "HEAVY []" in result.stdout, result.stdout + result.stderr
-
-
-def internal_imports(path, allowed=("api",), base=REPO) -> list[str]:
-    """The lines of `path` that import rib_core other than `rib_core.<allowed>` (`import rib_core` too)."""
-    import re
-
-    ok = "|".join(re.escape(name) for name in allowed)
-    forbidden = re.compile(rf"\b(from|import)\s+rib_core(?!\.({ok})\b)")
-    return [f"{path.relative_to(base)}:{number}: {line.strip()}"
-            for number, line in enumerate(path.read_text().splitlines(), 1) if forbidden.search(line)]
 
 
 def test_shipped_plugins_import_only_the_public_api():

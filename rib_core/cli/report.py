@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
                         "matplotlib style file/name")
     report.add_argument("--compare", nargs=2, metavar=("A", "B"), help="paired difference of RI/mRI between two "
                         "strategies (same model) or two models (same strategy)")
+    report.add_argument("--alpha", type=float, default=0.05, help="--compare's significance level: mRI's interval "
+                        "is 1 - alpha, the RI_i rows are Holm-corrected to family-wise alpha (default 0.05)")
     report.add_argument("--against", metavar="paper", help="print the paper's numbers next to rib's")
     report.add_argument("--plan", type=Path, metavar="FILE", help="report an earlier plan of the suite "
                         "(runs/superseded/<suite>-<time>.json, which the report names when there is one)")
@@ -32,6 +34,9 @@ def run(args) -> int:
 
     registry = get_registry()
     registry.get("formats", args.format)  # unknown format -> exit 2 before any work
+    from rib_core.report.compare import check_alpha
+
+    check_alpha(args.alpha)  # a bad --alpha -> exit 2 before any work
     if not args.dir.is_dir():
         raise UsageError(f"results directory '{args.dir}' does not exist. Pass the --out of a 'rib bench' run.")
     if args.plot:
@@ -51,7 +56,7 @@ def run(args) -> int:
             show(make_report(args.dir, name, registry), "table", registry)
         return 0
     report = make_report(args.dir, suites[0] if suites else None, registry, compare=args.compare,
-                         against=args.against, plan=args.plan)
+                         against=args.against, plan=args.plan, alpha=args.alpha)
     if args.plot:
         from rib_core.report.figures import write_figures
 

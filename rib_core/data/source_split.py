@@ -67,6 +67,18 @@ def source_ids(samples, label: str = "dataset") -> list[str]:
     return ids
 
 
+def source_numbers(samples) -> np.ndarray:
+    """The val id number of each sample's source image (ILSVRC2012_val_00012345 -> 12345) as int64, -1 where the
+    file name carries none: the joint bootstrap's resampling unit across sharing datasets, and what
+    rib_core/data/source_overlap.py compares."""
+    out = np.full(len(samples), -1, dtype=np.int64)
+    for n, sample in enumerate(samples):
+        match = VAL_ID.search(sample.path.replace("\\", "/").rsplit("/", 1)[-1])
+        if match:
+            out[n] = int(match.group(1))
+    return out
+
+
 def split_by_source(samples, split: float, seed: int, label: str = "dataset") -> tuple[np.ndarray, np.ndarray]:
     """Positions into `samples` (each sorted) of the fine-tuning part (its source is a fine-tuning source) and
     of the held-out part (every other sample). Not stratified by class: the split is the sources', global."""

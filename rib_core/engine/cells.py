@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from rib_core.data.base import cluster_index
+from rib_core.data.source_split import shared_sources, source_numbers
 from rib_core.engine import distributed
 from rib_core.engine.evaluate import predict
 from rib_core.engine.prepared import Cell
@@ -62,11 +63,13 @@ def run_eval(runner, cell: Cell) -> None:
         "positions": out["positions"], "labels": torch.from_numpy(labels),
         "top_idx": out["top_idx"], "top_prob": out["top_prob"], "group_index": torch.from_numpy(group_index),
         "cluster_index": torch.from_numpy(cluster_index(ds.samples)[evaluated]),  # for the bootstrap
+        **source_tensor(ds, evaluated),  # the joint bootstrap across datasets that share source images
     })
     unreadable = sorted(set(int(p) for p in positions) - set(int(p) for p in evaluated))
     record = runner.base_record(cell) | {
         "kind": "eval", "accuracy": accuracy, "n_images": int(len(evaluated)), "details": details,
         "groups": group_names, "unreadable": [ds.samples[p].path for p in unreadable],
+        "source_images": shared_sources(ds.adapter),
         "backbone": backbone.identity, "batch_size": out["batch_size"], "precision": runner.prepared.suite.eval_precision,
         "timing": {"seconds": seconds, "images_per_s": len(evaluated) / seconds if seconds > 0 else None},
         "files": {"predictions.safetensors": digest},
@@ -77,13 +80,21 @@ def run_eval(runner, cell: Cell) -> None:
     distributed.barrier()
 
 
+def source_tensor(ds, evaluated) -> dict:
+    """{"source_index": the val id of each evaluated image's source} for a dataset that shares source images
+    (rib_core/data/source_split.py), else {}: what lets the report resample those datasets jointly."""
+    if shared_sources(ds.adapter) is None:
+        return {}
+    return {"source_index": torch.from_numpy(source_numbers([ds.samples[p] for p in evaluated]))}
+
+
 def run_finetune(runner, cell: Cell) -> None:
     from rib_core.strategies.base import TrainContext
     from rib_core.engine.train import fine_tune
 
     prepared = runner.prepared
     spec = next((s for s in prepared.strategies if s.spec.name == cell.strategy_name and s.label == cell.strategy), None)
-    strategy = spec.strategy if spec is not None else prepared.registry.get("strategies", cell.strategy_name).create()
+    strategy = spec.strategy if spec is not None else stage_strategy(prepared, cell)
     ds = prepared.dataset(cell.ft_dataset)
     backbone = runner.resources.fresh_backbone(cell.model, runner.resources.pretrained_state(cell.model))
     class_map = ds.adapter.class_map()
@@ -151,6 +162,22 @@ def run_finetune(runner, cell: Cell) -> None:
     runner.store.write_record(cell.key, record)
     shutil.rmtree(work_dir, ignore_errors=True)  # checkpoints of a finished fine-tune only cost disk
     distributed.barrier()
+
+
+def stage_strategy(prepared, cell: Cell):
+    """The strategy of a fine-tune that exists only as another's first stage (lp-ft's `first`), with the options
+    that stage was planned with: the one whose key is the cell's (the default: the registered one, unconfigured)."""
+    from rib_core.engine.plan import finetune_key
+
+    model = next(m for m in prepared.models if m.label == cell.model)
+    ds = prepared.dataset(cell.ft_dataset)
+    for ps in prepared.strategies:
+        if ps.strategy.init_from:
+            name, stage = ps.strategy.first_stage(prepared.registry)
+            if name == cell.strategy_name and finetune_key(prepared, model, name, stage, ds, None,
+                                                           cell.seed) == cell.key:
+                return stage
+    return prepared.registry.get("strategies", cell.strategy_name).create()
 
 
 def _read_json(path: Path):

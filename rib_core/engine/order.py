@@ -41,6 +41,7 @@ def run_manifest(prepared: Prepared, plan: list[Cell]) -> dict:
     """What `rib report` needs to rebuild the tables (which keys, and what they mean), and the suite as run, from
     which launcher jobs rebuild the same plan (rib_core/engine/jobs.py)."""
     from rib_core.config import suite_table
+    from rib_core.data.source_overlap import source_overlap
 
     return {
         "suite": prepared.suite.name,
@@ -48,6 +49,8 @@ def run_manifest(prepared: Prepared, plan: list[Cell]) -> dict:
         "suite_table": suite_table(prepared.suite),
         "source_digest": prepared.suite.source_digest,
         "eval_images": prepared.suite.eval_images,
+        # How much of what is evaluated renders what was fine-tuned on (datasets sharing source images).
+        "source_overlap": source_overlap(prepared),
         "datasets": [d.label for d in prepared.datasets],
         "reference": prepared.reference.label if prepared.reference else None,
         "models": [m.label for m in prepared.models],

@@ -80,9 +80,8 @@ def build_plan(prepared: Prepared) -> list[Cell]:
                     o.spec.name, o.strategy, o.label, d, reported=True, seed=seed), ds)
                 init_key = digest(used)
             elif strategy.init_from:
-                first = prepared.registry.get("strategies", strategy.init_from).create()
-                stage = add_finetune(strategy.init_from, first, strategy.init_from, ds, reported=False,
-                                     seed=seed)
+                first_name, first = strategy.first_stage(prepared.registry)  # lp-ft: its `first` option
+                stage = add_finetune(first_name, first, first_name, ds, reported=False, seed=seed)
                 init_key, deps = stage.key, (stage.key,)
             # The seed is in the key: adding a seed to `seeds` runs only that seed's cells.
             key = finetune_key(prepared, model, name, strategy, ds, init_key, seed)

@@ -83,6 +83,7 @@ class Results:
     suite_table: dict | None = None  # the suite as run (rib_core.config.suite_table), when recorded
     superseded: list[dict] = field(default_factory=list)  # earlier plans of the suite: {"file", "cells"}
     run_info: dict = field(default_factory=dict)  # the manifest's command, planned_at and fingerprints
+    source_overlap: dict | None = None  # rib_core.data.source_overlap's measure, recorded at planning
     _index: dict | None = None
     _indexed: int = -1
 
@@ -137,7 +138,7 @@ def load_results(root: Path, suite: str | None = None, plan: Path | None = None)
     first = runs[0]
     results = Results(datasets=list(first["datasets"]), reference=first.get("reference"), models=[], strategies=[],
                       suite=first.get("suite"), eval_images=first.get("eval_images"), seeds=list(first.get("seeds") or []),
-                      suite_table=first.get("suite_table"),
+                      suite_table=first.get("suite_table"), source_overlap=first.get("source_overlap"),
                       run_info={k: first[k] for k in ("command", "planned_at", "fingerprints", "source") if k in first})
     seen: set[str] = set()
     for run in runs:

@@ -143,14 +143,18 @@ class Runner:
             for reg in registrations.values():
                 info = registry.plugins.get(reg.plugin)
                 if info is not None and not info.builtin:
-                    packages[reg.target.split(":")[0].split(".")[0]] = reg.plugin
+                    module = reg.target.split(":")[0]
+                    # A plugin's own package; for one that lives inside rib_core (its testing kit's toy plugin),
+                    # only its module, so that rib's own frames are never blamed on it.
+                    top = module.split(".")[0]
+                    packages[module if top == "rib_core" else top] = reg.plugin
         tb = exc.__traceback__
         modules = []
         while tb is not None:
             modules.append(tb.tb_frame.f_globals.get("__name__", ""))
             tb = tb.tb_next
         for module in reversed(modules):
-            plugin = packages.get(module.split(".")[0])
+            plugin = packages.get(module.split(".")[0]) or packages.get(module)
             if plugin:
                 return f"plugin '{plugin}' failed: {message}"
         return message

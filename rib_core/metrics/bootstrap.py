@@ -13,10 +13,19 @@ The interval covers test-set sampling only (which images were drawn), not traini
 Resamples are shared: the same (n_clusters, replicates, seed) draws the same weights, so several statistics
 computed over the same clusters (every fine-tuning set i evaluated on one D_j; two strategies compared on one
 dataset) see the same resamples and their replicates can be added or subtracted replicate by replicate.
+
+Datasets that are renditions of the same source images (ImageNet-C, -Cartoon, -Drawing: the ImageNet-1k val
+images) are resampled jointly: their unit is the source image itself, and the weight of source s in replicate b
+is a function of (seed, source family, b, s) only (`source_weights`, a counter-based Poisson(1) draw), the same
+in every dataset, evaluation subset and call. So one replicate gives the renditions of a source in ImageNet-C
+and in ImageNet-Cartoon the same weight, and RI_i and mRI, which average over those datasets, see their
+correlation (the cluster bootstrap of ImageNet-C's 75 versions of a source, extended across datasets).
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import zlib
 
 import numpy as np
@@ -45,19 +54,90 @@ def poisson_weights(n_clusters: int, replicates: int = REPLICATES, seed=SEED):
 
     Concatenated, the chunks equal `np.random.default_rng(seed).poisson(1.0, (replicates, n_clusters))`.
     """
-    rng = np.random.default_rng(seed)
     rows = max(1, _CHUNK_ELEMENTS // max(n_clusters, 1))
+    if rows >= replicates:  # one chunk: the same weights are asked for once per (i, seed, strategy) of a D_j
+        yield _one_chunk(n_clusters, replicates, tuple(seed) if isinstance(seed, list) else seed)
+        return
+    rng = np.random.default_rng(seed)
     for start in range(0, replicates, rows):
         yield rng.poisson(1.0, (min(rows, replicates - start), n_clusters)).astype(np.float64)
 
 
+_CACHE: collections.OrderedDict = collections.OrderedDict()
+_CACHE_ELEMENTS = 2 * _CHUNK_ELEMENTS  # 64 MB of float64 at most, however many datasets ask
+
+
+def _one_chunk(n_clusters: int, replicates: int, seed) -> np.ndarray:
+    """The whole weight matrix of a small dataset, drawn once and kept while there is room (least recently used
+    first out): a report asks for the same D_j's weights once per fine-tuning set, seed and strategy."""
+    key = (n_clusters, replicates, seed)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    weights = np.random.default_rng(list(seed) if isinstance(seed, tuple) else seed).poisson(
+        1.0, (replicates, n_clusters)).astype(np.float64)
+    weights.flags.writeable = False  # shared by every caller
+    _CACHE[key] = weights
+    while sum(w.size for w in _CACHE.values()) > _CACHE_ELEMENTS and len(_CACHE) > 1:
+        _CACHE.popitem(last=False)
+    return weights
+
+
+_POISSON_CDF = np.cumsum([np.exp(-1.0) / float(np.prod(np.arange(1, k + 1))) for k in range(25)])
+_POISSON_CDF[-1] = 1.0  # P(Poisson(1) > 24) < 1e-25: the table is the whole distribution in float64
+_M1, _M2, _GOLDEN = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser on a uint64 array (arithmetic modulo 2^64, as numpy's integer arrays wrap)."""
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def source_weights(family: str, ids, replicates: int = REPLICATES, seed=SEED):
+    """Yield (rows, len(ids)) float64 Poisson(1) weights for source images `ids` (int64), replicate after
+    replicate, in bounded chunks. The weight of id s in replicate b depends on (seed, family, b, s) only: any two
+    datasets of the same family give a source the same weight in every replicate, whichever other sources they
+    hold (a capped dataset, a held-out subset)."""
+    base = np.frombuffer(hashlib.blake2b(f"{seed}:{family}".encode(), digest_size=8).digest(), dtype=">u8")
+    base = base.astype(np.uint64)
+    keys = _mix(np.asarray(ids, dtype=np.int64).astype(np.uint64) + _GOLDEN)[None, :]
+    n = max(len(keys[0]), 1)
+    rows = max(1, _CHUNK_ELEMENTS // n)
+    with np.errstate(over="ignore"):
+        for start in range(0, replicates, rows):
+            b = np.arange(start, min(start + rows, replicates), dtype=np.uint64)[:, None]
+            u = _mix(_mix(base ^ (b * _GOLDEN)) ^ keys)
+            uniform = (u >> np.uint64(11)).astype(np.float64) * (1.0 / 2 ** 53)
+            yield np.searchsorted(_POISSON_CDF, uniform, side="right").astype(np.float64)
+
+
+def joint_units(sources, dataset: str) -> np.ndarray:
+    """The joint bootstrap's unit of each image: its source id, or (-1: a file name without one) a negative id of
+    its own, unique to the dataset and the image, so that it is resampled alone."""
+    sources = np.asarray(sources, dtype=np.int64)
+    unknown = np.flatnonzero(sources < 0)
+    if len(unknown):
+        sources = sources.copy()
+        sources[unknown] = -(np.int64(zlib.crc32(dataset.encode())) << np.int64(31)) - 1 - unknown
+    return sources
+
+
+def family_seed(seed, family: str) -> list[int]:
+    """The seed of a source family's weights (a list, like dataset_seed's, so that it is never a dataset's)."""
+    return [seed, zlib.crc32(f"sources:{family}".encode())]
+
+
 def replicate_means(sums: list[tuple[np.ndarray, np.ndarray]], n_clusters: int, replicates: int = REPLICATES,
-                    seed=SEED) -> np.ndarray:
+                    seed=SEED, weights=None) -> np.ndarray:
     """(replicates, len(sums)) bootstrap replicates of each weighted mean, all on the same resamples.
 
     `sums` are `cluster_sums` outputs over the same cluster ids. A replicate in which a mean's clusters all
     draw weight 0 (probability e^-clusters: only for a handful of clusters) has no mean; it takes the
     full-sample mean instead, so that a statistic that is constant over samples has a zero-width interval.
+    `weights`: the chunks of replicate weights to use (`source_weights`); default `poisson_weights(n_clusters,
+    replicates, seed)`.
     """
     out = np.empty((replicates, len(sums)))
     if not sums:
@@ -66,7 +146,7 @@ def replicate_means(sums: list[tuple[np.ndarray, np.ndarray]], n_clusters: int, 
     denominators = np.stack([s[1] for s in sums], axis=1)
     row = 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        for w in poisson_weights(n_clusters, replicates, seed):
+        for w in (poisson_weights(n_clusters, replicates, seed) if weights is None else weights):
             out[row:row + len(w)] = (w @ numerators) / (w @ denominators)
             row += len(w)
         full = numerators.sum(axis=0) / denominators.sum(axis=0)

@@ -20,8 +20,8 @@ class Top1(Metric):
 
 def _robustness(results) -> list:
     """RI/mRI rows' source. One training seed: the bounded-memory table over every (model, strategy) at once
-    (each pre-evaluation read once, one cluster bootstrap per dataset). Several seeds: the two-stage bootstrap
-    over images and seeds (rib_core/metrics/replicates.py), on the same image resamples."""
+    (each pre-evaluation read once, one cluster bootstrap per dataset). Several seeds: the image bootstrap plus a
+    Student-t seed component (rib_core/metrics/replicates.py), on the same image resamples."""
     seeds = {e.seed for e in results.evaluations if e.strategy is not None}
     if len(seeds) > 1:
         return seed_table(results)
@@ -44,31 +44,66 @@ class MeanRobustnessImprovement(Metric):
 
 
 class _PairedDelta(Metric):
-    """Accuracy change of a fine-tuned model vs the pretrained one on the same images of one dataset."""
+    """Accuracy change of a fine-tuned model vs the pretrained one on the same images of one dataset.
+
+    Rows carry `before`, `after` and `value` = sign * (after - before). The pairs are computed once per Results
+    and kind of set (the reference set for forgetting, the held-out fine-tuning set for the ID gain), so a metric
+    and its deprecated alias read each prediction file once between them."""
+
+    kind: str = ""  # "reference" or "own"
+    sign: int = 1
 
     def eval_set(self, results, ft_dataset) -> str | None:
-        raise NotImplementedError
+        return results.reference if self.kind == "reference" else ft_dataset
+
+    def extra(self) -> dict:
+        return {}
 
     def compute(self, results):
-        todo = [(n, e, results.pre_for(e)) for n, e in enumerate(results.evaluations)
-                if e.strategy is not None and e.eval_dataset == self.eval_set(results, e.ft_dataset)]
-        todo.sort(key=lambda t: (t[2] is None, t[2].key if t[2] is not None else "", t[0]))  # each pre read once
-        rows, cache = [], PreCache()
-        for n, e, pre in todo:
-            if pre is None:
-                continue
-            _, c_pre, c_post, w, _ = cache.get(pre).pair(e)
-            before, after = _weighted_acc(c_pre, w), _weighted_acc(c_post, w)
-            rows.append((n, row(self.name, e.model, e.strategy, e.ft_dataset, e.eval_dataset, after - before,
-                                before=before, after=after)))
-        return [r for _, r in sorted(rows, key=lambda t: t[0])]
+        return [row(self.name, e.model, e.strategy, e.ft_dataset, e.eval_dataset, self.sign * (after - before),
+                    before=before, after=after, **self.extra()) for e, before, after in self._pairs(results)]
+
+    def _pairs(self, results) -> list[tuple]:
+        cached = getattr(results, "_paired_deltas", None)
+        if cached is None:
+            cached = results._paired_deltas = {}
+        if self.kind not in cached:
+            todo = [(n, e, results.pre_for(e)) for n, e in enumerate(results.evaluations)
+                    if e.strategy is not None and e.eval_dataset == self.eval_set(results, e.ft_dataset)]
+            todo.sort(key=lambda t: (t[2] is None, t[2].key if t[2] is not None else "", t[0]))  # each pre read once
+            found, cache = [], PreCache()
+            for n, e, pre in todo:
+                if pre is None:
+                    continue
+                _, c_pre, c_post, w, _ = cache.get(pre).pair(e)
+                found.append((n, e, _weighted_acc(c_pre, w), _weighted_acc(c_post, w)))
+            cached[self.kind] = [(e, before, after) for _, e, before, after in sorted(found, key=lambda t: t[0])]
+        return cached[self.kind]
 
 
 class ReferenceForgetting(_PairedDelta):
-    def eval_set(self, results, ft_dataset):
-        return results.reference
+    """`ref-forgetting`: accuracy before minus after fine-tuning on the reference set (ImageNet-1k val), in points:
+    positive when the fine-tuned model forgets the pretraining distribution, negative when it gains."""
+
+    kind, sign = "reference", -1
+
+
+FORGETTING_DEPRECATION = ("'forgetting' is deprecated: it holds after - before (negative when the model forgets); "
+                          "use 'ref-forgetting' (before - after, positive when the model forgets). 'forgetting' "
+                          "will be removed in rib 0.3.")
+
+
+class ReferenceChange(_PairedDelta):
+    """`forgetting`, deprecated: the reference set's accuracy change after - before (its meaning before 0.2, kept
+    unchanged so that no stored analysis silently flips sign); every row says so in `deprecated`."""
+
+    kind, sign = "reference", 1
+
+    def extra(self) -> dict:
+        return {"deprecated": FORGETTING_DEPRECATION}
 
 
 class InDistributionGain(_PairedDelta):
-    def eval_set(self, results, ft_dataset):
-        return ft_dataset
+    """`id-gain`: after - before on the held-out part of the fine-tuning set (what fine-tuning was for)."""
+
+    kind, sign = "own", 1

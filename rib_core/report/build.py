@@ -59,6 +59,7 @@ def build_report(results: Results, registry, metric_names: list[str] | None = No
         "not_run": [{"cell": c.key, "kind": c.kind, "what": c.what, "because": c.detail, "seed": c.seed}
                     for c in results.cells if c.state == "not run" and c.reported],
         "superseded": list(results.superseded),
+        **shared_source_keys(results.source_overlap),
         "run": dict(results.run_info, versions=versions(results), suite_table=results.suite_table),
         "unreadable_images": {e.eval_dataset: len(e.record.get("unreadable", [])) for e in results.evaluations
                               if e.strategy is None and e.record.get("unreadable")},
@@ -75,6 +76,21 @@ def versions(results: Results) -> dict:
         for package, version in ((status.record or {}).get("versions") or {}).items():
             seen.setdefault(package, set()).add(str(version))
     return {package: sorted(v) for package, v in sorted(seen.items())}
+
+
+def shared_source_keys(overlap: dict | None) -> dict:
+    """What the outputs say about evaluated images that render the fine-tuning set's source images: the pairs with
+    any overlap, with their fraction (`shared_sources`), EWC's anchor against the evaluated reference images
+    (`anchor_overlap`), and the footnote of each such column (`footnotes`). Empty under eval_images =
+    "held-out-sources", where every fraction is 0 (rib_core/data/source_overlap.py)."""
+    from rib_core.data.source_overlap import anchor_footnote, column_footnotes, footnote
+
+    if not overlap:
+        return {"shared_sources": [], "anchor_overlap": None, "footnotes": {}}
+    pairs = [dict(p, footnote=footnote(p)) for p in overlap["pairs"] if p["shared"]]
+    anchor = overlap.get("anchor")
+    anchor = dict(anchor, footnote=anchor_footnote(overlap)) if anchor and anchor["shared"] else None
+    return {"shared_sources": pairs, "anchor_overlap": anchor, "footnotes": column_footnotes(overlap)}
 
 
 def run_status(counts: dict) -> str:

@@ -95,6 +95,19 @@ REPORT_KEYS: tuple[Key, ...] = (
         "file), `fingerprints` (per model and dataset label: what exactly it stood for, image counts), `versions` "
         "(rib, torch, timm, plugins that computed the stored cells) and `suite_table` (the suite as run)"),
     Key("results_dir", "string", "the results directory the report was made from"),
+    Key("shared_sources", "list of rows", "under eval_images `all` or `held-out`: the (fine-tuning set, evaluated "
+        "set) pairs whose evaluated images include renditions of the fine-tuning set's source images (ImageNet-C, "
+        "-Cartoon, -Drawing and val share them); empty under `held-out-sources`", (
+            FT, Key("eval_dataset", "string", "the dataset evaluated on"),
+            Key("subset", "string", "which of its images were evaluated"),
+            Key("evaluated", "integer", "images evaluated"), Key("shared", "integer", "of them, renditions of a "
+                                                                     "fine-tuning source"),
+            Key("unknown", "integer", "images whose source could not be told (no val id in the file name)"),
+            Key("fraction", "number", "shared / evaluated"), Key("footnote", "string", "the sentence reports print"),
+        )),
+    Key("anchor_overlap", "table or null", "EWC's Fisher anchor against the evaluated reference images, when they "
+        "overlap: `dataset`, `by` (source image or image), `evaluated`, `shared`, `fraction`, `footnote`"),
+    Key("footnotes", "table", "per evaluated dataset (column): the footnote reports print under it"),
     Key("unreadable_images", "table", "per dataset, the images skipped as unreadable in its pre-evaluation"),
     Key("metric_errors", "list of strings", "one line per metric that raised (the others are still reported)"),
     Key("comparisons", "list of rows", "`rib report --compare A B` only: paired differences", optional=True),
@@ -143,6 +156,8 @@ RECORD_KEYS: dict[str, tuple[Key, ...]] = {
         Key("unreadable", "list of strings", "paths of the images skipped as unreadable"),
         Key("batch_size", "integer", "the evaluation batch size used (halved on out-of-memory)"),
         Key("precision", "string", "`fp32`, `bf16` or `fp16`"),
+        Key("source_images", "string", "datasets sharing source images (ImageNet-C, -Cartoon, -Drawing, val): the "
+            "family; predictions.safetensors then holds each image's `source_index`", optional=True),
     ),
     "finetune": _COMMON + (
         Key("strategy_params", "table", "the strategy's `params` (declared defaults filled in)"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def make_report(root: Path, suite: str | None, registry, metric_names=None, compare=None, against=None,
-                plan: Path | None = None) -> dict:
+                plan: Path | None = None, alpha: float = 0.05) -> dict:
     """The report of one suite of the results directory `root` (`plan`: one of its superseded plans)."""
     from rib_core.engine.results import load_results
     from rib_core.report.build import build_report
@@ -19,7 +19,7 @@ def make_report(root: Path, suite: str | None, registry, metric_names=None, comp
     if compare:
         from rib_core.report.compare import compare as paired_difference
 
-        report["comparisons"] = paired_difference(results, *compare)
+        report["comparisons"] = paired_difference(results, *compare, alpha=alpha)
     if against:
         from rib_core.report.paper import against as against_paper
 

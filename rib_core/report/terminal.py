@@ -60,8 +60,10 @@ def matrix(report: dict, model: str, strategy: str) -> Table:
     table = Table(title=Text(f"{model} · {strategy}{note}", style="bold"), title_justify="left", show_edge=False,
                   pad_edge=False)
     table.add_column("fine-tuned on", no_wrap=True)
+    notes = report.get("footnotes") or {}
     for c in columns:
-        table.add_column(short(c) + ("*" if c == reference else ""), justify="right", no_wrap=True)
+        mark = ("*" if c == reference else "") + ("§" if c in notes else "")
+        table.add_column(short(c) + mark, justify="right", no_wrap=True)
     table.add_column("RI [95% CI]", justify="right", no_wrap=True)
 
     pre_row = ["pretrained"]
@@ -104,8 +106,7 @@ def summary(report: dict) -> Table:
                           *((("seed SD", "right"),) if seeded else ()), ("Δ ref", "right"), ("ID gain", "right")):
         table.add_column(name, justify=justify, no_wrap=True)
     for m in report["mri"]:
-        forget = [r["value"] for r in report["metrics"] if r["metric"] == "forgetting"
-                  and r["model"] == m["model"] and r["strategy"] == m["strategy"]]
+        forget = reference_change(report, m["model"], m["strategy"])
         gain = [r["value"] for r in report["metrics"] if r["metric"] == "id-gain"
                 and r["model"] == m["model"] and r["strategy"] == m["strategy"]]
         sd = [f"{m['seed_sd']:.1f} ({len(m['seeds'])})" if m.get("seed_sd") is not None else "—"] if seeded else []
@@ -116,9 +117,17 @@ def summary(report: dict) -> Table:
     return table
 
 
+def reference_change(report: dict, model: str, strategy: str) -> list[float]:
+    """The summary's Δ ref values (after - before on the reference set): from `ref-forgetting` (before - after,
+    negated), else from the deprecated `forgetting` (after - before), whichever the suite's metrics computed."""
+    rows = [r for r in report["metrics"] if r["model"] == model and r["strategy"] == strategy]
+    forgot = [-r["value"] for r in rows if r["metric"] == "ref-forgetting"]
+    return forgot or [r["value"] for r in rows if r["metric"] == "forgetting"]
+
+
 def other_metrics(report: dict) -> Table | None:
     """Plugins' metrics, one line per (metric, model, strategy): the mean of its rows (all rows are in the JSON)."""
-    rows = [r for r in report["metrics"] if r["metric"] not in ("forgetting", "id-gain")
+    rows = [r for r in report["metrics"] if r["metric"] not in ("ref-forgetting", "forgetting", "id-gain")
             and isinstance(r.get("value"), (int, float))]
     if not rows:
         return None
@@ -172,12 +181,26 @@ def render(report: dict, console: Console | None = None) -> None:
                        "part of that set; * = reference set. Colour: change vs pretrained on the same images. "
                        "mRI = mean of RI_i; Δ ref = change on the reference set; ID gain = change on the held-out "
                        "part of the fine-tuning set." + seeded, style="dim"))
+    render_shared_sources(report, console)
     if report["unreadable_images"]:
         counts = ", ".join(f"{k}: {v}" for k, v in report["unreadable_images"].items())
         console.print(f"[yellow]Unreadable images skipped[/] ({counts}).")
     render_state(report, console)
     for err in report["metric_errors"]:
         console.print(f"[red]{escape(err)}[/]")
+
+
+def render_shared_sources(report: dict, console: Console) -> None:
+    """The evaluation mode, and under "all"/"held-out" the columns whose images render the fine-tuning set's
+    source images (marked §), with the fraction rib measured, and EWC's anchor where the run has EWC."""
+    notes = report.get("footnotes") or {}
+    if report.get("eval_images"):
+        console.print(Text(f'Evaluated images: eval_images = "{report["eval_images"]}".', style="dim"))
+    for column, text in notes.items():
+        console.print(f"§ {short(column)}: {text}.", markup=False, highlight=False, soft_wrap=True)
+    anchor = report.get("anchor_overlap")
+    if anchor and any(s.split("[")[0] == "ewc" for s in report.get("strategies", [])):
+        console.print(f"§ ewc: {anchor['footnote']}.", markup=False, highlight=False, soft_wrap=True)
 
 
 def render_state(report: dict, console: Console) -> None:

@@ -92,6 +92,11 @@ class Strategy:
 
         return declared_options(cls)
 
+    def first_stage(self, registry) -> tuple[str, "Strategy"]:
+        """(registered name, instance) of the strategy whose finished weights this one starts from; only called
+        when `init_from` is set. Default: `init_from` with its default options (lp-ft overrides it: `first`)."""
+        return self.init_from, registry.get("strategies", self.init_from).create()
+
     def setup(self, ctx: TrainContext) -> None:
         """Default: every parameter is trained."""
         for p in ctx.model.parameters():

@@ -11,7 +11,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from rib_core.errors import RibError
+from rib_core.errors import ConfigError, RibError, UsageError
 from rib_core.strategies import trainable
 from rib_core.options import Option
 from rib_core.strategies.base import Strategy, TrainContext
@@ -44,12 +44,47 @@ class LinearProbe(Strategy):
 
 
 class LinearProbeThenFineTune(Strategy):
-    """LP-FT: start from the finished `lp` weights (reused from the store when present), then train everything."""
+    """LP-FT: start from the finished first stage's weights (reused from the store when present), then train
+    everything.
+
+    The first stage is `lp` with its defaults (a true linear probe, head only) unless `first` names it:
+    `first = { name = "lp", trainable_extra = "released" }` is the released code's LP-FT, whose first stage is its
+    "HeadOnly" (head, class token, position embedding and norms). `name` defaults to "lp"; the other keys are
+    that strategy's options, checked as in a suite entry. Unset, `first` is absent from the options, so the keys
+    of lp-ft results stored before it existed stay valid (the first stage's key is part of lp-ft's key anyway).
+    """
 
     init_from = "lp"
+    accepted_options = {"first": Option(dict, help="the first stage: { name = \"lp\", <its options> }")}
+
+    def __init__(self, params: dict | None = None):
+        super().__init__(params)
+        first = self.params.get("first")
+        if first is not None:
+            name = first.get("name", self.init_from)
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f"strategy '{self.name}': first.name must be a strategy name such as \"lp\", "
+                                  f"got {name!r}.")
+            self.params["first"] = {"name": name, **{k: v for k, v in first.items() if k != "name"}}
+
+    @property
+    def first_name(self) -> str:
+        return (self.params.get("first") or {}).get("name", self.init_from)
+
+    def first_stage(self, registry) -> tuple[str, Strategy]:
+        options = {k: v for k, v in (self.params.get("first") or {}).items() if k != "name"}
+        try:
+            stage = registry.get("strategies", self.first_name).create(options)
+        except UsageError as exc:  # an unknown name, or options its strategy does not take
+            raise ConfigError(f"strategy '{self.name}', option first: {exc}") from None
+        if stage.init_from or getattr(stage, "ingredients", None) or not stage.trains:
+            raise ConfigError(f"strategy '{self.name}': first = {{ name = \"{self.first_name}\" }} must be a "
+                              "strategy that trains from the pretrained weights (such as lp), not one that starts "
+                              "from another stage, combines results or does not train.")
+        return self.first_name, stage
 
     def setup(self, ctx: TrainContext) -> None:
-        ctx.model.load_state_dict(ctx.load_stage(self.init_from), strict=True)
+        ctx.model.load_state_dict(ctx.load_stage(self.first_name), strict=True)
         super().setup(ctx)
 
 
