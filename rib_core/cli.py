@@ -94,7 +94,7 @@ def add_launcher_arguments(bench) -> None:
                             "(rib list launchers), e.g. submitit (SLURM) or ray")
     group.add_argument("--gpus-per-job", type=int, default=None, metavar="G",
                        help="GPUs each job asks its scheduler for (launcher plugins; default 1 with --device "
-                            "cuda/auto, else 0)")
+                            "cuda, 0 with cpu; with auto, 1 where the jobs' machines have GPUs, else 0)")
     group.add_argument("--cpus-per-job", type=int, default=None, metavar="C",
                        help="CPUs each job asks its scheduler for (launcher plugins; default: the plugin's)")
     group.add_argument("--max-retries", type=int, default=2, metavar="N",

@@ -144,16 +144,17 @@ def _launch(args, launcher_cls, suite, registry, prepared, plan, store, console)
     from rib_core.engine.runner import RunStats
     from rib_core.engine.locks import RunLock
 
-    if args.max_retries < 0 or (args.gpus_per_job is not None and args.gpus_per_job < 0):
-        raise UsageError("--max-retries and --gpus-per-job take a number >= 0.")
-    gpus = args.gpus_per_job if args.gpus_per_job is not None else (0 if args.device in ("cpu", "mps") else 1)
+    if args.max_retries < 0:
+        raise UsageError("--max-retries takes a number >= 0.")
+    # The launcher first: it decides each job's resources (launch.job_resources) and refuses what can never run
+    # (no SLURM here, a job no node can hold) before anything is written.
+    launcher = launcher_cls(args)
     store.check_writable()
     lock = RunLock(store.root)
     lock.acquire()
     try:
         store.write_run(suite.name, run_manifest(prepared, plan))
-        launcher = launcher_cls(args)
-        stats = launch(launcher, plan, store, suite.name, Worker.from_args(args), RunStats(), gpus=gpus,
+        stats = launch(launcher, plan, store, suite.name, Worker.from_args(args), RunStats(),
                        max_retries=args.max_retries, console=console)
     finally:
         lock.release()
