@@ -38,6 +38,9 @@ class LinearProbe(Strategy):
         super().__init__(params)
         self.params["trainable_extra"] = trainable.check_option(self.name, self.params["trainable_extra"])
 
+    def check(self, model) -> str | None:
+        return head_problem(model) or trainable.missing_problem(model.module, self.params["trainable_extra"])
+
     def setup(self, ctx: TrainContext) -> None:
         found = False
         for name, p in ctx.model.named_parameters():
@@ -54,6 +57,9 @@ class LinearProbeThenFineTune(Strategy):
     """LP-FT: start from the finished `lp` weights (reused from the store when present), then train everything."""
 
     init_from = "lp"
+
+    def check(self, model) -> str | None:
+        return head_problem(model) or super().check(model)  # its first stage is lp: a head to probe
 
     def setup(self, ctx: TrainContext) -> None:
         ctx.model.load_state_dict(ctx.load_stage(self.init_from), strict=True)
@@ -188,6 +194,16 @@ class Freeze(Strategy):
 
     def finalize(self, ctx: TrainContext) -> dict:
         return {"": {k: v.detach().cpu().clone() for k, v in ctx.pretrained_state.items()}}
+
+
+def head_problem(model) -> str | None:
+    """What a linear probe needs: parameters under the model's classifier head (when the head is known)."""
+    if model.module is None or model.head_prefixes is None:
+        return None
+    if any(model.is_head(name) for name, _ in model.module.named_parameters()):
+        return None
+    return (f"it has no parameter under its classifier head {list(model.head_prefixes)}, and a linear probe trains "
+            "only the head; the model's loader must name its head (Backbone.head_prefixes)")
 
 
 def _check_number(strategy: Strategy, key: str, minimum: float, strict: bool = False) -> None:
