@@ -46,8 +46,8 @@ def test_files_a_fine_tune_writes_count_its_epoch_checkpoints_and_variants():
     strategies = {"wise": SimpleNamespace(trains=True, variant_labels=lambda: ["alpha=0.5", "alpha=1"])}
     cell = SimpleNamespace(kind="finetune", strategy="wise", work=10)
     files, written = _files(cell, settings, strategies, parameters=1000)
-    assert files == 3 * 3 + 3 + 2  # per epoch: checkpoint, its manifest, train log; 3 weights files; log, record
-    assert written == 3 * 1000 * 4 + 3 * 1000 * 4 * 2  # weights, and weights + momentum per epoch
+    assert files == 3 * 3 + 2 + 2  # per epoch: checkpoint, its manifest, train log; a file per variant; log, record
+    assert written == 2 * 1000 * 4 + 3 * 1000 * 4 * 2  # weights, and weights + momentum per epoch
     assert _files(SimpleNamespace(kind="eval", work=50), settings, strategies, 1000) == (2, 5000)
 
 

@@ -82,7 +82,7 @@ def storage_rows(prepared, plan, costs) -> list[tuple[str, str]]:
             rows.append((f"  cache {ds.label}", f"0 GB: streamed (cache = {str(setting).lower()}{why})"))
     cache = f"~{_bytes(total)}{published}"
     weights_bytes, guessed = 0.0, {}
-    variants = {p.label: len(set([""] + list(p.strategy.variant_labels()))) for p in prepared.strategies}
+    variants = {p.label: len(set(p.strategy.variant_labels())) for p in prepared.strategies}
     for cell in plan:
         if cell.kind != "finetune":
             continue
@@ -136,7 +136,7 @@ def _files(cell, settings, strategies, parameters: float) -> tuple[int, float]:
     if cell.kind != "finetune":
         return 2, cell.work * PREDICTION_BYTES_PER_IMAGE
     strategy = strategies.get(cell.strategy)
-    variants = len(set([""] + list(strategy.variant_labels()))) if strategy is not None else 1
+    variants = len(set(strategy.variant_labels())) if strategy is not None else 1
     files, written = variants + 2, variants * parameters * 4
     if strategy is None or strategy.trains:
         per_epoch = 3 if settings.checkpoint_every_epoch else 1
