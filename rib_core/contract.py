@@ -97,7 +97,8 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
                      "`rib bench` calls it before any work.", call=Call(("name",))),
              Keyword("architecture", "the model with random weights and its input size, built without a download; "
                      "`rib bench --dry-run` counts its parameters and times a few steps of it for its estimates "
-                     "(without it: the ViT-B/16 table).", call=Call(("name",), ("options",), "(torch.nn.Module, int)")),
+                     "(without it: the ViT-B/16 table, said so), and strategies' `check(model)` sees it (built on the "
+                     "meta device) before any cell runs.", call=Call(("name",), ("options",), "(torch.nn.Module, int)")),
          )),
     Kind("datasets", "dataset", "a subclass of `DatasetAdapter`, instantiated as `Adapter(label, root, options)`",
          base="rib_core.data.base.DatasetAdapter"),

@@ -25,12 +25,12 @@ def test_weights_and_cache_come_from_the_models_parameters_and_the_datasets_imag
     # 6 domains x 600 images, cached as uint8 at the demo ViT's 32 px (not a ViT-B/16's 224 px), per dataset too.
     assert f"decoded-image cache ~{6 * 600 * 32 * 32 * 3 / 1e6:.0f} MB" in out
     assert "cache demo-photo ~2 MB (600 images at 32 px)" in out  # 1.8 MB, as _bytes rounds it
-    # 2 models x 5 domains x (ft, lp, lora, ewc: one file; wise-ft: the fine-tuned one and its alpha=0.5 blend).
+    # 2 models x 5 domains x one file each (wise-ft stores only its alpha=0.5 blend: finalize returns that).
     strategies = ["ft", "lp", "wise-ft", "lora", "ewc"]
     from rib_core.plugins import get_registry
 
     installed = [s for s in strategies if s in {r.name for r in get_registry().names("strategies")}]
-    files = 2 * 5 * sum(2 if s == "wise-ft" else 1 for s in installed)
+    files = 2 * 5 * len(installed)
     assert f"~{files * parameters * 4 / 1e6:.0f} MB (fp32" in out
     assert "ViT-B/16 table" in out  # --no-calibrate: the documented table
     assert not list(demo_data_cache.glob("demo-models/*/*.safetensors"))  # sizing a model never pretrains it

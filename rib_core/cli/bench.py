@@ -43,7 +43,7 @@ def add_launcher_arguments(bench) -> None:
                             "(rib list launchers), e.g. submitit (SLURM) or ray")
     group.add_argument("--gpus-per-job", type=int, default=None, metavar="G",
                        help="GPUs each job asks its scheduler for (launcher plugins; default 1 with --device "
-                            "cuda/auto, else 0)")
+                            "cuda, 0 with cpu; with auto, 1 where the jobs' machines have GPUs, else 0)")
     group.add_argument("--cpus-per-job", type=int, default=None, metavar="C",
                        help="CPUs each job asks its scheduler for (launcher plugins; default: the plugin's)")
     group.add_argument("--max-retries", type=int, default=2, metavar="N",
@@ -166,9 +166,11 @@ def _launch(args, launcher_cls, prepared, plan, store, err):
     from rib_core.engine.runner import RunStats
     from rib_core.plugins import get_registry
 
-    if args.max_retries < 0 or (args.gpus_per_job is not None and args.gpus_per_job < 0):
-        raise UsageError("--max-retries and --gpus-per-job take a number >= 0.")
-    gpus = args.gpus_per_job if args.gpus_per_job is not None else (0 if args.device in ("cpu", "mps") else 1)
+    if args.max_retries < 0:
+        raise UsageError("--max-retries takes a number >= 0.")
+    # The launcher first: it decides each job's resources (launch.job_resources) and refuses what can never run
+    # (no SLURM here, a job no node can hold) before anything is written.
+    launcher = get_registry().get("launchers", args.launcher).create(args)
     store.check_writable()
     lock = RunLock(store.root)
     lock.acquire()
@@ -176,9 +178,8 @@ def _launch(args, launcher_cls, prepared, plan, store, err):
         manifest = _manifest(prepared, plan)
         store.write_run(prepared.suite.name, manifest)
         worker = Worker.for_run(store.root, manifest, device=args.device, workers=args.workers)
-        launcher = get_registry().get("launchers", args.launcher).create(args)
-        return launch(launcher, plan, store, prepared.suite.name, worker, RunStats(), gpus=gpus,
-                      max_retries=args.max_retries, console=err)
+        return launch(launcher, plan, store, prepared.suite.name, worker, RunStats(), max_retries=args.max_retries,
+                      console=err)
     finally:
         lock.release()
 

@@ -13,6 +13,7 @@ import torch
 from rib_core.data.base import cluster_index
 from rib_core.data.source_split import shared_sources, source_numbers
 from rib_core.engine import distributed
+from rib_core.engine.compat import refuse_incompatible
 from rib_core.engine.evaluate import predict
 from rib_core.engine.prepared import Cell
 from rib_core.engine.resources import check_label_space, weights_file
@@ -97,6 +98,7 @@ def run_finetune(runner, cell: Cell) -> None:
     strategy = spec.strategy if spec is not None else stage_strategy(prepared, cell)
     ds = prepared.dataset(cell.ft_dataset)
     backbone = runner.resources.fresh_backbone(cell.model, runner.resources.pretrained_state(cell.model))
+    refuse_incompatible(strategy, cell.strategy, spec.plugin if spec else "", cell.model, backbone)  # compat.py
     class_map = ds.adapter.class_map()
     check_label_space(backbone, class_map, ds.label)
     images = runner.resources.images(ds, backbone.preprocess)

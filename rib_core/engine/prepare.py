@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rib_core.engine.compat import incompatible_pairs
 from rib_core.engine.prepared import Prepared, PreparedDataset, PreparedModel, PreparedStrategy, digest
 from rib_core.errors import DataError, RibError
 from rib_core.engine.subsets import subsets_for
@@ -180,4 +181,5 @@ def prepare(suite: Suite, registry, check_weights: bool = False) -> Prepared:
     for spec in suite.strategies:
         reg = registry.get("strategies", spec.name)
         strategies.append(PreparedStrategy(spec, reg.create(spec.params), reg.plugin))
+    problems += incompatible_pairs(registry, suite.models, strategies)  # each strategy's check(model) (compat.py)
     return Prepared(suite, settings, models, datasets, reference, strategies, registry, problems, warnings)

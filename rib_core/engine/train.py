@@ -7,8 +7,10 @@ One call, `fine_tune(ctx, strategy, work_dir=..., seed=...)`:
 3. resumes from the last valid epoch checkpoint in `work_dir`, if there is one;
 4. trains: each optimizer step takes `grad_accum` batches of cross-entropy on the dataset's projected logits
    plus `strategy.extra_loss`, under bf16 autocast on CUDA, with optional gradient clipping, a learning rate
-   that is a pure function of the step (`lr_at`, so a resumed run follows the same schedule), and a NaN/inf
-   check before the weights are touched (`TrainingDiverged`);
+   that is a pure function of the step (`lr_at`, so a resumed run follows the same schedule), and a check
+   that the loss and the gradients' norm are finite before the weights are touched (`TrainingDiverged`:
+   "training diverged at step N/T: the loss is nan ... Lower [training] lr, set clip_grad, ...", which the
+   runner records as the cell's failure);
 5. writes an epoch checkpoint after every epoch and `train_log.json` (loss and lr per step);
 6. returns `strategy.finalize(ctx)`: {variant: state dict}.
 
@@ -179,18 +181,35 @@ def _optimizer_step(ctx, strategy, forward, optimizer, params, group, run: Run, 
     if distributed.active():  # every rank must agree on divergence, or the others would wait forever
         torch.distributed.all_reduce(step_loss)  # SUM: gloo has no AVG
         step_loss = step_loss / distributed.world_size()
-    value = float(step_loss)  # one device sync per step: needed for the NaN check and progress anyway
-    if not math.isfinite(value):
-        raise TrainingDiverged(
-            f"training diverged at step {run.step + 1}/{run.total}: the loss is {value} "
-            f"(last finite loss: {run.last_finite_loss()}). Lower [training] lr, set clip_grad, "
-            f"or lower the strategy's weights; the weights before this step were not changed.")
+    # The gradients' total norm (under DDP already averaged, so equal on every rank); clipping computes it anyway.
+    grads = [p.grad for p in params if p.grad is not None]
     if ctx.settings.clip_grad is not None:
-        torch.nn.utils.clip_grad_norm_(params, ctx.settings.clip_grad)
+        norm = torch.nn.utils.clip_grad_norm_(params, ctx.settings.clip_grad)
+    else:
+        norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=step_loss.device)
+    # One device sync per step, for both checks (the loss is needed for progress anyway).
+    value, grad_norm = torch.stack([step_loss.float(), norm.float().to(step_loss.device)]).tolist()
+    if not (math.isfinite(value) and math.isfinite(grad_norm)):
+        raise TrainingDiverged(divergence_message(run, value, grad_norm, ctx.settings))
     optimizer.step()
     run.step += 1
     run.losses.append(value)
     run.lrs.append(lr)
+
+
+def divergence_message(run: Run, loss: float, grad_norm: float, settings) -> str:
+    """What a fine-tune whose loss or gradients stopped being finite fails with (its cell's failed.json)."""
+    if math.isfinite(loss):
+        what = f"the loss is {loss:.6g} but the gradients' norm is {grad_norm}"
+    else:
+        what = f"the loss is {loss}"
+    if settings.clip_grad is None:
+        fix = "Lower [training] lr, set clip_grad,"
+    else:  # clipping scales the gradients by clip_grad / norm: nothing finite comes of an infinite norm
+        fix = f"Lower [training] lr (clip_grad = {settings.clip_grad:g} cannot scale a non-finite gradient)"
+    return (f"training diverged at step {run.step + 1}/{run.total}: {what} (last finite loss: "
+            f"{run.last_finite_loss()}). {fix} or lower the strategy's weights; the weights before this step were "
+            "not changed.")
 
 
 def _make_optimizer(params, settings, device):

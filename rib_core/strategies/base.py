@@ -9,6 +9,9 @@ what is different about it:
 - `extra_loss(ctx, images, logits, labels)`: a term added to the cross-entropy (L2-SP, EWC, LwF), or None.
 - `finalize(ctx)`: after training, the weights to evaluate, in the backbone's original state-dict format
   (merge LoRA, interpolate for WiSE-FT). Several entries make several evaluated variants.
+- `check(model)`: what this strategy needs of a model and the model lacks, or None. rib calls it at planning for
+  every (model, strategy) pair of the suite on a `ModelInfo`, so a pair that cannot work is refused (exit 2)
+  before any cell runs, and again on the loaded model before its fine-tune.
 
 `ctx.model` is the backbone module being trained; `ctx.pretrained_state` the pretrained weights (CPU tensors).
 """
@@ -37,6 +40,32 @@ class TrainData(Protocol):
     class_map: object  # rib_core.api.ClassMap
 
     def epoch(self, index: int) -> Iterator[tuple]: ...
+
+
+@dataclass
+class ModelInfo:
+    """What `Strategy.check` sees of a model: its architecture, never its weights.
+
+    At planning, `module` is the model built by its registration's `architecture=` function on torch's meta
+    device (shapes and module types, no memory, no download); before a fine-tune, the loaded model itself. It
+    is None when neither is known (a plugin without `architecture=`): rib then checks the loaded model only, and
+    `check` should return None when it cannot tell. `head_prefixes` are the classifier head's parameter-name
+    prefixes ("head."), or None when not known at planning.
+    """
+
+    label: str  # the model's label in the suite
+    module: object = None  # torch.nn.Module (meta device at planning), or None
+    input_size: int | None = None  # the side of the square images the model takes
+    head_prefixes: tuple[str, ...] | None = None
+    source: str = ""  # "architecture" (meta device), "loaded model", or why nothing is known
+
+    def is_head(self, param_name: str) -> bool:
+        return any(param_name.startswith(p) for p in self.head_prefixes or ())
+
+    @property
+    def parameters(self) -> int | None:
+        """The parameter count (shared parameters once), or None without a module."""
+        return None if self.module is None else sum(p.numel() for p in self.module.parameters())
 
 
 @dataclass
@@ -96,6 +125,14 @@ class Strategy:
         """(registered name, instance) of the strategy whose finished weights this one starts from; only called
         when `init_from` is set. Default: `init_from` with its default options (lp-ft overrides it: `first`)."""
         return self.init_from, registry.get("strategies", self.init_from).create()
+
+    def check(self, model: ModelInfo) -> str | None:
+        """What this strategy needs that `model` lacks ("has no fused attention projection; LoRA needs a timm ViT
+        or an open_clip image tower"), or None. rib names the strategy and the model around it. Default: a
+        strategy that trains needs parameters to train."""
+        if self.trains and model.module is not None and not any(True for _ in model.module.parameters()):
+            return "the model has no parameters to train"
+        return None
 
     def setup(self, ctx: TrainContext) -> None:
         """Default: every parameter is trained."""

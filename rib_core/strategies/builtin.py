@@ -31,6 +31,9 @@ class LinearProbe(Strategy):
 
     accepted_options = {"trainable_extra": trainable.option(default=[])}
 
+    def check(self, model) -> str | None:
+        return head_problem(model) or trainable.missing_problem(model.module, self.params["trainable_extra"])
+
     def setup(self, ctx: TrainContext) -> None:
         found = False
         for name, p in ctx.model.named_parameters():
@@ -82,6 +85,9 @@ class LinearProbeThenFineTune(Strategy):
                               "strategy that trains from the pretrained weights (such as lp), not one that starts "
                               "from another stage, combines results or does not train.")
         return self.first_name, stage
+
+    def check(self, model) -> str | None:
+        return head_problem(model) or super().check(model)  # its first stage is lp: a head to probe
 
     def setup(self, ctx: TrainContext) -> None:
         ctx.model.load_state_dict(ctx.load_stage(self.first_name), strict=True)
@@ -207,5 +213,15 @@ class Freeze(Strategy):
 
     def finalize(self, ctx: TrainContext) -> dict:
         return {"": {k: v.detach().cpu().clone() for k, v in ctx.pretrained_state.items()}}
+
+
+def head_problem(model) -> str | None:
+    """What a linear probe needs: parameters under the model's classifier head (when the head is known)."""
+    if model.module is None or model.head_prefixes is None:
+        return None
+    if any(model.is_head(name) for name, _ in model.module.named_parameters()):
+        return None
+    return (f"it has no parameter under its classifier head {list(model.head_prefixes)}, and a linear probe trains "
+            "only the head; the model's loader must name its head (Backbone.head_prefixes)")
 
 

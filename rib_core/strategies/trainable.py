@@ -40,6 +40,18 @@ def check_option(strategy_name: str, value) -> list[str] | str:
         raise ConfigError(f"strategy '{strategy_name}': trainable_extra {MUST}, got {value!r}.") from None
 
 
+def missing_problem(model, value) -> str | None:
+    """For `check`: the explicit names of `value` that `model` has no parameter under, said as a problem."""
+    if value == "released" or model is None:
+        return None
+    tops = sorted({n.split(".", 1)[0] for n, _ in model.named_parameters()})
+    missing = [n for n in value if n not in tops]
+    if not missing:
+        return None
+    return (f"trainable_extra names {', '.join(missing)}, which the model has no parameter under (its top-level "
+            f"names: {', '.join(tops)})")
+
+
 def mark_trainable(model, strategy_name: str, value) -> list[str]:
     """Set requires_grad on every parameter under the named top-level names; returns the parameters marked.
 

@@ -14,6 +14,10 @@ def _targets(targets: str) -> str:
     return "".join(b for b in BLOCKS if b in targets)
 
 
+NO_FUSED_QKV = ("has no fused attention projection (a Linear named 'qkv' or an nn.MultiheadAttention "
+                "in_proj_weight); LoRA needs a timm ViT or an open_clip image tower")
+
+
 class LoRA(Strategy):
     """LoRA (Hu et al., 2021) on each attention block's fused q/k/v projection.
 
@@ -35,13 +39,19 @@ class LoRA(Strategy):
         "trainable_extra": trainable_extra.option(default="released"),
     }
 
+    def check(self, model) -> str | None:
+        """Fused attention projections to adapt (and the base parameters trainable_extra names)."""
+        if model.module is None:
+            return None
+        if not find_fused_qkv(model.module, skip=model.is_head):
+            return f"it {NO_FUSED_QKV}"
+        return trainable_extra.missing_problem(model.module, self.params["trainable_extra"])
+
     def setup(self, ctx: TrainContext) -> None:
         model, backbone = ctx.model, ctx.backbone
         targets = find_fused_qkv(model, skip=backbone.is_head)
         if not targets:
-            raise RibError(f"strategy 'lora': backbone '{backbone.identity}' has no fused attention projection "
-                           "(a Linear named 'qkv' or an nn.MultiheadAttention in_proj_weight). LoRA supports "
-                           "timm ViTs and open_clip image towers.")
+            raise RibError(f"strategy 'lora': backbone '{backbone.identity}' {NO_FUSED_QKV}.")
         model.requires_grad_(False)
         rank = self.params["rank"]
         add_adapters(targets, self.params["targets"], rank, self.params["alpha"] / rank)

@@ -55,14 +55,24 @@ class VisualPrompt(Strategy):
                        help="the prompt's start: \"randn\" (the released code) or \"zeros\""),
     }
 
+    def check(self, model) -> str | None:
+        """A timm ViT whose patch embedding the prompt can be folded into, with room for the frame."""
+        if model.module is not None and not foldable(model.module):
+            return f"it {NOT_FOLDABLE}"
+        size, width = model.input_size, self.params["width"]
+        if size is not None and 2 * width >= size:
+            return f"width {width} leaves no image inside its {size}-px input; use width < {(size + 1) // 2}"
+        return None
+
     def setup(self, ctx: TrainContext) -> None:
         model, backbone = ctx.model, ctx.backbone
-        _check_foldable(model, backbone.identity)
+        if not foldable(model):
+            raise RibError(f"strategy 'visual-prompt': backbone '{backbone.identity}' {NOT_FOLDABLE}.")
         size = backbone.preprocess.input_size
         width = self.params["width"]
         if 2 * width >= size:
             raise ConfigError(f"strategy 'visual-prompt': width {width} leaves no image inside a {size}-px input; "
-                              f"use width < {size // 2}.")
+                              f"use width < {(size + 1) // 2}.")
         model.requires_grad_(False)
         if self.params["train_head"]:
             for name, p in model.named_parameters():
@@ -95,15 +105,16 @@ def fold_into_pos_embed(model, prompt_image: torch.Tensor) -> torch.Tensor:
     return pos
 
 
-def _check_foldable(model, identity: str) -> None:
+NOT_FOLDABLE = ("is not a timm VisionTransformer with a plain convolutional patch embedding and a fixed "
+                "pos_embed, so the prompt cannot be stored in its weights; visual-prompt needs a timm ViT (the "
+                "paper's backbones)")
+
+
+def foldable(model) -> bool:
+    """Whether patch_embed(x + p) = patch_embed(x) + conv_without_bias(p) holds, so the prompt folds into pos_embed."""
     patch = getattr(model, "patch_embed", None)
     proj = getattr(patch, "proj", None)
-    ok = (isinstance(proj, nn.Conv2d) and proj.padding_mode == "zeros" and isinstance(getattr(patch, "norm", None), nn.Identity)
-          and isinstance(getattr(model, "pos_embed", None), torch.Tensor) and not getattr(model, "dynamic_img_size", False)
-          and getattr(patch, "flatten", True))
-    if not ok:
-        raise RibError(f"strategy 'visual-prompt': backbone '{identity}' is not a timm VisionTransformer with a plain "
-                       "convolutional patch embedding and a fixed pos_embed, so the prompt cannot be stored in its "
-                       "weights. visual-prompt supports timm ViTs (the paper's backbones).")
-
-
+    return (isinstance(proj, nn.Conv2d) and proj.padding_mode == "zeros"
+            and isinstance(getattr(patch, "norm", None), nn.Identity)
+            and isinstance(getattr(model, "pos_embed", None), torch.Tensor)
+            and not getattr(model, "dynamic_img_size", False) and getattr(patch, "flatten", True))
