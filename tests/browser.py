@@ -6,7 +6,10 @@ installed (Debian: `apt-get install chromium`; scripts/setup does it where it ru
 launch a new, empty profile (user data dir). `load` opens a page and records what a reader would see go wrong:
 console messages, script errors and any request for something other than the file itself.
 
-    python -m tests.browser screenshot PAGE.html OUT.png [--width 1200]   # what docs/figures/demo-report.png is
+    python -m tests.browser screenshot PAGE.html OUT.png [--width 1200] [--height 900] [--full-page]
+
+docs/figures/demo-report.png: `rib bench` (the demo), `rib report rib-results --format html -o demo-report.html`,
+then `python -m tests.browser screenshot demo-report.html docs/figures/demo-report.png --height 1300`.
 """
 
 from __future__ import annotations
@@ -99,13 +102,14 @@ def load(launched, path: Path, *, javascript: bool = True, width: int = 1200, he
         context.close()
 
 
-def screenshot(page_file: Path, out: Path, width: int = 1200, full_page: bool = False, launched=None) -> bytes:
-    """The PNG of `page_file` as a reader first sees it (the top of the page, `width` px wide), written to `out`;
-    in `launched` (a browser) or one started for it."""
+def screenshot(page_file: Path, out: Path, width: int = 1200, height: int = 900, full_page: bool = False,
+               launched=None) -> bytes:
+    """The PNG of `page_file` as a reader first sees it (the top `height` px of the page, `width` px wide), written
+    to `out`; in `launched` (a browser) or one started for it."""
     if launched is None:
         with browser() as started:
-            return screenshot(page_file, out, width, full_page, started)
-    with load(launched, page_file, width=width, height=int(width * 0.75)) as loaded:
+            return screenshot(page_file, out, width, height, full_page, started)
+    with load(launched, page_file, width=width, height=height) as loaded:
         png = loaded.page.screenshot(full_page=full_page, type="png")
     Path(out).write_bytes(png)
     return png
@@ -120,13 +124,14 @@ def main(argv: list[str]) -> int:
     shot.add_argument("page", type=Path)
     shot.add_argument("out", type=Path)
     shot.add_argument("--width", type=int, default=1200)
+    shot.add_argument("--height", type=int, default=900)
     shot.add_argument("--full-page", action="store_true")
     args = parser.parse_args(argv)
     why = missing()
     if why:
         print(f"python -m tests.browser: {why}", file=sys.stderr)
         return 2
-    screenshot(args.page, args.out, args.width, args.full_page)
+    screenshot(args.page, args.out, args.width, args.height, args.full_page)
     print(f"wrote {args.out}")
     return 0
 
