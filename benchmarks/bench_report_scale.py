@@ -214,8 +214,9 @@ def main() -> int:
                       f"{time.perf_counter() - started:.0f} s", flush=True)
                 tag = f"{scale:g}x {models}x{strategies}"
                 page = out.parent / f"{out.name}.html"  # outside DIR: the results' size stays the results'
-                runs = {"report json": ("report", str(out), "--format", "json"), "status": ("status", str(out), "--json"),
-                        "report table": ("report", str(out)), "report csv": ("report", str(out), "--format", "csv"),
+                runs = {"report json": ("report", str(out), "--format", "json"),
+                        "status": ("status", str(out), "--json"), "report table": ("report", str(out)),
+                        "report csv": ("report", str(out), "--format", "csv"),
                         "report --plot": ("report", str(out), "--format", "json", "--plot", str(out / "p.png")),
                         "report html": ("report", str(out), "--format", "html", "-o", str(page))}
                 for name in names:
@@ -237,7 +238,8 @@ def main() -> int:
                                       size <= GOAL_PAGE_MB if paper_size else None)
                         page.unlink()
                 if "report html" in names and "report json" in names:  # the page's own share, same session
-                    html, json_ = seen[("report html", scale, models * strategies)], seen[("report json", scale, models * strategies)]
+                    html = seen[("report html", scale, models * strategies)]
+                    json_ = seen[("report json", scale, models * strategies)]
                     report.figure(f"{tag} page minus json wall", html[0] - json_[0], "s",
                                   note=f"load average {os.getloadavg()[0]:.1f}")
                     report.figure(f"{tag} page minus json CPU", html[2] - json_[2], "s")

@@ -131,7 +131,8 @@ def test_sorting_and_filtering_work_and_stay_quiet(launched, synthetic_page):
         p.locator("table.summary thead th", has_text="mRI").locator("button").click()
         assert mri_column() == highest_first[::-1]
         p.locator("table.summary thead th", has_text="strategy").locator("button").click()
-        assert [t.strip() for t in p.locator("table.summary tbody td.text").all_inner_texts()] == ["ft", "ft", "lp", "lp"]
+        strategies = [t.strip() for t in p.locator("table.summary tbody td.text").all_inner_texts()]
+        assert strategies == ["ft", "ft", "lp", "lp"]
         p.locator(".filter input").fill("m/b lp")
         visible = [r for r in rows.all() if r.is_visible()]
         assert [(r.get_attribute("data-model"), r.get_attribute("data-strategy")) for r in visible] == [("m/b", "lp")]

@@ -106,7 +106,8 @@ def test_a_three_seed_page_shows_the_seed_means_and_their_sds(tmp_path, run_rib)
         mean, sd = statistics.mean(seeds.values()), statistics.stdev(seeds.values())  # computed independently
         shown, shown_sd = page.matrix[key].strip("()"), page.cell_sd[key]
         assert abs(float(shown) - mean) <= 0.05 + 1e-9 and abs(float(shown_sd.removeprefix("SD ")) - sd) <= 0.05 + 1e-9
-        row = next(r for r in report["matrix"] if (r["model"], r["strategy"], r["ft_dataset"], r["eval_dataset"]) == key)
+        row = next(r for r in report["matrix"]
+                   if (r["model"], r["strategy"], r["ft_dataset"], r["eval_dataset"]) == key)
         assert (shown, shown_sd) == (f"{row['accuracy']:.1f}", f"SD {row['seed_sd']:.1f}")  # the JSON's, printed
     assert any(page.cell_sd[k] != "SD 0.0" for k in per_seed)
     for m in report["mri"]:

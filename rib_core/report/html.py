@@ -116,24 +116,24 @@ def section(report: dict, rid: str, several: bool, figures: bool = True) -> str:
     parts = [f'<section class="report" id="{rid}" aria-label="{_e(_name(report))}">']
     if several:
         parts.append(f'<h2 class="report-title">{_e(_name(report))}</h2>')
-    parts.append(header(report, rid))
+    parts.append(header(report))
     parts.append(f'<{h} id="{rid}-summary">Summary</{h}>')
     parts.append(summary(report, rid))
     parts.append(f'<{h} id="{rid}-matrices">Accuracy matrices</{h}>')
     parts.append(matrices(report, rid))
-    extra = other_metrics(report, rid)
+    extra = other_metrics(report)
     if extra:
         parts.append(f'<{h} id="{rid}-metrics">Other metrics</{h}>')
         parts.append(extra)
     if len(report.get("seeds") or []) > 1:
         parts.append(f'<{h} id="{rid}-seeds">Training seeds</{h}>')
-        parts.append(seeds(report, rid))
+        parts.append(seeds(report))
     if report.get("comparisons") is not None:
         parts.append(f'<{h} id="{rid}-compare">Paired comparison (--compare)</{h}>')
-        parts.append(comparisons(report, rid))
+        parts.append(comparisons(report))
     if report.get("against") is not None:
         parts.append(f'<{h} id="{rid}-against">Against the paper (--against paper)</{h}>')
-        parts.append(against(report, rid))
+        parts.append(against(report))
     state = run_state(report)
     if state:
         parts.append(f'<{h} id="{rid}-state">What is missing</{h}>')
@@ -144,7 +144,7 @@ def section(report: dict, rid: str, several: bool, figures: bool = True) -> str:
     parts.append(f'<{h} id="{rid}-suite">The suite as run</{h}>')
     parts.append(suite_as_run(report))
     parts.append(f'<{h} id="{rid}-fingerprints">Fingerprints</{h}>')
-    parts.append(fingerprints(report, rid))
+    parts.append(fingerprints(report))
     parts.append(f'<{h} id="{rid}-reproduce">How to reproduce</{h}>')
     parts.append(reproduce(report))
     parts.append("</section>")
@@ -152,7 +152,7 @@ def section(report: dict, rid: str, several: bool, figures: bool = True) -> str:
 
 
 # -- header ---------------------------------------------------------------------------------------------------
-def header(report: dict, rid: str) -> str:
+def header(report: dict) -> str:
     run = report.get("run") or {}
     counts = report.get("cell_counts") or {}
     status = report.get("status") or "unknown"
@@ -184,7 +184,8 @@ def _eval_images(mode) -> str:
                "held-out-sources": "only images of source images held out from every fine-tune"}
     if mode is None:
         return "not recorded (a run from before rib recorded eval_images)"
-    return f'eval_images = "{mode}": {meaning.get(mode, "see docs/suites.md")}; the fine-tuning set itself: its held-out part'
+    return (f'eval_images = "{mode}": {meaning.get(mode, "see docs/suites.md")}; the fine-tuning set itself: its '
+            "held-out part")
 
 
 
@@ -311,8 +312,8 @@ def matrix(report: dict, model: str, strategy: str, tid: str) -> str:
                 text, extra = f"{r['accuracy']:.1f}", ""
             sd = (f'<small class="sd">SD {r["seed_sd"]:.1f}</small>'
                   if r.get("n_seeds", 1) > 1 and r.get("seed_sd") is not None else "")
-            row.append(f'<td data-eval="{_e(c)}"{extra}{_class(COLOUR[_delta_style(delta)], "held-out" if c == i else "")}>'
-                       f'<span class="v">{_e(text)}</span>{fewer}{sd}</td>')
+            classes = _class(COLOUR[_delta_style(delta)], "held-out" if c == i else "")
+            row.append(f'<td data-eval="{_e(c)}"{extra}{classes}><span class="v">{_e(text)}</span>{fewer}{sd}</td>')
         ri = lookup(report, "ri", model=model, strategy=strategy, ft_dataset=i)
         colour = COLOUR[_delta_style(ri["ri"])] if ri and ri["ri"] is not None else ""
         row.append(f'<td data-col="ri"{_class(colour)}>'
@@ -346,10 +347,11 @@ def _percent(fraction: float) -> str:
 
 
 # -- plugins' metrics, seeds -----------------------------------------------------------------------------------
-def other_metrics(report: dict, rid: str) -> str:
+def other_metrics(report: dict) -> str:
     """Plugins' metrics, one row per (metric, model, strategy): the mean of its rows, as the terminal shows."""
     keys = list(dict.fromkeys((r["metric"], r["model"], r["strategy"]) for r in report.get("metrics") or []
-                              if r["metric"] not in ("forgetting", "id-gain") and isinstance(r.get("value"), (int, float))))
+                              if r["metric"] not in ("forgetting", "id-gain")
+                              and isinstance(r.get("value"), (int, float))))
     if not keys:
         return ""
     out = ['<div class="scroll"><table class="sortable metrics">',
@@ -370,7 +372,7 @@ def other_metrics(report: dict, rid: str) -> str:
     return "\n".join(out)
 
 
-def seeds(report: dict, rid: str) -> str:
+def seeds(report: dict) -> str:
     seeds = report["seeds"]
     out = [f"<p>Trained with {len(seeds)} seeds ({_e(', '.join(map(str, seeds)))}). Matrix cells are the mean over "
            "the seeds that finished, with their SD; RI and mRI are means over seeds, and their intervals cover "
@@ -385,7 +387,7 @@ def seeds(report: dict, rid: str) -> str:
 
 
 # -- --compare, --against -------------------------------------------------------------------------------------
-def comparisons(report: dict, rid: str) -> str:
+def comparisons(report: dict) -> str:
     rows = report["comparisons"] or []
     if not rows:
         return "<p>No pair has results for both sides yet.</p>"
@@ -411,7 +413,7 @@ def comparisons(report: dict, rid: str) -> str:
     return "\n".join(out)
 
 
-def against(report: dict, rid: str) -> str:
+def against(report: dict) -> str:
     rows = report["against"] or []
     out = ['<div class="scroll"><table class="against">',
            "<caption>The paper (figure-read, about &plusmn;1 point) next to rib (accuracy %, 95% CI)</caption>",
@@ -439,8 +441,9 @@ def run_state(report: dict) -> str:
                    "results are missing from the tables above):</p><ul>")
         out += [f'<li class="failure" data-kind="{_e(f["kind"])}"><span class="what">{_e(f["what"])}</span>: '
                 f'<code class="error">{_e(f["error"])}</code></li>' for f in failures]
-        out.append(f"</ul><p>Tracebacks: <code>rib status {_e(d)}</code>. Running again retries a failed cell, but a "
-                   "failure caused by the suite (a diverging lr, a missing file) needs its cause fixed first.</p></div>")
+        out.append(f"</ul><p>Tracebacks: <code>rib status {_e(d)}</code>. Running again retries a failed cell, but "
+                   "a failure caused by the suite (a diverging lr, a missing file) needs its cause fixed first.</p>"
+                   "</div>")
     if not_run:
         out.append(f"<details><summary>{len(not_run)} evaluation cell(s) were not run because a cell they need "
                    "failed</summary><ul>" + "".join(f"<li>{_e(c['what'])}: {_e(c['because'])}</li>" for c in not_run)
@@ -544,7 +547,7 @@ def suite_as_run(report: dict) -> str:
             f'<pre class="toml"><code>{_e(text)}</code></pre>')
 
 
-def fingerprints(report: dict, rid: str) -> str:
+def fingerprints(report: dict) -> str:
     prints = (report.get("run") or {}).get("fingerprints")
     if not prints:
         return ("<p>Not recorded (a run from before rib recorded them). <code>rib datasets check --digest "
@@ -587,7 +590,8 @@ def reproduce(report: dict) -> str:
         lines.append("pip install " + " ".join(pins))
     several = {k: v for k, v in versions.items() if len(v) > 1}
     if several:
-        lines.append("# computed by several installations: " + "; ".join(f"{k} {', '.join(v)}" for k, v in several.items()))
+        lines.append("# computed by several installations: "
+                     + "; ".join(f"{k} {', '.join(v)}" for k, v in several.items()))
     if suite_text_of(report) is not None:
         lines.append("# suite.toml: the suite as run (above)")
         lines += [f"rib datasets check -c suite.toml --suite {suite}",
