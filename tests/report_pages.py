@@ -77,8 +77,8 @@ def write_world(root: Path, *, suite: str = "toy", models=("m/a", "m/b"), strate
                 "cells": cells, "command": f"rib bench --suite {suite} --out {root}",
                 "planned_at": "2026-12-03T12:00:00+0000",
                 "fingerprints": {
-                    "models": {m: {"name": m, "fingerprint": f"model-{n:04d}", "weights": f"/weights/{n}.safetensors"}
-                               for n, m in enumerate(models)},
+                    "models": {m: {"name": m, "fingerprint": f"model-{n:04d}", "weights": f"/weights/{n}.safetensors",
+                                   "weights_digest": f"sha256-{n:04d}"} for n, m in enumerate(models)},
                     "datasets": {d: {"adapter": d, "fingerprint": f"data-{n:04d}", "images": N_IMAGES,
                                      "root": f"/data/{d}"} for n, d in enumerate(sets)}}}
     if suite_table is not None:

@@ -60,7 +60,8 @@ def test_the_header_names_the_suite_status_command_and_the_page_holds_every_sect
     assert headings == ["Summary", "Accuracy matrices", *(["Other metrics"] if plugins else []), "Figures",
                         "The suite as run", "Fingerprints", "How to reproduce"]
     prints = " ".join(t.text() for t in root.find_all("table", class_="fingerprints"))
-    assert "model-0001" in prints and "/weights/1.safetensors" in prints and "data-0003" in prints
+    assert "model-0001" in prints and "/weights/1.safetensors" in prints and "sha256-0001" in prints
+    assert "data-0003" in prints and "120" in prints  # a dataset's fingerprint and its image count
     # Figures: the --plot figures inline as SVG, each with its alternative text.
     figures = root.find_all("figure", class_="figure")
     assert [f.attrs["id"] for f in figures] == ["r1-fig-heatmaps", "r1-fig-mri", "r1-fig-scatter"]

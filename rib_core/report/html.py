@@ -552,12 +552,18 @@ def fingerprints(report: dict) -> str:
     if not prints:
         return ("<p>Not recorded (a run from before rib recorded them). <code>rib datasets check --digest "
                 "FILE</code> records the data's digests.</p>")
+    models = prints.get("models") or {}
+    digests = any(m.get("weights_digest") for m in models.values())  # the weights file's own digest, if recorded
     out = ['<div class="scroll"><table class="fingerprints">', "<caption>Models: what each label stood for</caption>",
            '<thead><tr><th scope="col" class="text">label</th><th scope="col" class="text">name</th>'
-           '<th scope="col" class="text">weights</th><th scope="col" class="text">fingerprint</th></tr></thead><tbody>']
-    for label, m in (prints.get("models") or {}).items():
+           '<th scope="col" class="text">weights</th>'
+           + ('<th scope="col" class="text">weights digest</th>' if digests else "")
+           + '<th scope="col" class="text">fingerprint</th></tr></thead><tbody>']
+    for label, m in models.items():
+        digest = f'<td class="text"><code>{_e(m.get("weights_digest") or "")}</code></td>' if digests else ""
+        weights = m.get("weights") or "the loader's own (no file)"
         out.append(f'<tr><th scope="row" class="text">{_e(label)}</th><td class="text">{_e(m.get("name") or "")}</td>'
-                   f'<td class="text wrap">{_e(m.get("weights") or "the registry&#39;s default")}</td>'
+                   f'<td class="text wrap">{_e(weights)}</td>{digest}'
                    f'<td class="text"><code>{_e(m.get("fingerprint") or "")}</code></td></tr>')
     out.append("</tbody></table></div>")
     out += ['<div class="scroll"><table class="fingerprints">', "<caption>Datasets: what each label stood for"
