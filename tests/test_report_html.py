@@ -178,6 +178,15 @@ def test_minus_o_writes_any_format_and_the_table_keeps_its_compare_section(tmp_p
     assert "m/a · ft" in text and "ft minus lp" in text
 
 
+def test_plot_with_the_page_writes_the_figure_files_too(tmp_path, run_rib):
+    out = write_world(tmp_path / "out", models=("m/a",), strategies=("ft",))
+    result = run_rib("report", str(out), "--format", "html", "-o", str(tmp_path / "page.html"),
+                     "--plot", str(tmp_path / "fig.svg"))
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["fig-mri.svg", "fig-scatter.svg", "fig.svg",
+                                                                          "page.html"]
+
+
 def test_compare_rows_on_the_page_are_the_json_comparisons(tmp_path, run_rib):
     out = write_world(tmp_path / "out")
     report, html = report_and_page(run_rib, out, tmp_path, "--compare", "ft", "lp")

@@ -57,13 +57,8 @@ def run(args) -> int:
     if len(targets) > 1:
         refuse_several(args, dirs, targets)
     out = io.StringIO() if args.output is not None else None
-    reports = [make_report(d, name, registry, compare=args.compare, against=args.against, plan=args.plan)
-               for d, name in targets] if args.format == "html" else None
-    if reports is not None:  # one page, however many reports
-        from rib_core.report.html import write_page
-
-        write_page(reports, out or sys.stdout)
-    elif len(targets) > 1:  # the terminal report of each suite in turn; suites never share a table
+    written = []
+    if len(targets) > 1 and args.format == "table":  # each suite's terminal report in turn; never one table
         from rich.console import Console
 
         rules = console() if out is None else Console(file=out, width=100)
@@ -71,16 +66,20 @@ def run(args) -> int:
             rules.rule(f"suite {name}" if len(dirs) == 1 else f"{d} · suite {name}")
             show(make_report(d, name, registry), "table", registry, out)
     else:
-        d, name = targets[0]
-        report = make_report(d, name, registry, compare=args.compare, against=args.against, plan=args.plan)
-        written = []
-        if args.plot:
+        reports = [make_report(d, name, registry, compare=args.compare, against=args.against, plan=args.plan)
+                   for d, name in targets]
+        if args.plot:  # one report (refuse_several); refuses (exit 2) before the report prints
             from rib_core.report.figures import write_figures
 
-            written = write_figures(report, args.plot, args.plot_style)  # refuses (exit 2) before the report prints
-        show(report, args.format, registry, out)
-        for path in written:
-            print(f"wrote {path}", file=sys.stderr)
+            written = write_figures(reports[0], args.plot, args.plot_style)
+        if args.format == "html":  # one page, however many reports
+            from rib_core.report.html import write_page
+
+            write_page(reports, out or sys.stdout)
+        else:
+            show(reports[0], args.format, registry, out)
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
     if out is not None:
         from rib_core.engine.store import atomic_write_bytes
 
