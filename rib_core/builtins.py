@@ -62,6 +62,7 @@ def register_formats(register):
     register("table", "rib_core.report.terminal:write", "the report as tables in the terminal (the default)")
     register("json", "rib_core.report.export:write_json", "the full report as JSON")
     register("csv", "rib_core.report.export:write_csv", "the accuracies table as CSV")
+    register("html", "rib_core.report.html:write", "one self-contained results page (no network; -o FILE)")
 
 
 @hookimpl

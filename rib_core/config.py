@@ -10,6 +10,7 @@ launched suite from it with `parse_suite`.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -298,3 +299,33 @@ def _dataset_table(spec: DatasetSpec) -> dict:
 
 def _without_none(table: dict) -> dict:
     return {k: v for k, v in table.items() if v is not None}
+
+
+def toml_value(value) -> str:
+    """A Python value as a TOML value (strings, numbers, booleans, paths, lists and inline tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} to a suite file")
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def suite_text(name: str, suite: dict, training: dict) -> str:
+    """A suite file holding one suite, `name` (also the default): its top-level keys and its [training]."""
+    lines = [f"default = {toml_value(name)}", "", f"[suites.{_key(name)}]"]
+    lines += [f"{_key(k)} = {toml_value(v)}" for k, v in suite.items()]
+    lines += ["", f"[suites.{_key(name)}.training]"]
+    lines += [f"{_key(k)} = {toml_value(v)}" for k, v in training.items()]
+    return "\n".join(lines) + "\n"

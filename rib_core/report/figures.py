@@ -196,17 +196,31 @@ def scatter(report: dict, plt):
     return fig
 
 
-def write_figures(report: dict, path: Path, style: str = "paper") -> list[Path]:
-    if not report["mri"] or not pairs(report):
-        raise UsageError("--plot: this run has no fine-tuned results to draw yet (no RI rows). Run 'rib bench' "
-                         "until at least one fine-tune and its evaluations are done, then plot.")
+def drawable(report: dict) -> bool:
+    """Whether the run has anything to draw: at least one fine-tuned (model, strategy) with RI rows."""
+    return bool(report["mri"]) and bool(pairs(report))
+
+
+def drawn(report: dict, style: str = "paper"):
+    """Each figure of the report in `style`, as (name, matplotlib figure): "heatmaps", "mri", "scatter". A figure
+    is closed once the loop moves on. What --plot saves and what the HTML page inlines (report/html.py)."""
     plt = _pyplot()
-    written = []
     with plt.style.context(_style(style)):
         for name, draw in (("heatmaps", heatmaps), ("mri", mri_bars), ("scatter", scatter)):
-            target = output_paths(path)[name]
             fig = draw(report, plt)
-            fig.savefig(target)
-            plt.close(fig)
-            written.append(target)
+            try:
+                yield name, fig
+            finally:
+                plt.close(fig)
+
+
+def write_figures(report: dict, path: Path, style: str = "paper") -> list[Path]:
+    if not drawable(report):
+        raise UsageError("--plot: this run has no fine-tuned results to draw yet (no RI rows). Run 'rib bench' "
+                         "until at least one fine-tune and its evaluations are done, then plot.")
+    written = []
+    for name, fig in drawn(report, style):
+        target = output_paths(path)[name]
+        fig.savefig(target)
+        written.append(target)
     return written

@@ -29,11 +29,13 @@ def make_report(root: Path, suite: str | None, registry, metric_names=None, comp
 
 def show(report: dict, fmt: str, registry, stream=None) -> None:
     """Print `report` as `fmt`: "table" (the terminal report, with its --compare and --against sections) or any
-    registered format (json, csv, a plugin's), written to `stream` (default: stdout)."""
-    if fmt == "table" and stream is None:
+    registered format (json, csv, html, a plugin's), written to `stream` (default: stdout)."""
+    if fmt == "table":
+        from rich.console import Console
+
         from rib_core.report.terminal import render, stdout_console
 
-        console = stdout_console()
+        console = stdout_console() if stream is None else Console(file=stream, width=100)
         render(report, console)
         if report.get("comparisons") is not None:
             from rib_core.report.compare import render as render_comparison

@@ -18,14 +18,13 @@ a strategy, metric, format or launcher runs end to end through the real engine, 
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
 
 from rib_core.api import CheckResult, ClassMap, DatasetAdapter, Preprocess, Sample, hookimpl
+from rib_core.config import suite_text, toml_value  # noqa: F401 - the one suite writer, kept importable here
 
 # -- the toy plugin -------------------------------------------------------------------------------------------
 CLASSES = ("red", "green", "blue", "grey")
@@ -212,27 +211,6 @@ def make_world(folder: Path) -> Path:
     return folder
 
 
-def toml_value(value) -> str:
-    """A Python value as a TOML value (strings, numbers, booleans, paths, lists and inline tables)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a TOML basic string
-    if isinstance(value, Path):
-        return json.dumps(str(value))
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {value!r} to a suite file")
-
-
-def _key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
-
-
 def write_suite(path: Path, world: Path, strategies=("lp",), *, metrics=None, training=None, name="toy",
                 **keys) -> Path:
     """Write the toy suite `name` to `path`; keyword arguments override its top-level keys and [training]."""
@@ -250,12 +228,3 @@ def write_suite(path: Path, world: Path, strategies=("lp",), *, metrics=None, tr
     path = Path(path)
     path.write_text(suite_text(name, suite, {**TRAINING, **(training or {})}))
     return path
-
-
-def suite_text(name: str, suite: dict, training: dict) -> str:
-    """A suite file holding one suite, `name` (also the default): its top-level keys and its [training]."""
-    lines = [f"default = {toml_value(name)}", "", f"[suites.{_key(name)}]"]
-    lines += [f"{_key(k)} = {toml_value(v)}" for k, v in suite.items()]
-    lines += ["", f"[suites.{_key(name)}.training]"]
-    lines += [f"{_key(k)} = {toml_value(v)}" for k, v in training.items()]
-    return "\n".join(lines) + "\n"
