@@ -2,7 +2,8 @@
 share (rib_core/engine/results.py).
 
 States:
-- done         its record is complete and every file it names is intact;
+- done         its record is complete and every file it names is intact (for a fine-tune: present; its weights
+               are hashed when a run uses them, not by every report);
 - failed       it ran and raised; `detail` is its error's first line (the traceback: cells/<key>/failed.json);
 - not run      a cell it depends on failed (or was not run), so it could not start; `detail` names that cell;
 - in progress  another process holds its lock (`detail`: which process, since when);
@@ -62,7 +63,7 @@ def cell_statuses(store, cells: list[dict]) -> list[CellStatus]:
         if key in states:  # a cell shared by two runs' manifests: one state
             out.append(states[key])
             continue
-        record = store.record(key)
+        record = store.record(key, verify_files=cell["kind"] == "eval")
         state, detail = "pending", ""
         if record is not None:
             state = "done"
