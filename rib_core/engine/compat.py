@@ -15,13 +15,17 @@ import json
 from rib_core.errors import RibError
 from rib_core.strategies.base import ModelInfo, Strategy
 
-_INFOS: dict[str, ModelInfo] = {}  # one meta build per model name and options in a process
+# One meta build per registration, model name and options in a process (a process that registers another
+# plugin under the same name, as tests and notebooks do, gets that plugin's architecture, not a stale one).
+_INFOS: dict[str, ModelInfo] = {}
 
 
 def planning_info(registry, spec) -> ModelInfo:
     """What the registration tells of a suite's model entry without loading it; `module` is None (and `source`
     says why) when its plugin has no `architecture=` or building it failed."""
-    key = json.dumps([spec.name, spec.options], sort_keys=True, default=str)
+    reg = registry.get("models", spec.name)
+    key = json.dumps([reg.plugin, reg.target, reg.extra.get("architecture"), spec.name, spec.options],
+                     sort_keys=True, default=str)
     if key not in _INFOS:
         _INFOS[key] = _build(registry, spec)
     info = _INFOS[key]
