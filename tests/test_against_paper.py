@@ -45,7 +45,7 @@ batch_size = 8
     assert "2 of 8 datasets (missing: imagenet-a, imagenet-sketch, objectnet, imagenet-cartoon, imagenet-drawing, " \
            "imagenet-c)" in head["not_comparable"]
     table = run_rib("report", str(out), "--against", "paper").stdout
-    assert "not comparable [1]" in table and "[1] not comparable: " in table and "2 of 8 datasets" in table
+    assert "not comparable [1]" in table and "[1] not comparable: " in table and "2 of 8 datasets" in table, table
     lines = [line for line in table.splitlines() if "LAION-2B" in line and ("average OOD" in line or
                                                                            "fine-tuned on" in line)]
     assert lines and all("not comparable [" in line for line in lines)  # no "rib − paper" difference

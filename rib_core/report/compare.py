@@ -137,6 +137,9 @@ def render(rows: list[dict], console) -> None:
                       Text(f"{r['difference']:+.1f} [{r['ci'][0]:+.1f},{r['ci'][1]:+.1f}]", style=style),
                       f"{r['p_value']:.2g}", "—" if r["p_holm"] is None else f"{r['p_holm']:.2g}",
                       str(len(r["seeds"])))
+    from rib_core.report.terminal import widen_to
+
+    widen_to(console, table)  # off a terminal, at least as wide as its content: no number is cut
     console.print(table)
     console.print(f"Verdicts at alpha = {alpha:g}. mRI is the primary claim, one test per {fixed}, not corrected. "
                   f"The RI_i rows of each {fixed} are corrected for multiple comparisons with Holm-Bonferroni "

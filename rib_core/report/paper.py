@@ -264,6 +264,9 @@ def render(rows: list[dict], console) -> None:
                 reasons.append(why)
             difference = f"not comparable [{reasons.index(why) + 1}]"
         table.add_row(r["table"], r["model"], r["what"], f"{r['paper']:.1f}", rib, difference)
+    from rib_core.report.terminal import widen_to
+
+    widen_to(console, table)  # off a terminal, at least as wide as its content: no number is cut
     console.print(table)
     for n, why in enumerate(reasons, 1):
         console.print(f"[{n}] not comparable: {why}", markup=False, highlight=False)

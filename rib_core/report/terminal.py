@@ -159,6 +159,15 @@ def fit_width(console: Console, renderable) -> None:
     console.width = max(width, needed)
 
 
+def widen_to(console: Console, renderable) -> None:
+    """Off a terminal, widen the console if `renderable` needs more room than it has (never narrow it)."""
+    if console.is_terminal:
+        return
+    needed = console.measure(renderable, options=console.options.update_width(100_000)).maximum
+    if needed > console.width:
+        console.width = needed
+
+
 def render(report: dict, console: Console | None = None) -> None:
     console = console or Console(width=100)
     parts = []
