@@ -8,10 +8,10 @@ import json
 import pytest
 import torch
 
-import tests.toy_plugin as toy
-from rib_core.api import Strategy, hookimpl
+from rib_core.testing import toy
+from rib_core.api import Option, Strategy, hookimpl
 from rib_core.engine.train import TrainingDiverged, fine_tune
-from tests.test_train_loop import make_ctx, settings
+from tests.train_helpers import make_ctx, settings
 
 
 class InfiniteGradient(torch.autograd.Function):
@@ -31,7 +31,7 @@ class InfiniteGradient(torch.autograd.Function):
 class GradientExplodesAtStep(Strategy):
     """Full fine-tuning whose extra loss is 0 but whose gradient is infinite at optimizer step `at`."""
 
-    defaults = {"at": 3}
+    accepted_options = {"at": Option(int, default=3)}
 
     def setup(self, ctx):
         super().setup(ctx)
