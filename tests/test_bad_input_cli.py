@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-import tests.toy_plugin as toy
+from rib_core.testing import toy
 from tests.helpers import REPO
 
 SUITE = """

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-import tests.toy_plugin as toy
+from rib_core.testing import toy
 from rib_core.api import Backbone, Preprocess, hookimpl
 from rib_core.engine.calibrate import CalibrationError, measure
 from rib_core.engine.estimate import _files

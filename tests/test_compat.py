@@ -8,10 +8,14 @@ import json
 
 import pytest
 
-import tests.toy_plugin as toy
+from rib_core.testing import toy
 from rib_core.api import hookimpl
 from rib_core.engine.compat import head_prefixes, incompatible_pairs, planning_info
 from rib_core.strategies.base import ModelInfo, Strategy
+
+# With the other tests that use the session's demo (tests/conftest.py), on one pytest-xdist worker: the others
+# go on with the rest instead of waiting for the demo to be built.
+pytestmark = pytest.mark.xdist_group("demo")
 
 DEMO = """
 [suites.pairs]
@@ -23,14 +27,9 @@ epochs = 1
 """
 
 
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")  # the demo's images are drawn once for the module
-
-
 @pytest.fixture
 def demo(tmp_path, monkeypatch, demo_cache, run_rib):
-    monkeypatch.setenv("RIB_CACHE_DIR", str(demo_cache))
+    """`rib bench` of a demo suite on the session's drawn images and pretrained backbones (tests/conftest.py)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
     def bench(strategies, *extra):
@@ -121,7 +120,7 @@ class ToyArch:
 
     @hookimpl
     def register_models(self, register):
-        register("arch/*", "tests.toy_plugin:load", "the toy MLP, with an architecture (tests)", label_space="toy",
+        register("arch/*", "rib_core.testing.toy:load", "the toy MLP, with an architecture (tests)", label_space="toy",
                  architecture="tests.test_compat:toy_architecture")
 
     @hookimpl

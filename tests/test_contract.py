@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-import tests.toy_plugin as toy
+from rib_core.testing import toy
 from rib_core import __version__, contract, deprecated
 from rib_core.api import ConfigError, DatasetAdapter, Option, Strategy, hookimpl
 from rib_core.errors import PluginContractError, PluginError
@@ -45,8 +45,8 @@ def bench(run_rib, folder, model="tiny/a", strategy="lp", *extra):
 class Misspelled:
     @hookimpl
     def register_models(self, register):
-        register("typo/ok", "tests.toy_plugin:load", "registered first, dropped with the rest")
-        register("typo/m", "tests.toy_plugin:load", "a model", lable_space="toy")
+        register("typo/ok", "rib_core.testing.toy:load", "registered first, dropped with the rest")
+        register("typo/m", "rib_core.testing.toy:load", "a model", lable_space="toy")
 
 
 def test_a_misspelled_keyword_refuses_that_plugin_naming_the_keyword_and_the_nearest_valid_one(
@@ -163,14 +163,14 @@ def test_every_registered_class_learns_its_name_before_init(register_plugin, rib
 class Identified:
     @hookimpl
     def register_models(self, register):
-        register("kept/*", "tests.toy_plugin:load", "identity from its own file", label_space="toy",
+        register("kept/*", "rib_core.testing.toy:load", "identity from its own file", label_space="toy",
                  identity="tests.test_contract:an_identity")
 
 
 class Unidentified:
     @hookimpl
     def register_models(self, register):
-        register("plain/*", "tests.toy_plugin:load", "weights it builds itself, no identity=", label_space="toy")
+        register("plain/*", "rib_core.testing.toy:load", "weights it builds itself, no identity=", label_space="toy")
 
 
 def an_identity(name, *, weights, options):

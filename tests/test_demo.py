@@ -230,6 +230,7 @@ def _accuracy(backbone, adapter) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("demo")  # on the worker that builds the demo (tests/conftest.py)
 def test_pretrained_backbones_beat_twice_chance_on_every_domain(demo_cache):
     """Both demo backbones pretrained for real (once per session), scored on every full domain."""
     accuracy = {}

@@ -14,21 +14,11 @@ import pytest
 from rib_core.testing.process_state import run_cli
 from tests.helpers import REPO, linked_cache
 
+# With the other tests that use the session's demo (tests/conftest.py), on one pytest-xdist worker: the others
+# go on with the rest instead of waiting for the demo to be built.
+pytestmark = pytest.mark.xdist_group("demo")
+
 DOMAINS = ["demo-photo", "demo-sketch", "demo-cartoon", "demo-drawing", "demo-noise"]
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory, demo_images, demo_models):
-    """(exit code, stdout, stderr) of `rib bench --out OUT`, the report of OUT as JSON, and OUT."""
-    where = tmp_path_factory.mktemp("demo")  # no benchmarks.toml here: the packaged suites are used
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RIB_CACHE_DIR", str(linked_cache(where / "cache", demo_images, demo_models)))
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.delenv("RIB_DATA_ROOT", raising=False)
-        mp.chdir(where)
-        bench = run_cli(["bench", "--out", where / "out"])
-        report = run_cli(["report", where / "out", "--format", "json"])
-    return bench, json.loads(report[1]), where / "out"
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-import tests.toy_plugin as toy
+from rib_core.testing import toy
 from rib_core.data.images import open_images
 from rib_core.data.splits import split_indices
 from rib_core.engine.store import Store

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import tests.toy_plugin as toy
+from rib_core.testing import toy
 from rib_core.api import Strategy, hookimpl
 from rib_core.disk import DiskFull, atomic_write_json, disk_full
 from rib_core.engine.store import Store

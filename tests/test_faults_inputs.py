@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import tests.toy_plugin as toy
+from rib_core.testing import toy
 from rib_core.engine.store import Store
 
 SUITE = """

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-import tests.toy_plugin as toy
+from rib_core.testing import toy
 
 SUITE = """
 [suites.toy]

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-import tests.toy_plugin as toy
+from rib_core.testing import toy
 from rib_core.engine.store import Store
 
 SUITE = """

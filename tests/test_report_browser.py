@@ -1,7 +1,7 @@
 """The results page in a real browser: headless Chromium (the system's), driven by Playwright (tests/browser.py).
 
-Two pages: a synthetic run with 3 seeds and a failed fine-tune (seconds to write), and the demo's (`rib bench`,
-about a minute and a half on 2 cores: marked slow; RIB_DEMO_RESULTS=DIR reuses a finished demo run). Each is
+Two pages: a synthetic run with 3 seeds and a failed fine-tune (seconds to write), and the demo's (the session's
+demo run, tests/conftest.py: marked slow; RIB_DEMO_RESULTS=DIR reuses a finished demo run). Each is
 loaded with JavaScript on and off; every mRI, RI and matrix value in the browser's DOM must be the JSON
 report's, with no console message, no script error and no request for anything but the file itself.
 
@@ -13,8 +13,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -23,6 +21,10 @@ import pytest
 
 from tests import browser
 from tests.report_pages import expected_values, read_page, write_world
+
+# With the other tests that use the session's demo (tests/conftest.py), on one pytest-xdist worker: the others
+# go on with the rest instead of waiting for the demo to be built.
+pytestmark = pytest.mark.xdist_group("demo")
 
 
 def rib(*args: str) -> str:
@@ -55,15 +57,14 @@ def synthetic_page(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def demo_page(tmp_path_factory):
+def demo_page(request, tmp_path_factory):
+    """The page of the session's demo run (tests/conftest.py: demo_run), or of RIB_DEMO_RESULTS=DIR."""
     where = tmp_path_factory.mktemp("demo-page")
-    out = Path(os.environ["RIB_DEMO_RESULTS"]) if os.environ.get("RIB_DEMO_RESULTS") else where / "out"
-    if not os.environ.get("RIB_DEMO_RESULTS"):
-        env = dict(os.environ, RIB_CACHE_DIR=str(where / "cache"), HF_HUB_OFFLINE="1")
-        env.pop("RIB_DATA_ROOT", None)
-        bench = subprocess.run([sys.executable, "-m", "rib_core", "bench", "--out", str(out), "--no-report"],
-                               capture_output=True, text=True, env=env, cwd=where, timeout=1200)
-        assert bench.returncode == 0, bench.stderr[-3000:]
+    if os.environ.get("RIB_DEMO_RESULTS"):
+        out = Path(os.environ["RIB_DEMO_RESULTS"])
+    else:
+        (code, _, stderr), _, out = request.getfixturevalue("demo_run")
+        assert code == 0, stderr[-3000:]
     rib("report", str(out), "--format", "html", "-o", str(where / "results.html"))
     return where / "results.html", json.loads(rib("report", str(out), "--format", "json"))
 

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-import tests.toy_plugin as toy
+from rib_core.testing import toy
 
 SUITE = """
 [suites.toy]
@@ -180,11 +180,11 @@ def test_datasets_check_finds_a_named_dataset_as_bench_would(tmp_path, run_rib, 
 def test_a_dry_run_with_a_missing_data_root_lists_it_and_exits_0_while_a_run_refuses(tmp_path, run_rib,
                                                                                     rib_registry, offline_hub):
     missing = tmp_path / "no-such-root"
-    dry = run_rib("bench", "--suite", "paper", "--data-root", str(missing), "--dry-run", "--no-calibrate")
+    dry = run_rib("bench", "--suite", "paper-quick", "--data-root", str(missing), "--dry-run", "--no-calibrate")
     assert dry.exit_code == 0, dry.stderr
     printed = " ".join(dry.stdout.split())  # the console wraps long lines
     assert f"the data root '{missing}' does not exist" in printed and "Missing or failing" in printed
-    real = run_rib("bench", "--suite", "paper", "--data-root", str(missing), "--out", str(tmp_path / "out"))
+    real = run_rib("bench", "--suite", "paper-quick", "--data-root", str(missing), "--out", str(tmp_path / "out"))
     assert real.exit_code == 2 and f"the data root '{missing}' does not exist" in real.stderr
     assert not (tmp_path / "out").exists()  # refused before any work
 
