@@ -12,12 +12,14 @@ point in every session):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from rib_core.testing import toy
+from rib_core.testing.process_state import run_cli
 from tests.helpers import linked_cache
 
 
@@ -67,14 +69,31 @@ def bench(run_rib, tmp_path):
 
 
 # -- the demo, once per session ------------------------------------------------------------------------------------
+def once_per_session(tmp_path_factory, name: str, build) -> Path:
+    """A folder `build(folder)` fills once for the whole test session, shared by every pytest-xdist worker (the
+    workers' temporary folders share a parent; a lock file makes the others wait for the first)."""
+    import fcntl
+    import os
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def demo_images(tmp_path_factory) -> Path:
     """Every demo domain at full size, drawn once per session (a few seconds): a cache's demo-data folder."""
     from rib_core.demo import datasets
 
-    cache = tmp_path_factory.mktemp("demo-images")
-    datasets.ensure_all_domains(cache)
-    return cache / "demo-data"
+    return once_per_session(tmp_path_factory, "demo-images", datasets.ensure_all_domains) / "demo-data"
 
 
 @pytest.fixture(scope="session")
@@ -82,10 +101,11 @@ def demo_models(tmp_path_factory) -> Path:
     """Both demo backbones, pretrained once per session (about 35 s on 2 cores): a cache's demo-models folder."""
     from rib_core.demo import BACKBONES, backbones
 
-    cache = tmp_path_factory.mktemp("demo-models")
-    for variant in BACKBONES:
-        backbones.ensure_pretrained(variant, cache, progress=lambda *_: None)
-    return cache / "demo-models"
+    def pretrain(cache):
+        for variant in BACKBONES:
+            backbones.ensure_pretrained(variant, cache, progress=lambda *_: None)
+
+    return once_per_session(tmp_path_factory, "demo-models", pretrain) / "demo-models"
 
 
 @pytest.fixture
@@ -102,3 +122,25 @@ def demo_cache(tmp_path, monkeypatch, demo_images, demo_models) -> Path:
     cache = linked_cache(tmp_path / "rib-cache", demo_images, demo_models)
     monkeypatch.setenv("RIB_CACHE_DIR", str(cache))
     return cache
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory, demo_images, demo_models):
+    """The offline demo run once per session, as the README's first command runs it (no benchmarks.toml, the
+    packaged suites, hubs offline), on the session's images and backbones: (exit code, stdout, stderr) of
+    `rib bench --out OUT`, the report of OUT as JSON, and OUT. Read it; never write into OUT."""
+
+    def run(where: Path) -> None:  # no benchmarks.toml there: the packaged suites are used
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("RIB_CACHE_DIR", str(linked_cache(where / "cache", demo_images, demo_models)))
+            mp.setenv("HF_HUB_OFFLINE", "1")
+            mp.delenv("RIB_DATA_ROOT", raising=False)
+            mp.chdir(where)
+            bench = run_cli(["bench", "--out", where / "out"])
+            report = run_cli(["report", where / "out", "--format", "json"])
+        (where / "bench.json").write_text(json.dumps(bench))
+        (where / "report.json").write_text(report[1])
+
+    where = once_per_session(tmp_path_factory, "demo-run", run)
+    bench = tuple(json.loads((where / "bench.json").read_text()))
+    return bench, json.loads((where / "report.json").read_text()), where / "out"

@@ -45,6 +45,20 @@ def bench(suite: Path, out: Path, *extra: str) -> list[str]:
             "--no-report", *extra]
 
 
+def gpus_here() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def bench_as_users_run(suite: Path, out: Path, *extra: str) -> list[str]:
+    """`rib bench` as a user runs it: no --device, so rib decides the jobs' GPUs (none on a CPU-only machine: issue
+    30's hang). Where this machine has GPUs, --device cpu keeps the results comparable with a CPU reference run."""
+    device = ["--device", "cpu"] if gpus_here() else []
+    return [sys.executable, "-m", "rib_core", "bench", "-c", str(suite), "--out", str(out), *device, "--no-report",
+            *extra]
+
+
 def run(command: list[str], env: dict, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]

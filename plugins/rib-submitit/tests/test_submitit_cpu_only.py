@@ -1,5 +1,6 @@
-"""rib-submitit on a machine without GPUs, as a user runs it: no --device cpu (issue 30); a SIGTERM to rib stops
-its jobs instead of leaving them running (issue 35); --cluster slurm without SLURM writes nothing."""
+"""rib-submitit on a machine without GPUs, as a user runs it: no --device cpu (issue 30; the grid's run without it is
+test_submitit.py's requeue test); a SIGTERM to rib stops its jobs instead of leaving them running (issue 35);
+--cluster slurm without SLURM writes nothing."""
 
 import json
 import os
@@ -13,7 +14,7 @@ import pytest
 
 pytest.importorskip("submitit")
 
-from tests.launch_helpers import cells_run, predictions, run, toy_setup  # noqa: E402
+from tests.launch_helpers import gpus_here, toy_setup  # noqa: E402
 
 LOCAL = ("--launcher", "submitit", "--cluster", "local", "--cpus-per-job", "1")
 
@@ -22,11 +23,6 @@ def bench(suite, out, *extra):
     """`rib bench` with rib's defaults: --device auto, the jobs' GPUs decided by rib."""
     return [sys.executable, "-m", "rib_core", "bench", "-c", str(suite), "--out", str(out), "--no-report", *extra]
 
-
-def gpus_here() -> int:
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def alive(pid: int) -> bool:
@@ -39,18 +35,6 @@ def alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(gpus_here() > 0, reason="checks what --device auto means where there is no GPU")
-def test_submitit_local_runs_the_grid_without_device_cpu_and_matches_the_local_runner(tmp_path):
-    suite, env = toy_setup(tmp_path)
-    local = run(bench(suite, tmp_path / "local"), env, tmp_path, timeout=180)
-    launched = run(bench(suite, tmp_path / "submitit", *LOCAL), env, tmp_path, timeout=180)
-    assert cells_run(launched.stderr) == cells_run(local.stderr)
-    assert predictions(tmp_path / "submitit") == predictions(tmp_path / "local")
-    status = json.loads((tmp_path / "submitit" / "launch" / "toy.json").read_text())
-    assert status["resources"] == {"gpus": 0, "cpus": 1, "device": "cpu"}
 
 
 def test_a_job_this_machine_cannot_hold_fails_at_once_naming_the_flag(tmp_path):
