@@ -40,6 +40,7 @@ def demo(tmp_path, monkeypatch, demo_cache, run_rib):
     return bench
 
 
+@pytest.mark.slow  # the session's demo backbones, pretrained (~50 s on 2 cores)
 @pytest.mark.parametrize("name, strategy, needed", [
     ("visual-prompt", '{ name = "visual-prompt", width = 4 }',
      "it is not a timm VisionTransformer with a plain convolutional patch embedding"),
@@ -71,6 +72,7 @@ def test_visual_prompt_checks_its_frame_fits_the_input():
         "width 16 leaves no image inside its 32-px input; use width < 16")
 
 
+@pytest.mark.slow  # the session's demo backbones, pretrained (~50 s on 2 cores)
 def test_the_dry_run_lists_the_incompatible_pairs(demo):
     pytest.importorskip("rib_visual_prompt")
     result = demo('"ft", "visual-prompt"', "--dry-run", "--no-calibrate")
@@ -79,6 +81,7 @@ def test_the_dry_run_lists_the_incompatible_pairs(demo):
     assert "strategy 'visual-prompt' cannot fine-tune model 'demo/narrow': it is not a timm VisionTransformer" in flat
 
 
+@pytest.mark.slow  # the session's demo backbones, pretrained (~50 s on 2 cores)
 def test_lora_and_lp_ft_accept_the_demo_vit_and_the_checks_see_its_head(demo, rib_registry):
     pytest.importorskip("rib_lora")
     from rib_core.config import ModelSpec
