@@ -205,6 +205,7 @@ def main() -> int:
             names = [n for n in RUNS if n in only and (top or n in ("report json", "status"))]
             if not names:
                 continue
+            args.tmp.mkdir(parents=True, exist_ok=True)  # --tmp may name a folder to be made
             out = Path(tempfile.mkdtemp(prefix="rib-report-scale-", dir=args.tmp))
             try:
                 started = time.perf_counter()
