@@ -152,15 +152,15 @@ def fit_width(console: Console, renderable) -> None:
     if console.is_terminal:
         return
     try:
-        width = int(os.environ.get("COLUMNS", ""))
+        console.width = int(os.environ.get("COLUMNS", ""))
     except ValueError:
-        width = 100
-    needed = console.measure(renderable, options=console.options.update_width(100_000)).maximum
-    console.width = max(width, needed)
+        console.width = 100
+    widen_to(console, renderable)
 
 
 def widen_to(console: Console, renderable) -> None:
-    """Off a terminal, widen the console if `renderable` needs more room than it has (never narrow it)."""
+    """Off a terminal, widen the console if `renderable` needs more room than it has (never narrow it): for
+    tables printed after the report, on the console fit_width already sized."""
     if console.is_terminal:
         return
     needed = console.measure(renderable, options=console.options.update_width(100_000)).maximum
